@@ -1,0 +1,165 @@
+"""The command line: parse arguments, call the core, print, map errors to exit codes.
+
+Exit codes: 0 fine; 1 a checked artefact (policy, record, live domain) has
+errors; 2 the config or the command line is wrong.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from generator import __version__
+from generator.errors import MtaStsPagesError
+
+app = typer.Typer(
+    name="mta-sts-pages",
+    help="Publish MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) on GitHub Pages from one YAML file.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The config file.", dir_okay=False)]
+StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mta-sts-pages {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = None,
+) -> None:
+    """Publish MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) on GitHub Pages from one YAML file."""
+
+
+def _err(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+def _load(config: Path, strict: bool):
+    from generator.config import fail_on_warnings, load
+
+    loaded = load(str(config))
+    for warning in loaded.warnings:
+        _err(f"warning: {warning}")
+    if strict:
+        fail_on_warnings(loaded)
+    return loaded
+
+
+@app.command()
+def build(
+    config: ConfigOption = Path("mta-sts.yml"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="The site folder (one subfolder per domain for a multi-domain config).", file_okay=False)] = Path("site"),
+    strict: StrictOption = False,
+) -> None:
+    """Write the GitHub Pages site: policy, Jekyll config, CNAME, landing page, workflow."""
+    from generator.build import build as run_build
+    from generator.records import to_bind
+
+    loaded = _load(config, strict)
+    plans = run_build(loaded, output)
+    for plan in plans:
+        changes = len(plan.write) + len(plan.remove)
+        state = f"{len(plan.write)} written, {len(plan.unchanged)} unchanged" + (f", {len(plan.remove)} removed" if plan.remove else "")
+        typer.echo(f"{plan.folder}: {state}" if changes or len(plans) < 20 else f"{plan.folder}: up to date")
+    typer.echo("\nSet these DNS records (update the policy before the _mta-sts id; see README):\n")
+    typer.echo(to_bind(loaded.domains), nl=False)
+
+
+class RecordFormat(str, Enum):
+    bind = "bind"
+    json = "json"
+
+
+@app.command()
+def records(
+    config: ConfigOption = Path("mta-sts.yml"),
+    format: Annotated[RecordFormat, typer.Option("--format", "-f", help="bind: zone file lines; json: for scripts.")] = RecordFormat.bind,
+    strict: StrictOption = False,
+) -> None:
+    """Print the DNS records to publish: _mta-sts TXT, _smtp._tls TXT, mta-sts CNAME."""
+    from generator.records import to_bind, to_json
+
+    loaded = _load(config, strict)
+    typer.echo((to_json if format is RecordFormat.json else to_bind)(loaded.domains), nl=False)
+
+
+@app.command()
+def validate(
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="The config file (default mta-sts.yml when nothing else is given).", dir_okay=False)] = None,
+    policy: Annotated[Optional[Path], typer.Option("--policy", help="Lint an existing policy file instead.", dir_okay=False)] = None,
+    txt: Annotated[Optional[str], typer.Option("--txt", help="Lint an existing _mta-sts TXT value, e.g. 'v=STSv1; id=2026'.")] = None,
+    tlsrpt: Annotated[Optional[str], typer.Option("--tlsrpt", help="Lint an existing _smtp._tls TXT value.")] = None,
+    strict: StrictOption = False,
+) -> None:
+    """Check a config, or an existing policy file / TXT record, with the parser `check` uses."""
+    from generator.lint import lint_policy_file, lint_sts_record, lint_tlsrpt_record
+
+    findings = []
+    if policy is not None:
+        findings += lint_policy_file(policy)
+    if txt is not None:
+        findings += lint_sts_record(txt)
+    if tlsrpt is not None:
+        findings += lint_tlsrpt_record(tlsrpt)
+    if config is not None or (policy is None and txt is None and tlsrpt is None):
+        path = config or Path("mta-sts.yml")
+        loaded = _load(path, strict)
+        typer.echo(f"{path}: valid ({len(loaded.domains)} domain{'s' if len(loaded.domains) != 1 else ''}, {len(loaded.warnings)} warning{'s' if len(loaded.warnings) != 1 else ''})")
+    for finding in findings:
+        line = f"{finding.severity}: [{finding.code}] {finding.message}"
+        typer.echo(line + (f"\n  fix: {finding.fix}" if finding.fix else ""))
+    failing = {"error", "warning"} if strict else {"error"}
+    if any(f.severity.value in failing for f in findings):
+        raise typer.Exit(1)
+    if policy is not None or txt is not None or tlsrpt is not None:
+        typer.echo("no errors")
+
+
+@app.command()
+def init(
+    domain: Annotated[str, typer.Argument(help="The mail domain, e.g. example.com.")],
+    mx: Annotated[Optional[list[str]], typer.Option("--mx", help="An MX pattern (repeat for each). Default: the domain's live MX records.")] = None,
+    rua: Annotated[Optional[list[str]], typer.Option("--rua", help="A TLS-RPT report URI (repeat for each).")] = None,
+    mode: Annotated[str, typer.Option("--mode", help="testing, enforce or none.")] = "testing",
+    owner: Annotated[Optional[str], typer.Option("--owner", help="GitHub user or organization of the Pages repository.")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the config.", dir_okay=False)] = Path("mta-sts.yml"),
+) -> None:
+    """Write a commented starter mta-sts.yml (never over an existing file)."""
+    from generator.errors import UsageError
+    from generator.starter import live_mx, starter_config
+
+    if mode not in ("testing", "enforce", "none"):
+        raise UsageError(f"--mode {mode!r} is not testing, enforce or none")
+    if output.exists() or output.is_symlink():
+        raise UsageError(f"{output} already exists; remove it or choose another --output")
+    text = starter_config(domain, mx or live_mx(domain), rua or [], mode, owner)
+    try:
+        with open(output, "x", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
+    typer.echo(f"wrote {output}; next: mta-sts-pages build -c {output}")
+
+
+def main() -> None:
+    """Entry point: Typer handles usage errors (exit 2); the project's own
+    errors are caught here, once, and printed without a traceback."""
+    try:
+        app()
+    except MtaStsPagesError as exc:
+        for line in exc.lines():
+            _err(line if line.startswith(("error", "warning", "info")) else f"error: {line}")
+        sys.exit(exc.exit_code)

@@ -1,0 +1,309 @@
+"""The `mta-sts.yml` model: its schema, its strict validation, its warnings.
+
+Two forms share one schema: a single domain (``domain:`` at the top), or
+many (``defaults:`` + ``domains:``), where each domain's sections override
+the defaults key by key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import yaml
+
+from generator.errors import ConfigError, ConfigIssue
+from generator.names import InvalidName, normalize_domain, normalize_mx_pattern
+from generator.policy import (
+    ID_RE,
+    MAX_AGE_LIMIT,
+    MAX_POLICY_BYTES,
+    MODES,
+    Policy,
+    policy_id,
+    render_policy,
+)
+from generator.schema import INVALID, Choice, Duration, Key, ListOf, Section, Text, describe
+from generator.tlsrpt import InvalidRua, check_rua
+from generator.yamlsource import Source, compose_file, compose_text
+
+DEFAULT_MAX_AGE = 604800  # one week: long enough to protect, short enough to fix mistakes
+MAX_DOMAINS = 100_000
+_OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}\Z")
+
+
+def _domain(value: str) -> str:
+    try:
+        return normalize_domain(value)
+    except InvalidName as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _mx(value: str) -> str:
+    try:
+        return normalize_mx_pattern(value)
+    except InvalidName as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _rua(value: str) -> str:
+    try:
+        return check_rua(value)
+    except InvalidRua as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _id(value: str) -> str:
+    if value == "auto" or ID_RE.match(value):
+        return value
+    raise ValueError("is not 'auto' or 1-32 letters and digits (no '-', '_', '.' or ':')")
+
+
+def _owner(value: str) -> str:
+    if _OWNER.match(value):
+        return value.lower()
+    raise ValueError("is not a GitHub user or organization name (letters, digits, single hyphens, at most 39)")
+
+
+POLICY = Section(
+    {
+        "mode": Key(Choice(MODES), "enforce: senders refuse unverified TLS; testing: they deliver anyway and report; none: withdraw the policy.", default="testing"),
+        "mx": Key(
+            ListOf(Text(convert=_mx, max_length=253)),
+            "One pattern per MX host: a host name, or '*.' and a parent domain to match exactly one more label. Needs at least one unless mode is none.",
+        ),
+        "max_age": Key(
+            Duration(0, MAX_AGE_LIMIT),
+            f"How long senders cache the policy: seconds, or a number with s/m/h/d/w (0..{MAX_AGE_LIMIT} seconds).",
+            default="1w",
+        ),
+        "id": Key(
+            Text(convert=_id, pattern="^(auto|[A-Za-z0-9]{1,32})$", numbers_as_text=True),
+            "'auto' derives the id from the policy bytes, so it changes exactly when the policy does; or give 1-32 letters and digits.",
+            default="auto",
+        ),
+    },
+    doc="The MTA-STS policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt.",
+)
+TLSRPT = Section(
+    {
+        "rua": Key(
+            ListOf(Text(convert=_rua), min_items=1),
+            "Where senders send TLS reports: mailto: addresses or https: URLs (',', '!' and ';' percent-encoded).",
+            required=True,
+        ),
+    },
+    doc="SMTP TLS Reporting (RFC 8460). Omit the section for no _smtp._tls record.",
+)
+PAGES = Section(
+    {
+        "deploy": Key(Choice(("workflow", "branch")), "workflow: a GitHub Actions workflow deploys the site; branch: Pages publishes a branch.", default="workflow"),
+        "owner": Key(Text(convert=_owner), "GitHub user or organization that owns the Pages repository; gives the mta-sts CNAME record."),
+    },
+    doc="How GitHub Pages publishes the site.",
+)
+DOMAIN_KEY = Key(Text(convert=_domain, max_length=253), "The policy domain (the part after @ in addresses). IDNs are stored as A-labels.", required=True)
+
+SINGLE = Section(
+    {
+        "domain": DOMAIN_KEY,
+        "policy": Key(POLICY, POLICY.doc, required=True),
+        "tlsrpt": Key(TLSRPT, TLSRPT.doc),
+        "pages": Key(PAGES, PAGES.doc),
+    },
+    doc="mta-sts-pages configuration for one domain.",
+)
+DOMAIN_ENTRY = Section(
+    {
+        "domain": DOMAIN_KEY,
+        "policy": Key(POLICY, "Overrides defaults.policy key by key."),
+        "tlsrpt": Key(TLSRPT, "Overrides defaults.tlsrpt."),
+        "pages": Key(PAGES, "Overrides defaults.pages key by key."),
+    },
+    doc="One domain; its sections override the defaults key by key.",
+)
+MULTI = Section(
+    {
+        "defaults": Key(
+            Section({"policy": Key(POLICY, POLICY.doc), "tlsrpt": Key(TLSRPT, TLSRPT.doc), "pages": Key(PAGES, PAGES.doc)}),
+            "Settings every domain starts from.",
+        ),
+        "domains": Key(ListOf(DOMAIN_ENTRY, min_items=1, max_items=MAX_DOMAINS), "The domains; each builds its own site folder.", required=True),
+    },
+    doc="mta-sts-pages configuration for many domains.",
+)
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    """Everything needed to build and check one domain, fully resolved."""
+
+    domain: str
+    policy: Policy
+    policy_bytes: bytes
+    id: str
+    id_is_auto: bool
+    tlsrpt_rua: tuple[str, ...] | None
+    deploy: str
+    owner: str | None
+
+    @property
+    def policy_host(self) -> str:
+        return f"mta-sts.{self.domain}"
+
+
+@dataclass(frozen=True)
+class Config:
+    file: str
+    domains: tuple[DomainConfig, ...]
+    multi: bool
+    warnings: tuple[ConfigIssue, ...]
+
+
+def json_schema() -> dict:
+    """The JSON Schema (draft 2020-12) of `mta-sts.yml`, from the same model."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "mta-sts-pages configuration",
+        "oneOf": [SINGLE.json_schema(), MULTI.json_schema()],
+    }
+
+
+def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainConfig | None:
+    """Merge one domain's sections over the defaults and check what spans keys."""
+    domain = entry["domain"]
+    policy = {**defaults.get("policy", {}), **entry.get("policy", {})}
+    pages = {**defaults.get("pages", {}), **entry.get("pages", {})}
+    tlsrpt = entry.get("tlsrpt", defaults.get("tlsrpt"))
+
+    def line(*keys: str) -> int | None:
+        for key in keys:
+            for prefix in (path, "defaults"):
+                where = f"{prefix}.{key}" if prefix else key
+                if where in source.lines:
+                    return source.lines[where]
+        return source.lines.get(path)
+
+    mode = policy.get("mode", "testing")
+    max_age = policy.get("max_age", DEFAULT_MAX_AGE)
+    mx = tuple(policy.get("mx", ()))
+    where = f"{path}.policy" if path else "policy"
+    if not mx and mode != "none":
+        source.error(f"{where}.mx", f"mode {mode} needs at least one mx pattern", line=line("policy.mx", "policy"))
+        return None
+    pol = Policy(mode=mode, mx=mx, max_age=max_age)
+    body = render_policy(pol)
+    if len(body) > MAX_POLICY_BYTES:
+        source.error(f"{where}.mx", f"the policy would be {len(body)} bytes; senders read at most {MAX_POLICY_BYTES}; use wildcard patterns",
+                     line=line("policy.mx"))
+        return None
+    explicit_id = policy.get("id", "auto")
+    _policy_warnings(pol, f"{where}", line, source)
+    return DomainConfig(
+        domain=domain,
+        policy=pol,
+        policy_bytes=body,
+        id=policy_id(body) if explicit_id == "auto" else explicit_id,
+        id_is_auto=explicit_id == "auto",
+        tlsrpt_rua=tuple(tlsrpt["rua"]) if tlsrpt else None,
+        deploy=pages.get("deploy", "workflow"),
+        owner=pages.get("owner"),
+    )
+
+
+# Mail providers whose MX names are often mistyped, and the pattern to use.
+_PROVIDERS = {
+    "google.com": "aspmx.l.google.com",
+    "googlemail.com": "googlemail.com",
+    "outlook.com": "*.mail.protection.outlook.com",
+}
+
+
+def _near(a: str, b: str) -> bool:
+    """True when ``a`` is one edit (insert, delete, change, swap) from ``b``."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long_ = sorted((a, b), key=len)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def _policy_warnings(pol: Policy, where: str, line, source: Source) -> None:
+    if pol.mode == "enforce" and pol.max_age < 86400:
+        source.warn(f"{where}.max_age", f"enforce with max_age {pol.max_age}s: under a day, a brief outage of the policy host leaves senders unprotected; use 1w or more",
+                    line=line("policy.max_age", "policy.mode", "policy"))
+    if pol.max_age < 3600:
+        source.warn(f"{where}.max_age", f"max_age {pol.max_age}s is under an hour; Stalwart then caches the policy for a whole day instead",
+                    line=line("policy.max_age", "policy"))
+    if pol.mode == "none":
+        source.warn(f"{where}.mode", "mode none withdraws MTA-STS: keep it published for at least the old max_age so caches expire, then remove the records",
+                    line=line("policy.mode", "policy"))
+    seen: set[str] = set()
+    for i, pattern in enumerate(pol.mx):
+        key = f"{where}.mx[{i}]"
+        at = line(f"policy.mx[{i}]", "policy.mx")
+        if pattern in seen:
+            source.warn(key, f"{pattern!r} is listed twice", line=at)
+        seen.add(pattern)
+        if not pattern.startswith("*.") and any(p.startswith("*.") and p[2:] == pattern.partition(".")[2] for p in pol.mx):
+            source.warn(key, f"{pattern!r} is already covered by a wildcard pattern", line=at)
+        if pattern.startswith("*.") and pattern[2:] == "protection.outlook.com":
+            source.warn(key, "Microsoft 365 MX hosts are <tenant>.mail.protection.outlook.com; use '*.mail.protection.outlook.com'", line=at)
+        if pattern == "mail.protection.outlook.com":
+            source.warn(key, "no MX is named mail.protection.outlook.com itself; use '*.mail.protection.outlook.com'", line=at)
+        if pattern == "*.google.com":
+            source.warn(key, "'*.google.com' does not match aspmx.l.google.com (a wildcard covers one label); use '*.l.google.com' or list the hosts", line=at)
+        labels = pattern.split(".")
+        registered = ".".join(labels[-2:])
+        for provider, suggestion in _PROVIDERS.items():
+            if _near(registered, provider):
+                source.warn(key, f"{pattern!r} looks like a typo of {provider} (did you mean {suggestion!r}?)", line=at)
+
+
+def load(path: str) -> Config:
+    """Read and validate the config at ``path``; raise :class:`ConfigError` listing every problem."""
+    root, source = compose_file(path)
+    return _build(root, source)
+
+
+def loads(text: str, file: str = "<config>") -> Config:
+    """Like :func:`load`, for text already in memory."""
+    source = Source(file)
+    return _build(compose_text(text, source), source)
+
+
+def _build(root: yaml.Node | None, source: Source) -> Config:
+    if root is None:
+        source.error("", "the config is empty; it needs at least 'domain:' and 'policy:'")
+        source.raise_if_errors()
+    if not isinstance(root, yaml.MappingNode):
+        source.error("", f"expected a mapping with 'domain:' and 'policy:', got {describe(root)}", root)
+        source.raise_if_errors()
+    multi = any(isinstance(k, yaml.ScalarNode) and k.value in ("domains", "defaults") for k, _ in root.value)
+    data = (MULTI if multi else SINGLE).check(root, "", source)
+    if data is INVALID:
+        source.raise_if_errors()
+    entries = data["domains"] if multi else [data]
+    defaults = data.get("defaults", {}) if multi else {}
+    domains: list[DomainConfig] = []
+    first_seen: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        path = f"domains[{i}]" if multi else ""
+        name = entry["domain"]
+        if name in first_seen:
+            source.error(f"{path}.domain", f"{name} is listed twice (first as domains[{first_seen[name]}])", line=source.lines.get(f"{path}.domain"))
+            continue
+        first_seen[name] = i
+        resolved = _resolve(entry, defaults, path, source)
+        if resolved is not None:
+            domains.append(resolved)
+    source.raise_if_errors()
+    return Config(file=source.file, domains=tuple(domains), multi=multi, warnings=tuple(source.warnings))
+
+
+def fail_on_warnings(config: Config) -> None:
+    """``--strict``: warnings become errors."""
+    if config.warnings:
+        raise ConfigError(list(config.warnings))

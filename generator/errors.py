@@ -1,0 +1,68 @@
+"""The project's one exception hierarchy.
+
+Every error a user can cause derives from :class:`MtaStsPagesError`; the CLI
+catches that base once and turns it into a message and an exit code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MtaStsPagesError(Exception):
+    """Base of every error the tool reports to a user (never a traceback)."""
+
+    exit_code = 2
+
+    def lines(self) -> list[str]:
+        """The message as lines for the terminal."""
+        return [str(self)]
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in a config file, located by key path and line."""
+
+    path: str
+    message: str
+    file: str
+    line: int | None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        prefix = f"{self.path}: " if self.path else ""
+        return f"{prefix}{self.message} ({where})"
+
+
+class ConfigError(MtaStsPagesError):
+    """The config is invalid; carries every problem found, not just the first."""
+
+    def __init__(self, issues: list[ConfigIssue]):
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+    def lines(self) -> list[str]:
+        return [str(i) for i in self.issues]
+
+
+class ParseError(MtaStsPagesError):
+    """A policy file or TXT record does not follow its RFC grammar.
+
+    ``findings`` holds every problem found (errors first-class, plus any
+    warnings and notes found on the way) so callers can report them all.
+    """
+
+    def __init__(self, findings: list):
+        self.findings = findings
+        super().__init__("\n".join(f.message for f in findings))
+
+    def lines(self) -> list[str]:
+        return [f"{f.severity}: {f.message}" for f in self.findings]
+
+
+class BuildError(MtaStsPagesError):
+    """The site could not be written; nothing in the output folder changed."""
+
+
+class UsageError(MtaStsPagesError):
+    """The command line asks for something impossible."""

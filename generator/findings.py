@@ -1,0 +1,54 @@
+"""Findings: what `validate` and `check` report, each with a stable code."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One observation. ``code`` is stable across releases; scripts key on it."""
+
+    code: str
+    severity: Severity
+    message: str
+    fix: str = ""
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["severity"] = self.severity.value
+        return data
+
+
+def error(code: str, message: str, fix: str = "") -> Finding:
+    return Finding(code, Severity.ERROR, message, fix)
+
+
+def warning(code: str, message: str, fix: str = "") -> Finding:
+    return Finding(code, Severity.WARNING, message, fix)
+
+
+def info(code: str, message: str, fix: str = "") -> Finding:
+    return Finding(code, Severity.INFO, message, fix)
+
+
+def has_errors(findings) -> bool:
+    return any(f.severity is Severity.ERROR for f in findings)
+
+
+def raise_if_errors(findings) -> None:
+    """Raise :class:`ParseError` carrying all ``findings`` when any is an error."""
+    from generator.errors import ParseError
+
+    if has_errors(findings):
+        raise ParseError(list(findings))

@@ -1,0 +1,133 @@
+"""Domain names and MX patterns: validation, IDNA conversion, matching.
+
+Every name the tool writes into a policy or a DNS record passes through
+:func:`normalize_domain`, so the checks live in one place.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import idna
+
+MAX_NAME = 253
+MAX_LABEL = 63
+
+# RFC 5321 "Domain": letters, digits and hyphens, no hyphen at either end.
+_LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
+
+
+class InvalidName(ValueError):
+    """A name is not a usable domain; the message says why in plain words."""
+
+
+def _describe(ch: str) -> str:
+    if ch == " ":
+        return "a space"
+    if ch == "\n":
+        return "a newline"
+    if ch == "\r":
+        return "a carriage return"
+    if ch == "\t":
+        return "a tab"
+    if ch == "_":
+        return "an underscore"
+    if ord(ch) < 0x20 or ord(ch) == 0x7F:
+        return f"the control character U+{ord(ch):04X}"
+    return repr(ch)
+
+
+def _check_ascii_label(label: str) -> None:
+    if not label:
+        raise InvalidName("has an empty label (two dots in a row, or a dot at an end)")
+    if len(label) > MAX_LABEL:
+        raise InvalidName(f"label {label[:20]}... is {len(label)} characters long (at most {MAX_LABEL})")
+    if not _LDH_LABEL.match(label):
+        bad = next((c for c in label if not (c.isascii() and (c.isalnum() or c == "-"))), None)
+        if bad is not None:
+            raise InvalidName(f"contains {_describe(bad)}, which a host name cannot hold")
+        raise InvalidName(f"label {label!r} starts or ends with a hyphen")
+    if label[2:4] == "--":
+        if not label.startswith("xn--"):
+            raise InvalidName(f"label {label!r} has '--' in positions 3-4, reserved for IDNA")
+        try:
+            idna.decode(label)
+        except idna.IDNAError as exc:
+            raise InvalidName(f"label {label!r} is not a valid IDNA A-label ({exc})") from None
+
+
+def normalize_domain(name: str) -> str:
+    """Return ``name`` as a lowercase A-label domain, or raise :class:`InvalidName`.
+
+    Accepts internationalized names (converted with IDNA 2008 / UTS 46, not
+    Python's IDNA 2003 codec). Rejects IP addresses, single-label names,
+    trailing dots and anything a sender would not accept in an ``mx`` line.
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidName("is empty")
+    bad = next((c for c in name if ord(c) < 0x20 or ord(c) == 0x7F or c in " \u00a0"), None)
+    if bad is not None:
+        raise InvalidName(f"contains {_describe(bad)}")
+    if name.endswith("."):
+        raise InvalidName("ends with a dot; write the name without the trailing dot")
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    else:
+        raise InvalidName("is an IP address; MTA-STS needs a host name")
+    if name.isascii():
+        ascii_name = name.lower()
+    else:
+        try:
+            ascii_name = idna.encode(name, uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            raise InvalidName(f"is not a valid internationalized name ({exc})") from None
+    labels = ascii_name.split(".")
+    for label in labels:
+        _check_ascii_label(label)
+    if len(ascii_name) > MAX_NAME:
+        raise InvalidName(f"is {len(ascii_name)} characters long (at most {MAX_NAME})")
+    if len(labels) < 2:
+        raise InvalidName("is a bare top-level name; give a full domain such as example.com")
+    if labels[-1].isdigit():
+        raise InvalidName("ends in an all-numeric label; an IP address is not a host name")
+    return ascii_name
+
+
+def normalize_mx_pattern(pattern: str) -> str:
+    """Return a valid policy ``mx`` pattern (``host`` or ``*.parent``) in A-labels."""
+    if not isinstance(pattern, str) or not pattern:
+        raise InvalidName("is empty")
+    if pattern.startswith("*."):
+        rest = pattern[2:]
+        if "*" in rest:
+            raise InvalidName("may hold '*' only as the whole leftmost label ('*.example.com')")
+        parent = normalize_domain(rest)
+        return "*." + parent
+    if "*" in pattern:
+        raise InvalidName("may hold '*' only as the whole leftmost label ('*.example.com')")
+    return normalize_domain(pattern)
+
+
+def mx_matches(pattern: str, host: str) -> bool:
+    """True when MX ``host`` is covered by policy ``pattern`` (RFC 8461 §4.1).
+
+    A wildcard covers exactly one leftmost label: ``*.example.com`` matches
+    ``mx.example.com`` but neither ``example.com`` nor ``a.b.example.com``.
+    """
+    pattern = pattern.lower()
+    host = host.lower().rstrip(".")
+    if pattern.startswith("*."):
+        head, sep, tail = host.partition(".")
+        return bool(sep) and bool(head) and tail == pattern[2:]
+    return host == pattern
+
+
+def to_unicode(name: str) -> str:
+    """Best-effort U-label form for display; falls back to the input."""
+    try:
+        return idna.decode(name)
+    except idna.IDNAError:
+        return name

@@ -1,0 +1,35 @@
+"""The Pages site of one domain: which files, with which bytes."""
+
+from __future__ import annotations
+
+from generator import __version__
+from generator.config import DomainConfig
+from generator.names import to_unicode
+from generator.records import records_for
+from generator.render import render
+
+POLICY_PATH = ".well-known/mta-sts.txt"
+WORKFLOW_PATH = ".github/workflows/mta-sts-pages.yml"
+
+
+def site_files(domain: DomainConfig) -> dict[str, bytes]:
+    """Every file of the domain's site, keyed by path relative to the site root."""
+    display = to_unicode(domain.domain)
+    files = {
+        POLICY_PATH: domain.policy_bytes,
+        "_config.yml": render("_config.yml.j2").encode(),
+        ".nojekyll": b"",
+        "CNAME": f"{domain.policy_host}\n".encode(),
+        ".gitattributes": render("gitattributes.j2").encode(),
+        "index.html": render(
+            "index.html.j2",
+            domain=domain,
+            display_name=display if display == domain.domain else f"{display} ({domain.domain})",
+            policy_text=domain.policy_bytes.decode("ascii").replace("\r\n", "\n"),
+            records=records_for(domain),
+            version=__version__,
+        ).encode(),
+    }
+    if domain.deploy == "workflow":
+        files[WORKFLOW_PATH] = render("pages-workflow.yml.j2", domain=domain).encode()
+    return files

@@ -1,0 +1,49 @@
+"""`init`: a commented starter `mta-sts.yml`."""
+
+from __future__ import annotations
+
+from generator.config import loads
+from generator.errors import UsageError
+from generator.names import InvalidName, normalize_domain, normalize_mx_pattern
+from generator.render import render
+from generator.tlsrpt import InvalidRua, check_rua
+
+
+def live_mx(domain: str, timeout: float = 5.0) -> list[str]:
+    """The domain's MX hosts from DNS, for a starter policy that matches them."""
+    import dns.exception
+    import dns.resolver
+
+    try:
+        answer = dns.resolver.resolve(domain, "MX", lifetime=timeout)
+    except dns.exception.DNSException as exc:
+        raise UsageError(f"could not look up the MX records of {domain} ({exc.__class__.__name__}); give them with --mx") from None
+    hosts = sorted({str(r.exchange).rstrip(".").lower() for r in answer if str(r.exchange) != "."})
+    if not hosts:
+        raise UsageError(f"{domain} has no MX host; give them with --mx")
+    return hosts
+
+
+def starter_config(domain: str, mx: list[str], rua: list[str], mode: str, owner: str | None) -> str:
+    """Render the starter config; each flag is checked and named in errors."""
+    problems = []
+    try:
+        domain = normalize_domain(domain)
+    except InvalidName as exc:
+        problems.append(f"DOMAIN {domain!r} {exc}")
+    patterns = []
+    for pattern in mx:
+        try:
+            patterns.append(normalize_mx_pattern(pattern))
+        except InvalidName as exc:
+            problems.append(f"--mx {pattern!r} {exc}")
+    for uri in rua:
+        try:
+            check_rua(uri)
+        except InvalidRua as exc:
+            problems.append(f"--rua {uri!r} {exc}")
+    if problems:
+        raise UsageError("\n".join(problems))
+    text = render("mta-sts.yml.j2", domain=domain, mx=patterns, rua=rua, mode=mode, owner=owner)
+    loads(text, file="starter config")  # the starter must itself be valid
+    return text

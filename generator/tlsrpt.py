@@ -1,0 +1,116 @@
+"""The SMTP TLS Reporting record (RFC 8460 §3) and its report URIs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from generator.errors import ParseError
+from generator.findings import Finding, error, raise_if_errors, warning
+from generator.names import InvalidName, normalize_domain
+
+_EXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}\Z")
+_EXT_VALUE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+\Z")
+# Characters that may stand in a URI at all (RFC 3986), '%' for escapes.
+_URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@$&'()*+=%]+\Z")
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$&'*+/=?^_`{|}~.%-]+\Z")
+
+
+class InvalidRua(ValueError):
+    """A report URI a sender could not use; the message says why."""
+
+
+def check_rua(uri: str) -> str:
+    """Validate one ``rua`` URI and return it unchanged.
+
+    ``mailto:`` needs an address with a valid domain; ``https:`` needs a host.
+    ``,`` ``!`` and ``;`` must be percent-encoded: unencoded they split or end
+    the record (RFC 8460 §3).
+    """
+    if not isinstance(uri, str) or not uri:
+        raise InvalidRua("is empty")
+    for ch in ",!;":
+        if ch in uri:
+            raise InvalidRua(f"contains an unencoded {ch!r}; write it as %{ord(ch):02X}")
+    if not _URI_CHARS.match(uri):
+        bad = next(c for c in uri if not _URI_CHARS.match(c))
+        shown = "a space" if bad == " " else f"U+{ord(bad):04X}" if not bad.isprintable() else repr(bad)
+        raise InvalidRua(f"contains {shown}, which a URI cannot hold unencoded")
+    scheme, _, rest = uri.partition(":")
+    scheme = scheme.lower()
+    if scheme == "mailto":
+        address = unquote(rest.split("?", 1)[0])
+        local, at, domain = address.rpartition("@")
+        if not at or not local or not domain:
+            raise InvalidRua("needs an address: mailto:tls-reports@example.com")
+        if not _LOCAL_PART.match(local):
+            raise InvalidRua(f"has an invalid local part {local!r}")
+        try:
+            normalize_domain(domain)
+        except InvalidName as exc:
+            raise InvalidRua(f"address domain {domain!r} {exc}") from None
+        return uri
+    if scheme == "https":
+        parts = urlsplit(uri)
+        if not rest.startswith("//") or not parts.hostname:
+            raise InvalidRua("needs a host: https://reports.example.com/path")
+        try:
+            normalize_domain(parts.hostname)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except (InvalidName, ValueError) as exc:
+            raise InvalidRua(f"host {parts.netloc!r} {exc}") from None
+        return uri
+    raise InvalidRua("must start with mailto: or https:")
+
+
+def render_tlsrpt_record(rua: tuple[str, ...] | list[str]) -> str:
+    """``v=TLSRPTv1; rua=<uri>[,<uri>]``."""
+    return "v=TLSRPTv1; rua=" + ",".join(rua)
+
+
+@dataclass(frozen=True)
+class TlsRptRecord:
+    rua: tuple[str, ...]
+    extensions: tuple[tuple[str, str], ...] = ()
+
+
+def parse_tlsrpt_record(text: str) -> tuple[TlsRptRecord, tuple[Finding, ...]]:
+    """Parse one `_smtp._tls` TXT value (strings joined), RFC 8460 §3.
+
+    Raises :class:`ParseError` with every problem found.
+    """
+    findings: list[Finding] = []
+    fields = [f.strip(" \t") for f in text.split(";")]
+    if len(fields) > 1 and fields[-1] == "":
+        fields.pop()
+    if not fields or fields[0] != "v=TLSRPTv1":
+        raise ParseError([error("tlsrpt-record-version", f"the record does not begin with 'v=TLSRPTv1': {text[:60]!r}",
+                                "publish 'v=TLSRPTv1; rua=mailto:tls-reports@<domain>'")])
+    rua: list[str] = []
+    extensions: list[tuple[str, str]] = []
+    rua_fields = 0
+    for field in fields[1:]:
+        name, sep, value = field.partition("=")
+        if name == "rua" and sep:
+            rua_fields += 1
+            for uri in (u.strip(" \t") for u in value.split(",")):
+                try:
+                    rua.append(check_rua(uri))
+                except InvalidRua as exc:
+                    findings.append(error("tlsrpt-rua-invalid", f"rua {uri!r} {exc}",
+                                          "use mailto:address or https://host/path, with , ! ; percent-encoded"))
+        elif sep and _EXT_NAME.match(name) and _EXT_VALUE.match(value) and name != "v":
+            extensions.append((name, value))
+            findings.append(warning("tlsrpt-record-extension", f"extension field {name!r} is ignored by senders",
+                                    "publish only v= and rua="))
+        else:
+            findings.append(error("tlsrpt-record-syntax", f"field {field[:40]!r} is not 'name=value'",
+                                  "publish 'v=TLSRPTv1; rua=<uri>[,<uri>]'"))
+    if rua_fields == 0:
+        findings.append(error("tlsrpt-rua-missing", "the record has no 'rua=' field", "add 'rua=mailto:tls-reports@<domain>'"))
+    elif rua_fields > 1:
+        findings.append(warning("tlsrpt-rua-repeated", "'rua=' appears more than once; list the URIs in one field",
+                                "join the URIs with ',' in one rua= field"))
+    raise_if_errors(findings)
+    return TlsRptRecord(tuple(rua), tuple(extensions)), tuple(findings)

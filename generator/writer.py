@@ -1,0 +1,192 @@
+"""Write generated files into a folder that may hold the user's own files.
+
+Rules: never overwrite or delete a file mta-sts-pages did not write (a
+manifest of what it wrote, with hashes, tells which); never write through a
+link that leads out of the folder; decide everything before touching
+anything, so a refused build changes nothing; move each file in with an
+atomic rename; one build at a time per output folder (a lock).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.errors import BuildError
+
+MANIFEST = ".mta-sts-pages-manifest.json"
+_TMP_PREFIX = ".mta-sts-pages-tmp-"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Plan:
+    """What one folder's write will do; computed before anything is written."""
+
+    folder: Path
+    files: dict[str, bytes]
+    previous: dict[str, str]
+    write: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+
+
+def _read_manifest(folder: Path) -> dict[str, str]:
+    path = folder / MANIFEST
+    if path.is_symlink() or not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        files = data["files"]
+        if isinstance(files, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+            return files
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    raise BuildError(f"{path}: not a manifest written by mta-sts-pages; move it away and build again")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _check_parents(folder: Path, relative: str) -> str | None:
+    """A reason the folders above ``relative`` cannot hold it, or None."""
+    current = folder
+    for part in Path(relative).parts[:-1]:
+        current = current / part
+        if current.is_symlink() and not _inside(current, folder):
+            return f"{current} is a link that leads outside {folder}; mta-sts-pages does not write through it"
+        if current.exists() and not current.is_dir():
+            return f"{current} is a file where a folder is needed"
+    return None
+
+
+def plan_folder(folder: Path, files: dict[str, bytes]) -> tuple[Plan, list[str]]:
+    """Decide what to write, keep and remove in ``folder``; list every conflict."""
+    if folder.exists() and not folder.is_dir():
+        return Plan(folder, files, {}), [f"{folder} is a file, not a folder"]
+    previous = _read_manifest(folder) if folder.is_dir() else {}
+    plan = Plan(folder, files, previous)
+    conflicts: list[str] = []
+    for relative in sorted(files):
+        data = files[relative]
+        target = folder / relative
+        reason = _check_parents(folder, relative)
+        if reason:
+            conflicts.append(reason)
+            continue
+        if target.is_symlink():
+            conflicts.append(f"{target} is a link; mta-sts-pages will not replace it (remove it and build again)")
+        elif not target.exists():
+            plan.write.append(relative)
+        elif not target.is_file():
+            conflicts.append(f"{target} exists and is not a file")
+        else:
+            current = _sha256(target.read_bytes())
+            if current == _sha256(data):
+                plan.unchanged.append(relative)
+            elif previous.get(relative) == current:
+                plan.write.append(relative)
+            else:
+                conflicts.append(
+                    f"{target} exists and was not written by mta-sts-pages (or was edited since); "
+                    "move it away or undo the edit, then build again"
+                )
+    for relative in sorted(set(previous) - set(files)):
+        target = folder / relative
+        if target.is_file() and not target.is_symlink() and _inside(target, folder) and _sha256(target.read_bytes()) == previous[relative]:
+            plan.remove.append(relative)
+    return plan, conflicts
+
+
+def _manifest_bytes(plan: Plan) -> bytes:
+    # Only files this tool wrote, or wrote before and still owns; a user's
+    # identical file is left out so a later build never deletes it.
+    owned = {
+        rel: _sha256(plan.files[rel])
+        for rel in plan.files
+        if rel in plan.write or rel in plan.previous
+    }
+    return (json.dumps({"generator": "mta-sts-pages", "files": owned}, indent=2, sort_keys=True) + "\n").encode()
+
+
+def apply(plan: Plan) -> None:
+    """Carry a conflict-free plan out: stage in the folder, then rename in."""
+    plan.folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=plan.folder))
+    try:
+        staged: list[tuple[Path, Path]] = []
+        for relative in plan.write + [MANIFEST]:
+            data = _manifest_bytes(plan) if relative == MANIFEST else plan.files[relative]
+            temp = staging / f"{len(staged)}"
+            temp.write_bytes(data)
+            staged.append((temp, plan.folder / relative))
+        for temp, target in staged:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temp, target)
+        for relative in plan.remove:
+            (plan.folder / relative).unlink(missing_ok=True)
+            parent = (plan.folder / relative).parent
+            while parent != plan.folder and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextmanager
+def locked(folder: Path):
+    """Hold an exclusive lock on ``folder`` so concurrent builds take turns."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def write_sites(out: Path, sites: dict[Path, dict[str, bytes]]) -> list[Plan]:
+    """Write several sites (folder -> files) under ``out``, all or nothing.
+
+    Conflicts anywhere stop the whole build before any file is written.
+    """
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"{out} is a file, not a folder")
+    for folder in sites:
+        if folder != out and not _inside(folder, out):
+            raise BuildError(f"{folder} would be outside {out}")
+    try:
+        return _write_locked(out, sites)
+    except OSError as exc:
+        raise BuildError(f"cannot write to {exc.filename or out}: {exc.strerror}") from None
+
+
+def _write_locked(out: Path, sites: dict[Path, dict[str, bytes]]) -> list[Plan]:
+    with locked(out):
+        plans: list[Plan] = []
+        conflicts: list[str] = []
+        for folder, files in sites.items():
+            plan, found = plan_folder(folder, files)
+            plans.append(plan)
+            conflicts += found
+        if conflicts:
+            raise BuildError("nothing was written:\n" + "\n".join(f"  {c}" for c in conflicts))
+        for plan in plans:
+            apply(plan)
+    return plans
