@@ -43,6 +43,8 @@ def describe(node: yaml.Node) -> str:
 def _hint(node: yaml.Node) -> str:
     if node.tag == "tag:yaml.org,2002:bool":
         return "; YAML reads yes/no/on/off as booleans, so put the value in quotes"
+    if isinstance(node, yaml.MappingNode):
+        return "; a ':' at the end or before a space starts a mapping, so put the value in quotes"
     return ""
 
 

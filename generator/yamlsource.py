@@ -14,6 +14,8 @@ import yaml
 from generator.errors import ConfigError, ConfigIssue
 
 MAX_CONFIG_BYTES = 32 * 1024 * 1024  # far above a 10,000-domain config
+# libyaml's parser is several times faster on configs with thousands of domains.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -46,7 +48,7 @@ def _refuse_aliases(root: yaml.Node, source: Source) -> None:
     while stack:
         node = stack.pop()
         if id(node) in seen:
-            source.error("", "YAML aliases (*name) are not supported in this config; write the value out", node)
+            source.error("", "this value is anchored (&name) and used again through an alias (*name); aliases are not supported, write the value out", node)
             source.raise_if_errors()
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
@@ -59,7 +61,7 @@ def _refuse_aliases(root: yaml.Node, source: Source) -> None:
 def compose_text(text: str, source: Source) -> yaml.Node | None:
     """Parse ``text`` into a node tree, or raise :class:`ConfigError`."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = exc.problem or "invalid YAML"
