@@ -24,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The config file.", dir_okay=False)]
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The config file.")]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")]
 
 
@@ -61,7 +61,7 @@ def _load(config: Path, strict: bool):
 @app.command()
 def build(
     config: ConfigOption = Path("mta-sts.yml"),
-    output: Annotated[Path, typer.Option("--output", "-o", help="The site folder (one subfolder per domain for a multi-domain config).", file_okay=False)] = Path("site"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="The site folder (one subfolder per domain for a multi-domain config).")] = Path("site"),
     strict: StrictOption = False,
 ) -> None:
     """Write the GitHub Pages site: policy, Jekyll config, CNAME, landing page, workflow."""
@@ -98,8 +98,8 @@ def records(
 
 @app.command()
 def validate(
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="The config file (default mta-sts.yml when nothing else is given).", dir_okay=False)] = None,
-    policy: Annotated[Optional[Path], typer.Option("--policy", help="Lint an existing policy file instead.", dir_okay=False)] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="The config file (default mta-sts.yml when nothing else is given).")] = None,
+    policy: Annotated[Optional[Path], typer.Option("--policy", help="Lint an existing policy file instead.")] = None,
     txt: Annotated[Optional[str], typer.Option("--txt", help="Lint an existing _mta-sts TXT value, e.g. 'v=STSv1; id=2026'.")] = None,
     tlsrpt: Annotated[Optional[str], typer.Option("--tlsrpt", help="Lint an existing _smtp._tls TXT value.")] = None,
     strict: StrictOption = False,
@@ -135,7 +135,7 @@ def init(
     rua: Annotated[Optional[list[str]], typer.Option("--rua", help="A TLS-RPT report URI (repeat for each).")] = None,
     mode: Annotated[str, typer.Option("--mode", help="testing, enforce or none.")] = "testing",
     owner: Annotated[Optional[str], typer.Option("--owner", help="GitHub user or organization of the Pages repository.")] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the config.", dir_okay=False)] = Path("mta-sts.yml"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the config.")] = Path("mta-sts.yml"),
 ) -> None:
     """Write a commented starter mta-sts.yml (never over an existing file)."""
     from generator.errors import UsageError
@@ -158,7 +158,7 @@ def main() -> None:
     """Entry point: Typer handles usage errors (exit 2); the project's own
     errors are caught here, once, and printed without a traceback."""
     try:
-        app()
+        app(prog_name="mta-sts-pages")
     except MtaStsPagesError as exc:
         for line in exc.lines():
             _err(line if line.startswith(("error", "warning", "info")) else f"error: {line}")

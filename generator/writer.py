@@ -126,13 +126,19 @@ def _manifest_bytes(plan: Plan) -> bytes:
 
 def apply(plan: Plan) -> None:
     """Carry a conflict-free plan out: stage in the folder, then rename in."""
+    manifest = _manifest_bytes(plan)
+    manifest_path = plan.folder / MANIFEST
+    writes = {relative: plan.files[relative] for relative in plan.write}
+    if not (manifest_path.is_file() and manifest_path.read_bytes() == manifest):
+        writes[MANIFEST] = manifest  # last, so it never lists a file not yet in place
+    if not writes and not plan.remove:
+        return
     plan.folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=plan.folder))
     try:
         staged: list[tuple[Path, Path]] = []
-        for relative in plan.write + [MANIFEST]:
-            data = _manifest_bytes(plan) if relative == MANIFEST else plan.files[relative]
-            temp = staging / f"{len(staged)}"
+        for relative, data in writes.items():
+            temp = staging / str(len(staged))
             temp.write_bytes(data)
             staged.append((temp, plan.folder / relative))
         for temp, target in staged:

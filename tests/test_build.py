@@ -1,0 +1,178 @@
+"""`build`: the site's files, determinism, Jekyll, and never losing a user's file."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import run_cli
+from tests.support.tools import require_tool
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+GOOGLE = EXAMPLES / "google-workspace.yml"
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def build(config: Path, out: Path, *extra: str):
+    result = run_cli("build", "-c", config, "-o", out, *extra)
+    assert result.code == 0, result.output
+    return result
+
+
+def test_site_files(tmp_path):
+    out = tmp_path / "site"
+    result = build(GOOGLE, out)
+    files = snapshot(out)
+    assert set(files) == {
+        ".well-known/mta-sts.txt", "_config.yml", ".nojekyll", "CNAME", "index.html", ".gitattributes",
+        ".github/workflows/mta-sts-pages.yml", ".mta-sts-pages-manifest.json",
+    }
+    assert files[".well-known/mta-sts.txt"].startswith(b"version: STSv1\r\nmode: testing\r\n")
+    assert files["CNAME"] == b"mta-sts.example.com\n"
+    assert b".well-known" in files["_config.yml"]
+    assert b"/.well-known/mta-sts.txt -text" in files[".gitattributes"]
+    assert "_mta-sts.example.com.\t3600\tIN\tTXT\t\"v=STSv1; id=" in result.out
+
+
+def test_branch_deploy_has_no_workflow(tmp_path):
+    out = tmp_path / "site"
+    build(EXAMPLES / "self-hosted.yml", out)
+    assert not (out / ".github").exists()
+
+
+def test_build_is_byte_for_byte_deterministic(tmp_path):
+    build(GOOGLE, tmp_path / "a")
+    build(GOOGLE, tmp_path / "b")
+    assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
+    again = build(GOOGLE, tmp_path / "a")
+    assert "0 written, 7 unchanged" in again.out
+
+
+def test_multi_domain_builds_one_folder_per_domain(tmp_path):
+    out = tmp_path / "sites"
+    result = build(EXAMPLES / "multi-domain.yml", out)
+    assert sorted(p.name for p in out.iterdir()) == ["example.info", "example.net", "xn--bcher-kva.example"]
+    assert (out / "example.info/.well-known/mta-sts.txt").read_bytes().startswith(b"version: STSv1\r\nmode: enforce\r\n")
+    assert (out / "xn--bcher-kva.example/CNAME").read_text() == "mta-sts.xn--bcher-kva.example\n"
+    assert result.out.count("IN\tTXT\t\"v=STSv1; id=") == 3
+
+
+def test_user_files_are_kept_byte_for_byte(tmp_path):
+    out = tmp_path / "repo"
+    out.mkdir()
+    mine = {"README.md": b"# my policy repo\n", "LICENSE": b"MIT\r\n", "notes/stray.bin": bytes(range(256))}
+    for name, data in mine.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(data)
+    build(GOOGLE, out)
+    build(GOOGLE, out)
+    files = snapshot(out)
+    for name, data in mine.items():
+        assert files[name] == data
+
+
+def test_refuses_to_overwrite_a_file_it_did_not_write(tmp_path):
+    out = tmp_path / "repo"
+    out.mkdir()
+    (out / "index.html").write_text("<h1>my own page</h1>")
+    before = snapshot(out)
+    result = run_cli("build", "-c", GOOGLE, "-o", out)
+    assert result.code == 2
+    assert "index.html exists and was not written by mta-sts-pages" in result.err
+    assert snapshot(out) == before, "a refused build must write nothing"
+
+
+def test_refuses_to_overwrite_an_edited_generated_file(tmp_path):
+    out = tmp_path / "repo"
+    build(GOOGLE, out)
+    (out / "CNAME").write_text("edited.example.com\n")
+    before = snapshot(out)
+    result = run_cli("build", "-c", GOOGLE, "-o", out)
+    assert result.code == 2 and "CNAME exists and was not written" in result.err
+    assert snapshot(out) == before
+
+
+def test_policy_change_rewrites_and_stale_files_go(tmp_path):
+    config = tmp_path / "mta-sts.yml"
+    text = GOOGLE.read_text()
+    config.write_text(text)
+    out = tmp_path / "repo"
+    build(config, out)
+    old_policy = (out / ".well-known/mta-sts.txt").read_bytes()
+    config.write_text(text.replace("mode: testing", "mode: enforce").replace("deploy: workflow", "deploy: branch"))
+    result = build(config, out)
+    assert (out / ".well-known/mta-sts.txt").read_bytes() != old_policy
+    assert not (out / ".github").exists(), "the workflow written before is removed when deploy changes"
+    assert "removed" in result.out
+
+
+def test_failed_validation_changes_nothing(tmp_path):
+    out = tmp_path / "repo"
+    build(GOOGLE, out)
+    (out / "README.md").write_text("mine")
+    before = snapshot(out)
+    bad = tmp_path / "bad.yml"
+    bad.write_text(GOOGLE.read_text().replace("mode: testing", "mode: maybe"))
+    assert run_cli("build", "-c", bad, "-o", out).code == 2
+    assert snapshot(out) == before
+
+
+def test_output_that_is_a_file_is_refused(tmp_path):
+    out = tmp_path / "site"
+    out.write_text("not a folder")
+    result = run_cli("build", "-c", GOOGLE, "-o", out)
+    assert result.code == 2 and "is a file" in result.err
+    assert out.read_text() == "not a folder"
+
+
+def test_link_leading_outside_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = tmp_path / "repo"
+    out.mkdir()
+    (out / ".well-known").symlink_to(outside)
+    result = run_cli("build", "-c", GOOGLE, "-o", out)
+    assert result.code == 2 and "leads outside" in result.err
+    assert list(outside.iterdir()) == []
+    assert sorted(p.name for p in out.iterdir()) == [".well-known"]
+
+
+def test_file_link_is_not_written_through(tmp_path):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    out = tmp_path / "repo"
+    out.mkdir()
+    (out / "CNAME").symlink_to(target)
+    result = run_cli("build", "-c", GOOGLE, "-o", out)
+    assert result.code == 2 and "is a link" in result.err
+    assert target.read_text() == "keep me"
+
+
+@pytest.mark.timeout(60)
+def test_jekyll_keeps_the_policy_byte_for_byte(tmp_path):
+    jekyll = require_tool("jekyll")
+    site = tmp_path / "site"
+    build(GOOGLE, site)
+    dest = tmp_path / "_site"
+    subprocess.run([jekyll, "build", "-s", site, "-d", dest, "--disable-disk-cache"], check=True, capture_output=True, timeout=60)
+    assert (dest / ".well-known/mta-sts.txt").read_bytes() == (site / ".well-known/mta-sts.txt").read_bytes()
+    assert (dest / "CNAME").read_bytes() == b"mta-sts.example.com\n"
+    assert b"MTA-STS for example.com" in (dest / "index.html").read_bytes()
+
+
+@pytest.mark.timeout(60)
+def test_without_the_jekyll_config_the_policy_is_dropped(tmp_path):
+    """Shows why `_config.yml` is generated: Jekyll skips dot-folders otherwise."""
+    jekyll = require_tool("jekyll")
+    site = tmp_path / "site"
+    build(GOOGLE, site)
+    (site / "_config.yml").unlink()
+    dest = tmp_path / "_site"
+    subprocess.run([jekyll, "build", "-s", site, "-d", dest, "--disable-disk-cache"], check=True, capture_output=True, timeout=60)
+    assert not (dest / ".well-known/mta-sts.txt").exists()

@@ -1,0 +1,76 @@
+"""`records`: BIND lines a real zone checker accepts, and JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from generator.config import loads
+from generator.records import bind_line, records_for, txt_strings
+from tests.support.cli import run_cli
+from tests.support.tools import require_tool
+
+ROOT = Path(__file__).resolve().parent.parent
+ZONE_HEAD = """\
+$ORIGIN {domain}.
+$TTL 3600
+@ IN SOA ns.{domain}. hostmaster.{domain}. 1 7200 3600 1209600 3600
+@ IN NS ns.{domain}.
+ns IN A 127.0.0.1
+"""
+
+
+def check_zone(tmp_path: Path, domain: str, lines: str) -> subprocess.CompletedProcess:
+    checker = require_tool("nsd-checkzone")
+    zone = tmp_path / f"{domain}.zone"
+    zone.write_text(ZONE_HEAD.format(domain=domain) + lines)
+    return subprocess.run([checker, domain, zone], capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("example", ["google-workspace.yml", "microsoft-365.yml", "self-hosted.yml"])
+def test_bind_output_passes_nsd_checkzone(tmp_path, example):
+    result = run_cli("records", "-c", ROOT / "examples" / example)
+    assert result.code == 0, result.output
+    domain = loads((ROOT / "examples" / example).read_text()).domains[0].domain
+    checked = check_zone(tmp_path, domain, result.out)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.timeout(60)
+def test_long_txt_is_split_and_still_valid(tmp_path):
+    rua = [f"mailto:tls-reports-{i}@{'a' * 40}.example.com" for i in range(8)]
+    config = loads("domain: example.com\npolicy:\n  mx: [mx.example.com]\ntlsrpt:\n  rua:\n" + "".join(f"    - {u}\n" for u in rua))
+    tlsrpt = records_for(config.domains[0])[1]
+    assert len(tlsrpt.value) > 255
+    strings = txt_strings(tlsrpt.value)
+    assert len(strings) == 3 and all(len(s) <= 255 for s in strings) and "".join(strings) == tlsrpt.value
+    checked = check_zone(tmp_path, "example.com", bind_line(tlsrpt) + "\n")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.timeout(60)
+def test_bad_zone_line_is_caught_by_the_checker(tmp_path):
+    """The checker really checks: an unterminated TXT string fails."""
+    checked = check_zone(tmp_path, "example.com", '_mta-sts.example.com. 3600 IN TXT "v=STSv1; id=1\n')
+    assert checked.returncode != 0
+
+
+def test_json_format():
+    result = run_cli("records", "-c", ROOT / "examples" / "multi-domain.yml", "--format", "json")
+    assert result.code == 0, result.output
+    data = json.loads(result.out)
+    assert [d["domain"] for d in data] == ["example.net", "example.info", "xn--bcher-kva.example"]
+    first = data[0]
+    types = [(r["name"], r["type"]) for r in first["records"]]
+    assert types == [("_mta-sts.example.net", "TXT"), ("_smtp._tls.example.net", "TXT"), ("mta-sts.example.net", "CNAME")]
+    assert first["records"][0]["value"] == f"v=STSv1; id={first['policy_id']}"
+    assert first["records"][2]["value"] == "example-hosting.github.io."
+
+
+def test_no_owner_no_cname_no_tlsrpt_no_record():
+    config = loads("domain: example.com\npolicy:\n  mx: [mx.example.com]\n")
+    assert [r.type for r in records_for(config.domains[0])] == ["TXT"]
