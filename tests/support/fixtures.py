@@ -1,0 +1,71 @@
+"""pytest fixtures that start the test servers and stop them at teardown."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import Protocol
+
+import pytest
+
+from .certs import CertKind, LocalCA
+from .dns_server import NsdServer, start_nsd
+from .smtp_server import SmtpServer
+from .tcp import ThreadedTcpServer, silent_server
+from .tls_server import TlsServer
+from .tools import require_tool
+
+DnsServerFactory = Callable[[Mapping[str, str]], NsdServer]
+TlsServerFactory = Callable[[], TlsServer]
+
+
+class SmtpServerFactory(Protocol):
+    """The type of the ``smtp_server_factory`` fixture."""
+
+    def __call__(
+        self, mx_host: str, cert: CertKind | None = ..., banner: bool = ...
+    ) -> SmtpServer | ThreadedTcpServer: ...
+
+
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
+    """The session's test CA; ``test_ca.pem_path`` is the ``--ca-file``."""
+    return LocalCA(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture
+def dns_server_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[DnsServerFactory]:
+    """``start(zones)`` serves ``{zone name: zone text}`` with a fresh NSD."""
+    require_tool("nsd")
+    require_tool("nsd-checkzone")
+    with contextlib.ExitStack() as servers:
+        yield lambda zones: servers.enter_context(start_nsd(zones, tmp_path_factory.mktemp("nsd")))
+
+
+@pytest.fixture
+def tls_server_factory(test_ca: LocalCA) -> Iterator[TlsServerFactory]:
+    """``start()`` gives a running HTTPS server; configure its hosts after."""
+    with contextlib.ExitStack() as servers:
+        yield lambda: servers.enter_context(TlsServer(test_ca))
+
+
+@pytest.fixture
+def smtp_server_factory(test_ca: LocalCA) -> Iterator[SmtpServerFactory]:
+    """``start(mx_host, cert=CertKind.GOOD, banner=True)`` gives a running SMTP server.
+
+    ``cert=None``: STARTTLS not offered; ``banner=False``: accepts, never speaks.
+    """
+    with contextlib.ExitStack() as servers:
+
+        def start(
+            mx_host: str, cert: CertKind | None = CertKind.GOOD, banner: bool = True
+        ) -> SmtpServer | ThreadedTcpServer:
+            server: SmtpServer | ThreadedTcpServer = (
+                SmtpServer(test_ca, mx_host, cert=cert) if banner else silent_server()
+            )
+            servers.enter_context(server)
+            return server
+
+        yield start
