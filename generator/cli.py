@@ -154,6 +154,39 @@ def init(
     typer.echo(f"wrote {output}; next: mta-sts-pages build -c {output}")
 
 
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of mta-sts.yml, for editors and check-jsonschema."""
+    from generator.config import json_schema_text
+
+    typer.echo(json_schema_text(), nl=False)
+
+
+@app.command()
+def check(
+    domains: Annotated[Optional[list[str]], typer.Argument(help="Domains to check. Default: every domain of --config (or ./mta-sts.yml).", show_default=False)] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Also compare the live policy and id with this config (drift).", dir_okay=False)] = None,
+    domains_file: Annotated[Optional[Path], typer.Option("--domains-file", help="Check the domains listed in FILE, one a line ('#' starts a comment).", dir_okay=False)] = None,
+    json_lines: Annotated[bool, typer.Option("--json", help="Print one JSON object per domain as each finishes (JSON lines).")] = False,
+    smtp: Annotated[bool, typer.Option("--smtp", help="Also connect to every MX host on port 25 and verify its STARTTLS certificate.")] = False,
+    nameserver: Annotated[Optional[list[str]], typer.Option("--nameserver", metavar="IP[:PORT]", help="Ask this DNS server instead of the system's resolver (repeatable).")] = None,
+    ca_file: Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="Trust only the CA certificates in this file, not the system's.", dir_okay=False)] = None,
+    connect_to: Annotated[Optional[list[str]], typer.Option("--connect-to", metavar="HOST:PORT:ADDR:PORT", help="Connect to ADDR:PORT instead of HOST:PORT, like curl (repeatable; an empty HOST or PORT matches any).")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for all the checks of one domain, in seconds.")] = 20.0,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="How many domains are checked at once.")] = 50,
+) -> None:
+    """Check live deployments as a sender does: DNS, the HTTPS policy, MX coverage, drift, STARTTLS."""
+    from generator.check.command import check_command
+    from generator.check.options import make_options
+
+    options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=concurrency, smtp=smtp)
+    if config is None and not domains and domains_file is None and Path("mta-sts.yml").is_file():
+        config = Path("mta-sts.yml")
+    loaded = _load(config, strict=False) if config is not None else None
+    code = check_command(domains or [], domains_file, loaded, options, json_lines=json_lines, out=sys.stdout, err=sys.stderr)
+    raise typer.Exit(code)
+
+
 def main() -> None:
     """Entry point: Typer handles usage errors (exit 2); the project's own
     errors are caught here, once, and printed without a traceback."""

@@ -1,0 +1,198 @@
+"""DNS lookups as a sender makes them, through one dnspython async resolver.
+
+Each lookup returns an :class:`Answer` (status + detail), never raises for a
+DNS problem: a missing record is a finding, not an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from dataclasses import dataclass
+
+import dns.asyncresolver
+import dns.exception
+import dns.name
+import dns.nameserver
+import dns.rdatatype
+import dns.resolver
+
+from generator.check import codes
+from generator.check.options import Endpoint
+from generator.errors import ParseError, UsageError
+from generator.findings import Finding, error, info, warning
+from generator.policy import parse_sts_record
+from generator.tlsrpt import parse_tlsrpt_record
+
+# A recursive resolver follows CNAMEs for us; an authoritative server given
+# with --nameserver stops where its zone ends, so chains are chased here.
+MAX_CNAME_HOPS = 8
+
+
+class Status(enum.Enum):
+    FOUND = "found"
+    NONE = "none"  # NXDOMAIN or no records of the type
+    FAILED = "failed"  # SERVFAIL, refused, timeout: the answer is unknown
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: Status
+    name: str  # where the records were found, after any CNAME
+    records: tuple = ()  # TXT: tuples of byte strings; MX: (preference, host); A/AAAA: addresses
+    detail: str = ""
+    queried: str = ""
+
+    @property
+    def via_cname(self) -> bool:
+        return self.status is Status.FOUND and self.name != self.queried.lower()
+
+
+def _text(name: dns.name.Name) -> str:
+    return name.to_text(omit_final_dot=True).lower()
+
+
+class Resolver:
+    """The one resolver of a check run: ``--nameserver`` endpoints, else the system's."""
+
+    def __init__(self, nameservers: tuple[Endpoint, ...], timeout: float) -> None:
+        if nameservers:
+            self._resolver = dns.asyncresolver.Resolver(configure=False)
+            self._resolver.nameservers = [dns.nameserver.Do53Nameserver(n.host, n.port) for n in nameservers]
+        else:
+            try:
+                self._resolver = dns.asyncresolver.Resolver()
+            except dns.resolver.NoResolverConfiguration:
+                raise UsageError("the system has no DNS resolver configured; give one with --nameserver IP") from None
+        # Ask once per server and report a failure, rather than retry a
+        # SERVFAIL until the domain's deadline runs out.
+        self._resolver.retry_servfail = False
+        self._resolver.cache = None
+        # Callers run lookups under the domain's deadline (asyncio.timeout_at);
+        # dnspython's own limit only has to outlast it, so one clock decides.
+        self._resolver.lifetime = timeout + 1
+
+    async def lookup(self, name: str, rdtype: str) -> Answer:
+        qname = dns.name.from_text(name)
+        for _ in range(MAX_CNAME_HOPS):
+            try:
+                answer = await self._resolver.resolve(qname, rdtype, search=False, raise_on_no_answer=False)
+            except dns.resolver.NXDOMAIN:
+                return Answer(Status.NONE, _text(qname), detail="no such name", queried=name)
+            except dns.resolver.NoNameservers as exc:
+                return Answer(Status.FAILED, _text(qname), detail=_servfail_detail(exc), queried=name)
+            except dns.exception.DNSException as exc:
+                return Answer(Status.FAILED, _text(qname), detail=str(exc) or type(exc).__name__, queried=name)
+            if answer.rrset is not None:
+                return Answer(Status.FOUND, _text(answer.canonical_name), _records(answer.rrset), queried=name)
+            if answer.canonical_name == qname:
+                return Answer(Status.NONE, _text(qname), detail=f"no {rdtype} records", queried=name)
+            qname = answer.canonical_name
+        return Answer(Status.FAILED, _text(qname), detail=f"more than {MAX_CNAME_HOPS} CNAMEs in a row", queried=name)
+
+    async def addresses(self, name: str) -> Answer:
+        """A and AAAA together: FOUND if either has records."""
+        v4, v6 = await asyncio.gather(self.lookup(name, "A"), self.lookup(name, "AAAA"))
+        found = [a for a in (v4, v6) if a.status is Status.FOUND]
+        if found:
+            return Answer(Status.FOUND, found[0].name, tuple(r for a in found for r in a.records), queried=name)
+        return v4 if v4.status is Status.FAILED else v6 if v6.status is Status.FAILED else v4
+
+
+def _records(rrset) -> tuple:
+    if rrset.rdtype == dns.rdatatype.TXT:
+        return tuple(tuple(r.strings) for r in rrset)
+    if rrset.rdtype == dns.rdatatype.MX:
+        return tuple(sorted((r.preference, _text(r.exchange)) for r in rrset))
+    return tuple(r.address for r in rrset)
+
+
+def _servfail_detail(exc: dns.resolver.NoNameservers) -> str:
+    errors = exc.kwargs.get("errors") or []
+    reasons = sorted({str(e[3]) for e in errors if len(e) > 3})
+    return "server failure" + (f" ({'; '.join(reasons)})" if reasons else "")
+
+
+# What the answers mean to a sender. Pure functions over Answer.
+
+
+def failed_finding(answer: Answer, what: str) -> Finding:
+    return error(codes.DNS_LOOKUP_FAILED, f"the {what} lookup for {answer.queried} failed: {answer.detail}",
+                 "check the domain's name servers (dig +trace), then check again")
+
+
+def _txt_values(answer: Answer, version: str) -> tuple[list[tuple[bytes, ...]], int]:
+    """The TXT records that begin with ``version``, and how many others there are."""
+    matching = [strings for strings in answer.records if b"".join(strings).startswith(version.encode())]
+    return matching, len(answer.records) - len(matching)
+
+
+def _joined(strings: tuple[bytes, ...]) -> str:
+    # RFC 8461 §3.1 / RFC 8460 §3: the strings of one record are concatenated.
+    return b"".join(strings).decode("utf-8", errors="replace")
+
+
+def sts_findings(answer: Answer, domain: str) -> tuple[list[Finding], str | None]:
+    """Findings for `_mta-sts.<domain>`, and the id when the record is usable."""
+    name = f"_mta-sts.{domain}"
+    if answer.status is Status.FAILED:
+        return [failed_finding(answer, "_mta-sts TXT")], None
+    matching, others = _txt_values(answer, "v=STSv1") if answer.status is Status.FOUND else ([], 0)
+    if not matching:
+        seen = f" ({others} unrelated TXT record{'s' if others != 1 else ''} there)" if others else ""
+        return [error(codes.STS_RECORD_MISSING, f"no 'v=STSv1' TXT record at {name}{seen}; senders see no MTA-STS policy",
+                      f"publish {name} TXT \"v=STSv1; id=<id>\" (`mta-sts-pages records` prints it) after the policy is served")], None
+    if len(matching) > 1:
+        values = "; ".join(repr(_joined(s)) for s in matching)
+        return [error(codes.STS_RECORD_MULTIPLE, f"{len(matching)} 'v=STSv1' records at {name} ({values}); senders then ignore MTA-STS",
+                      f"delete all but one record at {name}")], None
+    findings: list[Finding] = []
+    if answer.via_cname:
+        findings.append(info(codes.STS_RECORD_CNAME, f"{name} is a CNAME to {answer.name}; followed, as senders do"))
+    if len(matching[0]) > 1:
+        findings.append(info(codes.STS_RECORD_SPLIT, f"the record at {name} is split into {len(matching[0])} strings; joined without spaces, as senders do"))
+    try:
+        record, notes = parse_sts_record(_joined(matching[0]))
+    except ParseError as exc:
+        return findings + list(exc.findings), None
+    return findings + list(notes), record.id
+
+
+def tlsrpt_findings(answer: Answer, domain: str) -> tuple[list[Finding], tuple[str, ...] | None]:
+    """Findings for `_smtp._tls.<domain>`, and the report URIs when usable."""
+    name = f"_smtp._tls.{domain}"
+    if answer.status is Status.FAILED:
+        return [failed_finding(answer, "_smtp._tls TXT")], None
+    matching, _ = _txt_values(answer, "v=TLSRPTv1") if answer.status is Status.FOUND else ([], 0)
+    if not matching:
+        return [warning(codes.TLSRPT_RECORD_MISSING, f"no 'v=TLSRPTv1' TXT record at {name}; nobody hears about failed TLS deliveries",
+                        f"publish {name} TXT \"v=TLSRPTv1; rua=mailto:tls-reports@{domain}\" (add tlsrpt: to the config)")], None
+    if len(matching) > 1:
+        return [error(codes.TLSRPT_RECORD_MULTIPLE, f"{len(matching)} 'v=TLSRPTv1' records at {name}; senders then send no reports",
+                      f"delete all but one record at {name}")], None
+    try:
+        record, notes = parse_tlsrpt_record(_joined(matching[0]))
+    except ParseError as exc:
+        return list(exc.findings), None
+    return list(notes), record.rua
+
+
+def mx_findings(answer: Answer, domain: str) -> tuple[list[Finding], list[str]]:
+    """Findings for the MX set, and the MX hosts in preference order."""
+    if answer.status is Status.FAILED:
+        return [failed_finding(answer, "MX")], []
+    hosts = list(dict.fromkeys(host for _, host in answer.records if host))
+    if hosts:
+        return [], hosts
+    why = "a null MX (RFC 7505): the domain accepts no mail" if answer.records else "no MX records"
+    return [warning(codes.MX_RECORDS_MISSING, f"{domain} has {why}, so MTA-STS protects nothing",
+                    f"publish the MX records of {domain}, or drop MTA-STS for a domain without mail")], []
+
+
+def policy_host_findings(answer: Answer) -> list[Finding]:
+    if answer.status is Status.FAILED:
+        return [failed_finding(answer, "address")]
+    if answer.status is Status.NONE:
+        return [error(codes.POLICY_HOST_MISSING, f"{answer.queried} has no A or AAAA record ({answer.detail}); senders cannot fetch the policy",
+                      f"publish {answer.queried} CNAME <owner>.github.io. (`mta-sts-pages records` prints it)")]
+    return []

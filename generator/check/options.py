@@ -1,0 +1,171 @@
+"""The check's settings: flag parsing (--nameserver, --connect-to, ...) and the
+list of domains to check. Pure: nothing here touches the network."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.config import Config, DomainConfig
+from generator.errors import UsageError
+from generator.names import InvalidName, normalize_domain
+
+DEFAULT_TIMEOUT = 20.0
+DEFAULT_CONCURRENCY = 50
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ConnectTo:
+    """curl's ``HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT``; an empty part
+    matches any host or port (left) or keeps it unchanged (right)."""
+
+    host: str
+    port: int | None
+    to_host: str
+    to_port: int | None
+
+    def apply(self, host: str, port: int) -> Endpoint | None:
+        if self.host and self.host != host.lower():
+            return None
+        if self.port is not None and self.port != port:
+            return None
+        return Endpoint(self.to_host or host, self.to_port or port)
+
+
+def route(rules: tuple[ConnectTo, ...], host: str, port: int) -> Endpoint | None:
+    """Where the first matching rule sends ``host:port``; None: use DNS."""
+    for rule in rules:
+        endpoint = rule.apply(host, port)
+        if endpoint is not None:
+            return endpoint
+    return None
+
+
+def _port(text: str, flag: str, value: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise UsageError(f"{flag} {value!r}: port {text!r} is not a number from 1 to 65535")
+    return int(text)
+
+
+def _fields(value: str) -> list[str]:
+    """Split at colons outside ``[...]``, unbracketing IPv6 literals."""
+    fields, current, bracketed = [], "", False
+    for ch in value:
+        if ch == ":" and not bracketed:
+            fields.append(current)
+            current = ""
+            continue
+        bracketed = (bracketed or ch == "[") and ch != "]"
+        current += ch
+    fields.append(current)
+    return [f[1:-1] if f.startswith("[") and f.endswith("]") else f for f in fields]
+
+
+def parse_connect_to(value: str) -> ConnectTo:
+    fields = _fields(value)
+    if len(fields) != 4:
+        raise UsageError(f"--connect-to {value!r}: write HOST:PORT:ADDR:PORT, e.g. mta-sts.example.com:443:127.0.0.1:8443")
+    host, port, to_host, to_port = fields
+    return ConnectTo(
+        host=host.lower().rstrip("."),
+        port=_port(port, "--connect-to", value) if port else None,
+        to_host=to_host,
+        to_port=_port(to_port, "--connect-to", value) if to_port else None,
+    )
+
+
+def parse_nameserver(value: str) -> Endpoint:
+    """``IP``, ``IP:PORT``, ``[IPv6]:PORT`` or a bare IPv6 address; port 53 by default."""
+    fields = [value] if value.count(":") > 1 and not value.startswith("[") else _fields(value)
+    try:
+        ipaddress.ip_address(fields[0])
+    except ValueError:
+        fields = []
+    if len(fields) not in (1, 2):
+        raise UsageError(f"--nameserver {value!r} is not IP or IP:PORT (an address: the resolver itself cannot be looked up by name)")
+    return Endpoint(fields[0], _port(fields[1], "--nameserver", value) if len(fields) == 2 else 53)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    nameservers: tuple[Endpoint, ...] = ()  # empty: the system's resolv.conf
+    ca_file: Path | None = None  # None: the system trust store
+    connect_to: tuple[ConnectTo, ...] = ()
+    timeout: float = DEFAULT_TIMEOUT  # one deadline per domain, in seconds
+    concurrency: int = DEFAULT_CONCURRENCY
+    smtp: bool = False
+
+
+def make_options(*, nameservers: list[str], ca_file: Path | None, connect_to: list[str], timeout: float, concurrency: int, smtp: bool) -> CheckOptions:
+    if not timeout > 0:
+        raise UsageError(f"--timeout {timeout}: give a number of seconds above 0")
+    if concurrency < 1:
+        raise UsageError(f"--concurrency {concurrency}: give at least 1")
+    if ca_file is not None and not ca_file.is_file():
+        raise UsageError(f"--ca-file {ca_file}: no such file")
+    return CheckOptions(
+        nameservers=tuple(parse_nameserver(n) for n in nameservers),
+        ca_file=ca_file,
+        connect_to=tuple(parse_connect_to(c) for c in connect_to),
+        timeout=timeout,
+        concurrency=concurrency,
+        smtp=smtp,
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """One domain to check; ``config`` enables the drift checks."""
+
+    domain: str
+    config: DomainConfig | None = None
+
+
+def read_domains_file(path: Path) -> list[tuple[str, str]]:
+    """(where, name) for each line of ``path``; blank lines and ``#`` comments skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise UsageError(f"--domains-file {path}: {reason}") from None
+    entries = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        name = line.split("#", 1)[0].strip()
+        if name:
+            entries.append((f"{path}:{number}", name))
+    return entries
+
+
+def select_targets(names: list[tuple[str, str]], config: Config | None) -> list[Target]:
+    """The domains to check, in order, each once.
+
+    ``names`` are (where it came from, name) pairs. With a config and no
+    names, every domain of the config; with both, each name must be in it.
+    """
+    configured = {d.domain: d for d in config.domains} if config else {}
+    if not names:
+        if config is None:
+            raise UsageError("give a DOMAIN, --domains-file FILE or --config FILE")
+        return [Target(d.domain, d) for d in config.domains]
+    problems: list[str] = []
+    targets: dict[str, Target] = {}
+    for where, name in names:
+        try:
+            domain = normalize_domain(name.rstrip("."))
+        except InvalidName as exc:
+            problems.append(f"{where}: {name!r} {exc}")
+            continue
+        if config is not None and domain not in configured:
+            problems.append(f"{where}: {domain} is not in {config.file}")
+            continue
+        targets.setdefault(domain, Target(domain, configured.get(domain)))
+    if problems:
+        raise UsageError("\n".join(problems))
+    return list(targets.values())

@@ -1,0 +1,41 @@
+"""Many domains at once: a bounded pool of workers on one event loop, each
+domain under its own deadline, so a slow domain only ever holds one worker."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+
+from generator.check import dns, smtp, tls
+from generator.check.domain import DomainReport, Network, check_domain
+from generator.check.options import CheckOptions, Target
+from generator.errors import UsageError
+
+
+def run_checks(targets: list[Target], options: CheckOptions, on_report: Callable[[DomainReport], None] | None = None) -> list[DomainReport]:
+    """Check every target; ``on_report`` sees each report as it completes.
+
+    Returns the reports in the order of ``targets``.
+    """
+    try:
+        context = tls.client_context(options.ca_file)
+    except ssl.SSLError as exc:
+        raise UsageError(f"--ca-file {options.ca_file}: not a PEM file of CA certificates ({exc.reason or exc})") from None
+    return asyncio.run(_run(targets, options, context, on_report))
+
+
+async def _run(targets: list[Target], options: CheckOptions, context: ssl.SSLContext, on_report) -> list[DomainReport]:
+    net = Network(dns.Resolver(options.nameservers, options.timeout), context, options.connect_to, smtp.ehlo_name())
+    reports: list[DomainReport | None] = [None] * len(targets)
+    pending = iter(enumerate(targets))
+
+    async def worker() -> None:
+        for index, target in pending:
+            report = await check_domain(target, net, options)
+            reports[index] = report
+            if on_report is not None:
+                on_report(report)
+
+    await asyncio.gather(*(worker() for _ in range(min(options.concurrency, len(targets)))))
+    return reports

@@ -1,0 +1,98 @@
+"""TLS as RFC 8461 wants it, for the policy host and for MX hosts alike:
+a trusted chain, a DNS-ID in the SAN naming the host, not expired, TLS >= 1.2."""
+
+from __future__ import annotations
+
+import enum
+import ssl
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.findings import Finding, error, warning
+
+EXPIRY_WARNING_DAYS = 14
+
+# OpenSSL X509_V_ERR_* codes that say which rule the certificate breaks.
+_EXPIRED = {9, 10}  # not yet valid, has expired
+_NAME = {62}  # hostname mismatch
+
+
+class Problem(enum.Enum):
+    UNTRUSTED = "untrusted"
+    NAME = "name"
+    EXPIRED = "expired"
+    VERSION = "version"  # no TLS 1.2 or later in common
+    HANDSHAKE = "handshake"  # anything else
+
+
+def client_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Verifying context: ``ca_file`` replaces the system roots when given."""
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # RFC 8461 §4.2 (and RFC 6125): the name must be a SAN DNS-ID; the
+    # subject CN does not count.
+    context.hostname_checks_common_name = False
+    return context
+
+
+def classify(exc: ssl.SSLError) -> tuple[Problem, str]:
+    """Which rule a failed handshake broke, and OpenSSL's words for it."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        detail = exc.verify_message or str(exc)
+        if exc.verify_code in _EXPIRED:
+            return Problem.EXPIRED, detail
+        if exc.verify_code in _NAME:
+            return Problem.NAME, detail
+        return Problem.UNTRUSTED, detail
+    reason = (exc.reason or "").upper()
+    if ("PROTOCOL" in reason and "VERSION" in reason) or reason in ("UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE"):
+        return Problem.VERSION, exc.reason or str(exc)
+    return Problem.HANDSHAKE, exc.reason or str(exc)
+
+
+def days_left(ssl_object) -> float | None:
+    """Days until the peer certificate's notAfter (None if unknown)."""
+    cert = ssl_object.getpeercert() if ssl_object is not None else None
+    if not cert or "notAfter" not in cert:
+        return None
+    return (ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) / 86400
+
+
+@dataclass(frozen=True)
+class TlsCodes:
+    """The finding codes of one TLS client (policy host or MX)."""
+
+    untrusted: str
+    name: str
+    expired: str
+    expiring: str
+    version: str
+    handshake: str
+
+
+def problem_finding(codes: TlsCodes, problem: Problem, detail: str, host: str, what: str) -> Finding:
+    """The finding for a failed handshake with ``host`` (``what``: 'policy host', 'MX host')."""
+    match problem:
+        case Problem.UNTRUSTED:
+            return error(codes.untrusted, f"the {what} {host} presents a certificate that does not chain to a trusted root ({detail})",
+                         "install a certificate from a public CA with its full chain (intermediates included)")
+        case Problem.NAME:
+            return error(codes.name, f"the {what}'s certificate does not name {host} ({detail})",
+                         f"issue a certificate with {host} (or a one-label wildcard covering it) in its subject alternative names")
+        case Problem.EXPIRED:
+            return error(codes.expired, f"the {what} {host} presents a certificate outside its validity period ({detail})",
+                         "renew the certificate and make sure renewal is automatic")
+        case Problem.VERSION:
+            return error(codes.version, f"the {what} {host} offers no TLS 1.2 or later ({detail})",
+                         "enable TLS 1.2 and 1.3 on the server")
+        case _:
+            return error(codes.handshake, f"the TLS handshake with the {what} {host} failed ({detail})",
+                         "check the server's TLS configuration, e.g. with openssl s_client")
+
+
+def expiry_finding(codes: TlsCodes, days: float | None, host: str, what: str) -> list[Finding]:
+    if days is None or days >= EXPIRY_WARNING_DAYS:
+        return []
+    return [warning(codes.expiring, f"the {what} {host}'s certificate expires in {max(days, 0):.0f} days",
+                    "renew the certificate now, and check that renewal is automatic")]

@@ -1,0 +1,177 @@
+"""`check` against real servers: one named row per failure mode (SPEC §4).
+
+One NSD serves a zone per row and one TLS server answers for every row's
+`mta-sts.<row>.test`, so each row costs a few milliseconds (the drip row
+excepted: it runs into its deadline on purpose).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.support.bad_dns import blackhole_dns, servfail_dns
+from tests.support.certs import CertKind
+from tests.support.check_run import HEALTHY, MX, POLICY_HOST, STS, TLSRPT, policy_bytes, run_check_json
+from tests.support.dns_server import minimal_zone, start_nsd
+from tests.support.tls_server import Mode, Route, TlsServer
+from tests.support.tools import require_tool
+
+SHARED = "shared-policies.test"  # target zone of the cross-zone CNAME row
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    code: str
+    severity: str
+    records: str = HEALTHY
+    route: Route = Route()  # its body, when empty, is body(domain)
+    body: Callable[[str], bytes] = policy_bytes
+    cert: CertKind = CertKind.GOOD
+    config: str | None = None  # YAML for the drift rows; {d} is the domain
+    timeout: float = 3.0
+
+    @property
+    def domain(self) -> str:
+        return f"{self.name}.test"
+
+
+def _without(text: str) -> Callable[[str], bytes]:
+    return lambda d: policy_bytes(d).replace(text.format(d=d).encode(), b"")
+
+
+DRIFT_CONFIG = """
+domain: {d}
+policy:
+  mode: {mode}
+  mx: [mx1.{d}]
+  max_age: 1w
+"""
+
+ROWS = [
+    Row("sts-missing", "sts-record-missing", "error", records="\n".join([TLSRPT, MX, POLICY_HOST])),
+    Row("sts-two", "sts-record-multiple", "error", records=HEALTHY + '\n_mta-sts TXT "v=STSv1; id=other1"'),
+    Row("sts-bad-id", "sts-id-invalid", "error", records=HEALTHY.replace("id=abc123", "id=2024-01-01")),
+    Row("sts-cname", "sts-record-cname", "info", records="\n".join([f"_mta-sts CNAME _mta-sts.{SHARED}.", TLSRPT, MX, POLICY_HOST])),
+    Row("sts-split", "sts-record-split", "info", records=HEALTHY.replace('"v=STSv1; id=abc123"', '"v=STSv1; " "id=abc123"')),
+    Row("sts-unrelated-txt", "sts-record-missing", "error", records="\n".join(['_mta-sts TXT "google-site-verification=x"', TLSRPT, MX, POLICY_HOST])),
+    Row("tlsrpt-missing", "tlsrpt-record-missing", "warning", records="\n".join([STS, MX, POLICY_HOST])),
+    Row("tlsrpt-malformed", "tlsrpt-rua-invalid", "error", records=HEALTHY.replace("rua=mailto:tls@example.net", "rua=ftp://reports.example.net")),
+    Row("no-mx-records", "mx-records-missing", "warning", records="\n".join([STS, TLSRPT, POLICY_HOST])),
+    Row("host-missing", "policy-host-missing", "error", records="\n".join([STS, TLSRPT, MX])),
+    Row("redirect", "policy-redirect", "error", route=Route.redirect("https://example.net/.well-known/mta-sts.txt")),
+    Row("not-found", "policy-not-found", "error", route=Route(status=404, content_type="text/html", body=b"<h1>404</h1>")),
+    Row("server-error", "policy-http-status", "error", route=Route(status=500, body=b"oops\n")),
+    Row("text-html", "policy-content-type", "error", route=Route(content_type="text/html")),
+    Row("no-content-type", "policy-content-type", "error", route=Route(content_type=None)),
+    Row("oversize-length", "policy-too-large", "error", route=Route.oversize()),
+    Row("oversize-chunked", "policy-too-large", "error", route=Route.oversize(chunked=True)),
+    Row("endless-chunks", "policy-too-large", "error", route=Route(mode=Mode.INFINITE_CHUNKED)),
+    Row("endless-header", "policy-http-invalid", "error", route=Route(mode=Mode.ENDLESS_HEADER)),
+    Row("reset", "policy-http-invalid", "error", route=Route(mode=Mode.RESET)),
+    Row("drip", "policy-fetch-timeout", "error", route=Route(mode=Mode.DRIP, drip_interval=0.05), timeout=1.0),
+    Row("never-respond", "policy-fetch-timeout", "error", route=Route(mode=Mode.NEVER_RESPOND), timeout=1.0),
+    Row("self-signed", "policy-cert-untrusted", "error", cert=CertKind.UNTRUSTED),
+    Row("wrong-name", "policy-cert-name", "error", cert=CertKind.WRONG_NAME),
+    Row("expired", "policy-cert-expired", "error", cert=CertKind.EXPIRED),
+    Row("near-expiry", "policy-cert-expiring", "warning", cert=CertKind.NEAR_EXPIRY),
+    Row("lf-only", "policy-lf-line-endings", "info", body=lambda d: policy_bytes(d, eol="\n")),
+    Row("no-mode", "policy-mode-missing", "error", body=_without("mode: enforce\r\n")),
+    Row("bad-max-age", "policy-max-age-invalid", "error", body=lambda d: policy_bytes(d).replace(b"604800", b"1w")),
+    Row("no-mx", "policy-mx-missing", "error", body=_without("mx: mx1.{d}\r\n")),
+    Row("uncovered-enforce", "mx-not-covered", "error", records=HEALTHY + "\n@ MX 20 mx2\nmx2 A 127.0.0.1"),
+    Row("uncovered-testing", "mx-not-covered", "warning", records=HEALTHY + "\n@ MX 20 mx2\nmx2 A 127.0.0.1", body=lambda d: policy_bytes(d, mode="testing")),
+    Row("unused-pattern", "mx-pattern-unused", "warning", body=lambda d: policy_bytes(d, mx=("mx1", "*.backup"))),
+    Row("policy-differs", "policy-differs", "error", config=DRIFT_CONFIG.replace("{mode}", "testing")),
+    Row("id-stale", "id-stale", "error", config=DRIFT_CONFIG.replace("{mode}", "enforce")),
+]
+
+
+@dataclass
+class Servers:
+    nameserver: str
+    ca_file: Path
+    https_port: int
+    errors: list = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory, test_ca):
+    require_tool("nsd")
+    require_tool("nsd-checkzone")
+    zones = {row.domain: minimal_zone(row.domain, row.records) for row in ROWS}
+    zones[SHARED] = minimal_zone(SHARED, STS)
+    nsd = start_nsd(zones, tmp_path_factory.mktemp("nsd"))
+    https = TlsServer(test_ca).start()
+    for row in ROWS:
+        host = f"mta-sts.{row.domain}"
+        https.route(host, row.route if row.route.body else dataclasses.replace(row.route, body=row.body(row.domain)))
+        https.set_cert(host, row.cert)
+    yield Servers(nsd.address, test_ca.pem_path, https.port, https.errors)
+    https.stop()
+    nsd.stop()
+
+
+def _check(servers: Servers, domain: str, *extra: str, timeout: float = 3.0):
+    return run_check_json(
+        domain,
+        "--nameserver", servers.nameserver,
+        "--ca-file", str(servers.ca_file),
+        "--connect-to", f":443:127.0.0.1:{servers.https_port}",
+        "--timeout", str(timeout),
+        *extra,
+    )
+
+
+@pytest.mark.parametrize("row", [pytest.param(r, id=r.name, marks=pytest.mark.timeout(15)) for r in ROWS])
+def test_scenario(row: Row, servers: Servers, tmp_path: Path) -> None:
+    extra = []
+    if row.config is not None:
+        config = tmp_path / "mta-sts.yml"
+        config.write_text(row.config.replace("{d}", row.domain))
+        extra = ["-c", str(config)]
+    run = _check(servers, row.domain, *extra, timeout=row.timeout)
+    findings = run.findings(row.domain)
+    assert (row.code, row.severity) in findings, run.report(row.domain)["findings"]
+    assert run.code == (1 if any(severity == "error" for _, severity in findings) else 0)
+    assert servers.errors == []
+
+
+@pytest.mark.timeout(15)
+def test_healthy_domain_has_no_errors_or_warnings(servers: Servers, tmp_path: Path) -> None:
+    """The control row: the same setup as the table, with nothing wrong."""
+    report = _check(servers, "sts-split.test").report("sts-split.test")
+    assert report["result"] == "ok", report["findings"]
+    assert report["sts_id"] == "abc123"
+    assert report["policy"] == {"mode": "enforce", "max_age": 604800, "mx": ["mx1.sts-split.test"]}
+    assert report["mx_hosts"] == ["mx1.sts-split.test"]
+    assert ("smtp-not-checked", "info") in {(f["code"], f["severity"]) for f in report["findings"]}
+
+
+@pytest.mark.timeout(20)
+def test_one_slow_domain_does_not_stall_the_others(servers: Servers) -> None:
+    """Two workers, a dripping domain first: the others finish on their own time."""
+    fast = [r.domain for r in ROWS if r.name in ("redirect", "not-found", "sts-split", "text-html", "expired")]
+    run = _check(servers, "drip.test", *fast, "--concurrency", "2", timeout=2.0)
+    assert [r["domain"] for r in run.reports][-1] == "drip.test"  # JSON lines come as domains finish
+    assert all(run.report(d)["seconds"] < 1.0 for d in fast)
+    assert ("policy-fetch-timeout", "error") in run.findings("drip.test")
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize(
+    ("server", "code"),
+    [pytest.param(servfail_dns, "dns-lookup-failed", id="servfail"), pytest.param(blackhole_dns, "dns-timeout", id="silent")],
+)
+def test_a_failing_name_server_is_reported_not_mistaken_for_missing_records(server, code: str) -> None:
+    with server() as dns:
+        run = run_check_json("example.test", "--nameserver", dns.address, "--timeout", "1")
+    findings = run.findings("example.test")
+    assert (code, "error") in findings
+    assert not {c for c, _ in findings} & {"sts-record-missing", "tlsrpt-record-missing", "mx-records-missing", "policy-host-missing"}
+    assert run.code == 1
