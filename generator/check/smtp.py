@@ -91,7 +91,9 @@ async def _probe(host: str, rules, resolver, context, deadline, helo) -> ProbeRe
     except OSError as exc:
         return ProbeResult(host, Status.CONNECT_FAILED, exc.strerror or str(exc))
     finally:
-        writer.close()
+        # Abort, not close: a TLS close waits for the peer's close_notify,
+        # which some servers never send, and we have all we need.
+        writer.transport.abort()
 
 
 async def _reply(reader: asyncio.StreamReader) -> tuple[int, list[str]]:

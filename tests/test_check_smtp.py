@@ -1,0 +1,99 @@
+"""`check --smtp` against a real SMTP server (aiosmtpd) with STARTTLS on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.certs import CertKind
+from tests.support.check_run import HEALTHY, policy_bytes, run_check_json
+from tests.support.dns_server import minimal_zone, start_nsd
+from tests.support.tls_server import Route, TlsServer
+from tests.support.tools import require_tool
+
+pytestmark = pytest.mark.timeout(20)
+
+# One domain per scenario, each with MX mx1.<domain> and a policy naming it.
+SCENARIOS = ["good", "no-starttls", "wrong-name", "expired", "untrusted", "near-expiry", "silent", "refused"]
+
+
+def _domain(name: str) -> str:
+    return f"smtp-{name}.test"
+
+
+@dataclass
+class Servers:
+    nameserver: str
+    ca_file: Path
+    https_port: int
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory, test_ca):
+    require_tool("nsd")
+    require_tool("nsd-checkzone")
+    nsd = start_nsd({_domain(n): minimal_zone(_domain(n), HEALTHY) for n in SCENARIOS}, tmp_path_factory.mktemp("nsd"))
+    https = TlsServer(test_ca).start()
+    for name in SCENARIOS:
+        https.route(f"mta-sts.{_domain(name)}", Route(body=policy_bytes(_domain(name))))
+    yield Servers(nsd.address, test_ca.pem_path, https.port)
+    https.stop()
+    nsd.stop()
+
+
+def _check_smtp(servers: Servers, name: str, smtp_port: int, timeout: float = 3.0):
+    domain = _domain(name)
+    run = run_check_json(
+        domain,
+        "--smtp",
+        "--nameserver", servers.nameserver,
+        "--ca-file", str(servers.ca_file),
+        "--connect-to", f"mta-sts.{domain}:443:127.0.0.1:{servers.https_port}",
+        "--connect-to", f"mx1.{domain}:25:127.0.0.1:{smtp_port}",
+        "--timeout", str(timeout),
+    )
+    return run, run.findings(domain)
+
+
+def test_good_mx_passes_and_is_really_probed(servers, smtp_server_factory) -> None:
+    smtp = smtp_server_factory(f"mx1.{_domain('good')}")
+    run, findings = _check_smtp(servers, "good", smtp.port)
+    assert run.code == 0, findings
+    assert run.report(_domain("good"))["result"] == "ok", findings
+    assert not any(code.startswith("smtp-") for code, _ in findings)
+    assert smtp.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "cert", "code", "severity"),
+    [
+        pytest.param("no-starttls", None, "smtp-starttls-missing", "error", id="starttls-not-offered"),
+        pytest.param("wrong-name", CertKind.WRONG_NAME, "smtp-cert-name", "error", id="wrong-name"),
+        pytest.param("expired", CertKind.EXPIRED, "smtp-cert-expired", "error", id="expired"),
+        pytest.param("untrusted", CertKind.UNTRUSTED, "smtp-cert-untrusted", "error", id="self-signed"),
+        pytest.param("near-expiry", CertKind.NEAR_EXPIRY, "smtp-cert-expiring", "warning", id="near-expiry"),
+    ],
+)
+def test_bad_mx(servers, smtp_server_factory, name: str, cert: CertKind | None, code: str, severity: str) -> None:
+    smtp = smtp_server_factory(f"mx1.{_domain(name)}", cert=cert)
+    run, findings = _check_smtp(servers, name, smtp.port)
+    assert (code, severity) in findings
+    assert run.code == (1 if severity == "error" else 0)
+
+
+def test_mx_that_never_greets_runs_into_the_deadline(servers, smtp_server_factory) -> None:
+    silent = smtp_server_factory(f"mx1.{_domain('silent')}", banner=False)
+    run, findings = _check_smtp(servers, "silent", silent.port, timeout=1.0)
+    assert ("smtp-timeout", "error") in findings
+    assert run.code == 1
+
+
+def test_mx_refusing_connections(servers) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    run, findings = _check_smtp(servers, "refused", port)
+    assert ("smtp-connect-failed", "error") in findings
