@@ -1,0 +1,127 @@
+"""The composite action (action.yml), run step by step as a runner runs it:
+installed from GITHUB_ACTION_PATH into a fresh interpreter, then built."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from generator.config import load
+from generator.records import records_for
+from generator.site import POLICY_PATH
+from tests.support.github import ROOT, action_checkout, fresh_python, run_composite
+
+pytestmark = pytest.mark.timeout(60)
+EXAMPLES = ROOT / "examples"
+
+NO_TLSRPT = """\
+domain: example.org
+policy:
+  mode: enforce
+  mx: [mx1.example.org, mx2.example.org]
+  max_age: 4w
+pages:
+  owner: example-org
+"""
+WARNS = """\
+domain: example.org
+policy:
+  mode: enforce
+  mx: [mx.example.org]
+  max_age: 1h
+"""
+INVALID = """\
+domain: example.org
+policy:
+  mode: enforcing
+  mx: [mx.example.org]
+"""
+
+
+@pytest.fixture(scope="module")
+def action_dir(tmp_path_factory) -> Path:
+    return action_checkout(tmp_path_factory.mktemp("action") / "mta-sts-pages")
+
+
+@dataclass
+class Runner:
+    """Runs the action in a new workspace holding some files, with a fresh Python."""
+
+    action_dir: Path
+    workspace: Path
+    python_bin: Path
+    temp: Path
+
+    def __call__(self, files: dict[str, str], inputs: dict[str, str]):
+        for name, text in files.items():
+            (self.workspace / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.workspace / name).write_text(text)
+        self.workspace.mkdir(exist_ok=True)
+        return run_composite(self.action_dir, inputs, self.workspace, self.python_bin, self.temp)
+
+
+@pytest.fixture
+def runner(tmp_path, action_dir) -> Runner:
+    return Runner(action_dir, tmp_path / "workspace", fresh_python(tmp_path / "python"), tmp_path / "runner-temp")
+
+
+def test_action_builds_the_site_and_reports_the_records(runner):
+    config = (EXAMPLES / "google-workspace.yml").read_text()
+    result = runner({"mta-sts.yml": config}, {})
+    assert result.returncode == 0, result.log
+
+    [domain] = load(str(runner.workspace / "mta-sts.yml")).domains
+    records = records_for(domain)
+    assert result.outputs == {
+        "policy-id": domain.id,
+        "mta-sts-record": f"v=STSv1; id={domain.id}",
+        "tlsrpt-record": "v=TLSRPTv1; rua=mailto:tls-reports@example.com",
+        "site-path": "_site",
+    }
+    for record in records:
+        assert f"| `{record.name}.` | {record.type} | `{record.value}` |" in result.summary
+    assert "custom domain `mta-sts.example.com`" in result.summary
+    site = runner.workspace / "_site"
+    assert (site / POLICY_PATH).read_bytes() == domain.policy_bytes
+    assert (site / "CNAME").read_text() == "mta-sts.example.com\n"
+
+    # The build ran the copy installed from GITHUB_ACTION_PATH, nothing else.
+    where = subprocess.run(
+        [str(runner.python_bin / "python"), "-c", "import generator; print(generator.__file__)"],
+        capture_output=True, text=True, check=True, cwd=runner.workspace,
+    ).stdout
+    assert where.startswith(str(runner.python_bin.parent)), where
+
+
+def test_action_inputs_choose_config_output_and_strictness(runner):
+    result = runner({"policy/example.org.yml": NO_TLSRPT}, {"config": "policy/example.org.yml", "output": "public", "strict": "true"})
+    assert result.returncode == 0, result.log
+    assert result.outputs["site-path"] == "public"
+    assert result.outputs["tlsrpt-record"] == ""
+    assert result.outputs["mta-sts-record"] == f"v=STSv1; id={result.outputs['policy-id']}"
+    assert "_smtp._tls" not in result.summary
+    assert (runner.workspace / "public" / POLICY_PATH).read_bytes().startswith(b"version: STSv1\r\nmode: enforce\r\n")
+    assert not (runner.workspace / "_site").exists()
+
+
+@pytest.mark.parametrize(
+    ("files", "inputs", "message"),
+    [
+        pytest.param({"mta-sts.yml": WARNS}, {"strict": "true"}, "policy.max_age: enforce with max_age 3600s", id="strict-turns-warnings-into-errors"),
+        pytest.param({"mta-sts.yml": INVALID}, {}, "policy.mode: 'enforcing' is not one of", id="invalid-config"),
+        pytest.param({}, {}, "not found", id="missing-config"),
+        pytest.param({"mta-sts.yml": NO_TLSRPT}, {"strict": "yes"}, "::error::strict is 'yes'; use 'true' or 'false'", id="strict-not-a-boolean"),
+        pytest.param({"all.yml": (EXAMPLES / "multi-domain.yml").read_text()}, {"config": "all.yml"},
+                     "::error::the config lists 3 domains", id="many-domains"),
+    ],
+)
+def test_action_fails_the_step_and_builds_nothing(runner, files, inputs, message):
+    result = runner(files, inputs)
+    assert result.returncode != 0, result.log
+    assert message in result.log
+    assert not (runner.workspace / "_site").exists()
+    assert result.summary == ""
+
