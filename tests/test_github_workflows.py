@@ -1,0 +1,130 @@
+"""Every workflow and action the project writes or ships passes GitHub's
+schemas and zizmor with no finding, pins its actions, and deploys Pages
+with the settings of GitHub's starter workflows (SPEC §5)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.build import build, site_folder
+from generator.config import load
+from generator.site import WORKFLOW_PATH
+from tests.support.github import (
+    ROOT,
+    TEMPLATE,
+    check_schema,
+    is_full_sha,
+    render_template,
+    steps_using,
+    uses_pins,
+    zizmor_findings,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+ACTION = ROOT / "action.yml"
+OWN_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+TEMPLATE_WORKFLOW = TEMPLATE / "{{cookiecutter.repo_name}}" / ".github" / "workflows" / "mta-sts-pages.yml"
+# The majors SPEC §5 names; a pin of another major is a mistake.
+MAJORS = {
+    "actions/checkout": "v7",
+    "actions/setup-python": "v7",
+    "actions/configure-pages": "v5",
+    "actions/upload-pages-artifact": "v5",
+    "actions/deploy-pages": "v5",
+}
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> list[Path]:
+    """The Pages workflow `build` writes, for every example domain that deploys with one."""
+    out = tmp_path_factory.mktemp("generated")
+    files = []
+    for example in sorted((ROOT / "examples").glob("*.yml")):
+        config = load(str(example))
+        build(config, out / example.stem)
+        files += [site_folder(config, out / example.stem, d.domain) / WORKFLOW_PATH for d in config.domains if d.deploy == "workflow"]
+    assert files
+    return files
+
+
+@pytest.fixture(scope="module")
+def templated(tmp_path_factory) -> Path:
+    """The workflow of a repository rendered from the cookiecutter template's defaults."""
+    return render_template(tmp_path_factory.mktemp("cookiecutter")) / ".github" / "workflows" / "mta-sts-pages.yml"
+
+
+def test_files_match_the_github_schemas(generated, templated):
+    check_schema("vendor.github-actions", ACTION)
+    check_schema("vendor.github-workflows", *OWN_WORKFLOWS, *generated, templated)
+
+
+def test_zizmor_finds_nothing(generated, templated):
+    assert OWN_WORKFLOWS
+    assert zizmor_findings(ACTION, *OWN_WORKFLOWS, *generated, templated) == []
+
+
+def test_every_action_is_pinned_to_one_commit_everywhere():
+    sources = [ACTION, *OWN_WORKFLOWS, ROOT / "templates" / "pages-workflow.yml.j2", TEMPLATE_WORKFLOW]
+    pins: dict[str, set[tuple[str, str]]] = {}
+    for source in sources:
+        for action, ref, comment in uses_pins(source.read_text()):
+            assert is_full_sha(ref), f"{source.name}: {action}@{ref} is not a full commit SHA"
+            assert re.fullmatch(r"v\d+\.\d+\.\d+", comment), f"{source.name}: {action} needs its version in a comment"
+            assert comment.split(".")[0] == MAJORS[action], f"{source.name}: {action} {comment} is not {MAJORS[action]}"
+            pins.setdefault(action, set()).add((ref, comment))
+    assert set(pins) == set(MAJORS)
+    assert {action: len(refs) for action, refs in pins.items()} == dict.fromkeys(MAJORS, 1), pins
+
+
+def _pages_settings(path: Path) -> None:
+    workflow = yaml.safe_load(path.read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert triggers == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
+    assert workflow["concurrency"] == {"group": "pages", "cancel-in-progress": False}
+    # The starter's workflow-wide permissions, split per job so the job that
+    # runs the build never holds the deployment token.
+    assert workflow["permissions"] == {}
+    granted = {k: v for job in workflow["jobs"].values() for k, v in job["permissions"].items()}
+    assert granted == {"contents": "read", "pages": "write", "id-token": "write"}
+    [deploy] = [job for job in workflow["jobs"].values() if "pages" in job["permissions"]]
+    assert deploy["environment"] == {"name": "github-pages", "url": "${{ steps.deployment.outputs.page_url }}"}
+    assert [step["id"] for step in steps_using(workflow, "actions/deploy-pages")] == ["deployment"]
+    assert len(steps_using(workflow, "actions/configure-pages")) == 1
+    [upload] = steps_using(workflow, "actions/upload-pages-artifact")
+    assert upload["with"]["include-hidden-files"] is True
+
+
+def test_generated_workflow_uses_the_pages_starter_settings(generated):
+    for path in generated:
+        _pages_settings(path)
+
+
+def test_template_workflow_uses_the_pages_starter_settings_and_the_action(templated):
+    _pages_settings(templated)
+    workflow = yaml.safe_load(templated.read_text())
+    [build_step] = [step for step in workflow["jobs"]["build"]["steps"] if step.get("id") == "site"]
+    assert build_step["uses"] == "OWNER/REPO@v1"
+    [upload] = steps_using(workflow, "actions/upload-pages-artifact")
+    assert upload["with"]["path"] == "${{ steps.site.outputs.site-path }}"
+
+
+def _readme_github_section() -> str:
+    text = (ROOT / "README.md").read_text()
+    return text[text.index("<!-- github:start -->"):text.index("<!-- github:end -->")]
+
+
+def test_readme_shows_the_template_workflow_verbatim(templated):
+    assert f"```yaml\n{templated.read_text()}```" in _readme_github_section()
+
+
+def test_readme_documents_every_input_and_output_of_the_action():
+    action = yaml.safe_load(ACTION.read_text())
+    section = _readme_github_section()
+    for kind in ("inputs", "outputs"):
+        for name in action[kind]:
+            assert re.search(rf"^\| `{re.escape(name)}` \|", section, re.MULTILINE), f"README lacks action {kind[:-1]} {name}"
