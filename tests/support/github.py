@@ -165,7 +165,8 @@ def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, pyt
         "GITHUB_ACTION_PATH": str(action_dir),
         "GITHUB_WORKSPACE": str(workspace),
         # The stand-in interpreter already has the dependencies and the build
-        # backend: never reach for an index (pip reads "0" here as "off").
+        # backend, so pip needs no index; "0" turns build isolation off (pip
+        # stores the value of a "no-" option as the option's own value).
         "PIP_NO_INDEX": "1",
         "PIP_NO_BUILD_ISOLATION": "0",
     }
