@@ -77,9 +77,13 @@ def _check_parents(folder: Path, relative: str) -> str | None:
 
 def plan_folder(folder: Path, files: dict[str, bytes]) -> tuple[Plan, list[str]]:
     """Decide what to write, keep and remove in ``folder``; list every conflict."""
+    if folder.is_symlink() and not folder.exists():
+        return Plan(folder, files, {}), [f"{folder} is a broken link"]
     if folder.exists() and not folder.is_dir():
         return Plan(folder, files, {}), [f"{folder} is a file, not a folder"]
-    previous = _read_manifest(folder) if folder.is_dir() else {}
+    if not folder.exists():
+        return Plan(folder, files, {}, write=sorted(files)), []
+    previous = _read_manifest(folder)
     plan = Plan(folder, files, previous)
     conflicts: list[str] = []
     for relative in sorted(files):
@@ -124,8 +128,23 @@ def _manifest_bytes(plan: Plan) -> bytes:
     return (json.dumps({"generator": "mta-sts-pages", "files": owned}, indent=2, sort_keys=True) + "\n").encode()
 
 
-def apply(plan: Plan) -> None:
-    """Carry a conflict-free plan out: stage in the folder, then rename in."""
+def _write_tree(root: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` below ``root``, creating each folder once."""
+    made: set[Path] = set()
+    for relative, data in files.items():
+        path = root / relative
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
+        path.write_bytes(data)
+
+
+def apply(plan: Plan, area: Path) -> None:
+    """Carry a conflict-free plan out, staging in ``area`` (a new path on the same file system).
+
+    A folder that did not exist is staged whole and renamed into place in one
+    step; in an existing folder each file is staged, then renamed over its target.
+    """
     manifest = _manifest_bytes(plan)
     manifest_path = plan.folder / MANIFEST
     writes = {relative: plan.files[relative] for relative in plan.write}
@@ -133,25 +152,30 @@ def apply(plan: Plan) -> None:
         writes[MANIFEST] = manifest  # last, so it never lists a file not yet in place
     if not writes and not plan.remove:
         return
-    plan.folder.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=plan.folder))
-    try:
-        staged: list[tuple[Path, Path]] = []
-        for relative, data in writes.items():
-            temp = staging / str(len(staged))
-            temp.write_bytes(data)
-            staged.append((temp, plan.folder / relative))
-        for temp, target in staged:
+    # mkdir, not mkdtemp: a fresh site folder is renamed into place and must
+    # get the usual permissions, not mkdtemp's owner-only ones.
+    area.mkdir()
+    if not plan.folder.exists():
+        _write_tree(area, writes)
+        plan.folder.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(area, plan.folder)
+        return
+    staged = [(area / str(i), relative) for i, relative in enumerate(writes)]
+    for (temp, _), data in zip(staged, writes.values()):
+        temp.write_bytes(data)
+    made: set[Path] = set()
+    for temp, relative in staged:
+        target = plan.folder / relative
+        if target.parent not in made:
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(temp, target)
-        for relative in plan.remove:
-            (plan.folder / relative).unlink(missing_ok=True)
-            parent = (plan.folder / relative).parent
-            while parent != plan.folder and parent.is_dir() and not any(parent.iterdir()):
-                parent.rmdir()
-                parent = parent.parent
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            made.add(target.parent)
+        os.replace(temp, target)
+    for relative in plan.remove:
+        (plan.folder / relative).unlink(missing_ok=True)
+        parent = (plan.folder / relative).parent
+        while parent != plan.folder and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
 
 
 @contextmanager
@@ -193,6 +217,10 @@ def _write_locked(out: Path, sites: dict[Path, dict[str, bytes]]) -> list[Plan]:
             conflicts += found
         if conflicts:
             raise BuildError("nothing was written:\n" + "\n".join(f"  {c}" for c in conflicts))
-        for plan in plans:
-            apply(plan)
+        staging = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=out))
+        try:
+            for index, plan in enumerate(plans):
+                apply(plan, staging / str(index))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return plans
