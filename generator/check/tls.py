@@ -71,28 +71,28 @@ class TlsCodes:
     handshake: str
 
 
-def problem_finding(codes: TlsCodes, problem: Problem, detail: str, host: str, what: str) -> Finding:
+def problem_finding(tls_codes: TlsCodes, problem: Problem, detail: str, host: str, what: str) -> Finding:
     """The finding for a failed handshake with ``host`` (``what``: 'policy host', 'MX host')."""
     match problem:
         case Problem.UNTRUSTED:
-            return error(codes.untrusted, f"the {what} {host} presents a certificate that does not chain to a trusted root ({detail})",
+            return error(tls_codes.untrusted, f"the {what} {host} presents a certificate that does not chain to a trusted root ({detail})",
                          "install a certificate from a public CA with its full chain (intermediates included)")
         case Problem.NAME:
-            return error(codes.name, f"the {what}'s certificate does not name {host} ({detail})",
+            return error(tls_codes.name, f"the {what}'s certificate does not name {host} ({detail})",
                          f"issue a certificate with {host} (or a one-label wildcard covering it) in its subject alternative names")
         case Problem.EXPIRED:
-            return error(codes.expired, f"the {what} {host} presents a certificate outside its validity period ({detail})",
+            return error(tls_codes.expired, f"the {what} {host} presents a certificate outside its validity period ({detail})",
                          "renew the certificate and make sure renewal is automatic")
         case Problem.VERSION:
-            return error(codes.version, f"the {what} {host} offers no TLS 1.2 or later ({detail})",
+            return error(tls_codes.version, f"the {what} {host} offers no TLS 1.2 or later ({detail})",
                          "enable TLS 1.2 and 1.3 on the server")
         case _:
-            return error(codes.handshake, f"the TLS handshake with the {what} {host} failed ({detail})",
+            return error(tls_codes.handshake, f"the TLS handshake with the {what} {host} failed ({detail})",
                          "check the server's TLS configuration, e.g. with openssl s_client")
 
 
-def expiry_finding(codes: TlsCodes, days: float | None, host: str, what: str) -> list[Finding]:
+def expiry_finding(tls_codes: TlsCodes, days: float | None, host: str, what: str) -> list[Finding]:
     if days is None or days >= EXPIRY_WARNING_DAYS:
         return []
-    return [warning(codes.expiring, f"the {what} {host}'s certificate expires in {max(days, 0):.0f} days",
+    return [warning(tls_codes.expiring, f"the {what} {host}'s certificate expires in {max(days, 0):.0f} days",
                     "renew the certificate now, and check that renewal is automatic")]

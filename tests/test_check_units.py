@@ -1,0 +1,257 @@
+"""`check` without a network: flag parsing, coverage, drift, DNS answers read
+as a sender reads them, the documented code list, and a light start-up."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.check import codes, coverage, drift, https, smtp
+from generator.check import dns as check_dns
+from generator.check.dns import Answer, Status
+from generator.check.options import ConnectTo, Endpoint, parse_connect_to, parse_nameserver, route, select_targets
+from generator.config import loads
+from generator.errors import UsageError
+from generator.policy import Policy
+from tests.support.cli import run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- flags -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("mta-sts.example.com:443:127.0.0.1:8443", ConnectTo("mta-sts.example.com", 443, "127.0.0.1", 8443)),
+        ("MTA-STS.Example.com.:443:pages.github.io:", ConnectTo("mta-sts.example.com", 443, "pages.github.io", None)),
+        ("::127.0.0.1:8443", ConnectTo("", None, "127.0.0.1", 8443)),
+        ("[::1]:25:[2001:db8::1]:2525", ConnectTo("::1", 25, "2001:db8::1", 2525)),
+    ],
+)
+def test_connect_to_parses_like_curl(value: str, expected: ConnectTo) -> None:
+    assert parse_connect_to(value) == expected
+
+
+@pytest.mark.parametrize("value", ["example.com:443:127.0.0.1", "a:b:c:d:e", "x:443:1.2.3.4:0", "x:https:1.2.3.4:1"])
+def test_connect_to_rejects(value: str) -> None:
+    with pytest.raises(UsageError, match="--connect-to"):
+        parse_connect_to(value)
+
+
+def test_connect_to_first_matching_rule_wins_and_blanks_keep_the_original() -> None:
+    rules = (parse_connect_to("mx1.example.com:25:127.0.0.1:2525"), parse_connect_to(":25:10.0.0.1:"))
+    assert route(rules, "MX1.example.com", 25) == Endpoint("127.0.0.1", 2525)
+    assert route(rules, "mx2.example.com", 25) == Endpoint("10.0.0.1", 25)
+    assert route(rules, "mx2.example.com", 443) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("192.0.2.1", Endpoint("192.0.2.1", 53)), ("127.0.0.1:5353", Endpoint("127.0.0.1", 5353)),
+     ("2001:db8::53", Endpoint("2001:db8::53", 53)), ("[2001:db8::53]:5353", Endpoint("2001:db8::53", 5353))],
+)
+def test_nameserver(value: str, expected: Endpoint) -> None:
+    assert parse_nameserver(value) == expected
+
+
+@pytest.mark.parametrize("value", ["ns1.example.com", "127.0.0.1:", "127.0.0.1:70000", "[::1]:53:1"])
+def test_nameserver_rejects(value: str) -> None:
+    with pytest.raises(UsageError, match="--nameserver"):
+        parse_nameserver(value)
+
+
+CONFIG = loads("domain: example.com\npolicy:\n  mode: enforce\n  mx: [mx1.example.com]\n", file="mta-sts.yml")
+
+
+def test_targets_are_normalized_deduplicated_and_kept_in_order() -> None:
+    names = [("arg", "b.example"), ("arg", "Bücher.example"), ("file:3", "xn--bcher-kva.example"), ("arg", "a.example.")]
+    assert [t.domain for t in select_targets(names, None)] == ["b.example", "xn--bcher-kva.example", "a.example"]
+
+
+def test_targets_from_a_config_carry_it_for_drift() -> None:
+    (target,) = select_targets([], CONFIG)
+    assert (target.domain, target.config) == ("example.com", CONFIG.domains[0])
+    with pytest.raises(UsageError, match="other.example is not in mta-sts.yml"):
+        select_targets([("arg", "other.example")], CONFIG)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param([], "give a DOMAIN, --domains-file FILE or --config FILE", id="nothing-to-check"),
+        pytest.param(["bad_name.example"], "underscore", id="bad-domain"),
+        pytest.param(["example.com", "--connect-to", "example.com:443"], "--connect-to", id="bad-connect-to"),
+        pytest.param(["example.com", "--nameserver", "ns1.example.com"], "--nameserver", id="bad-nameserver"),
+        pytest.param(["example.com", "--timeout", "0"], "--timeout", id="zero-timeout"),
+        pytest.param(["example.com", "--concurrency", "0"], "--concurrency", id="zero-concurrency"),
+        pytest.param(["example.com", "--ca-file", "missing.pem"], "no such file", id="missing-ca-file"),
+        pytest.param(["example.com", "--ca-file", "garbage.pem"], "not a PEM file", id="garbage-ca-file"),
+        pytest.param(["--domains-file", "missing.txt"], "missing.txt", id="missing-domains-file"),
+        pytest.param(["other.example", "-c", "mta-sts.yml"], "not in mta-sts.yml", id="domain-not-in-config"),
+        pytest.param(["-c", "broken.yml"], "policy", id="broken-config"),
+    ],
+)
+def test_usage_and_config_errors_exit_2_without_a_traceback(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "garbage.pem").write_text("not a certificate\n")
+    (tmp_path / "mta-sts.yml").write_text("domain: example.com\npolicy:\n  mx: [mx1.example.com]\n")
+    (tmp_path / "broken.yml").write_text("domain: example.com\n")
+    (tmp_path / "empty").mkdir()
+    result = run_cli("check", *args, cwd=tmp_path if args else tmp_path / "empty")
+    assert result.code == 2, result.output
+    assert message in result.err
+    assert "Traceback" not in result.output
+
+
+# --- coverage and drift --------------------------------------------------------
+
+
+def _codes(findings) -> list[tuple[str, str]]:
+    return [(f.code, f.severity.value) for f in findings]
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("enforce", [("mx-not-covered", "error")]), ("testing", [("mx-not-covered", "warning")]), ("none", [])],
+)
+def test_an_uncovered_mx_by_mode(mode: str, expected) -> None:
+    policy = Policy(mode, ("*.example.com",), 604800)
+    # One label only: a.b.example.com is not covered by *.example.com.
+    assert _codes(coverage.coverage_findings(policy, ["mx.example.com", "a.b.example.com"])) == expected
+
+
+def test_a_pattern_matching_no_mx_is_a_warning() -> None:
+    policy = Policy("enforce", ("mx1.example.com", "*.backup.example.com"), 604800)
+    findings = coverage.coverage_findings(policy, ["mx1.example.com"])
+    assert _codes(findings) == [("mx-pattern-unused", "warning")]
+    assert "*.backup.example.com" in findings[0].message
+
+
+def test_drift_says_what_differs() -> None:
+    config = CONFIG.domains[0]
+    assert drift.policy_drift(config, config.policy_bytes) == []
+    (other,) = drift.policy_drift(config, b"version: STSv1\nmode: testing\nmx: mx2.example.com\nmax_age: 86400\n")
+    assert other.code == "policy-differs"
+    for part in ("mode is testing, the config says enforce", "max_age is 86400", "mx mx1.example.com missing", "mx mx2.example.com not in the config"):
+        assert part in other.message
+    (ends,) = drift.policy_drift(config, config.policy_bytes.replace(b"\r\n", b"\n"))
+    assert "other line ends" in ends.message
+
+
+def test_stale_id_names_the_record_to_publish() -> None:
+    config = CONFIG.domains[0]
+    assert drift.id_drift(config, config.id) == []
+    (stale,) = drift.id_drift(config, "old1")
+    assert (stale.code, stale.severity.value) == ("id-stale", "error")
+    assert f'"v=STSv1; id={config.id}"' in stale.fix
+
+
+def test_tlsrpt_drift_only_when_the_config_has_tlsrpt() -> None:
+    with_rpt = loads("domain: example.com\npolicy:\n  mx: [mx.example.com]\ntlsrpt:\n  rua: [mailto:a@example.com]\n").domains[0]
+    assert drift.tlsrpt_drift(CONFIG.domains[0], ("mailto:x@example.com",)) == []
+    assert drift.tlsrpt_drift(with_rpt, ("mailto:a@example.com",)) == []
+    assert _codes(drift.tlsrpt_drift(with_rpt, ("mailto:x@example.com",))) == [("tlsrpt-differs", "warning")]
+
+
+# --- DNS answers ---------------------------------------------------------------
+
+
+def _txt(*records: tuple[bytes, ...], name: str = "_mta-sts.example.com") -> Answer:
+    return Answer(Status.FOUND, name, records, queried="_mta-sts.example.com")
+
+
+def test_sts_record_reading() -> None:
+    findings, sts_id = check_dns.sts_findings(_txt((b"v=spf1 -all",), (b"v=STSv1; ", b"id=20240101"), name="sts.example.net"), "example.com")
+    assert sts_id == "20240101"
+    assert _codes(findings) == [("sts-record-cname", "info"), ("sts-record-split", "info")]
+    findings, sts_id = check_dns.sts_findings(_txt((b"v=STSv1; id=a",), (b"v=STSv1; id=b",)), "example.com")
+    assert (sts_id, _codes(findings)) == (None, [("sts-record-multiple", "error")])
+    findings, _ = check_dns.sts_findings(_txt((b"v=spf1 -all",)), "example.com")
+    assert _codes(findings) == [("sts-record-missing", "error")] and "1 unrelated TXT record" in findings[0].message
+    findings, _ = check_dns.sts_findings(Answer(Status.FAILED, "x", detail="server failure", queried="_mta-sts.example.com"), "example.com")
+    assert _codes(findings) == [("dns-lookup-failed", "error")]
+
+
+def test_tlsrpt_and_mx_reading() -> None:
+    findings, rua = check_dns.tlsrpt_findings(_txt((b"v=TLSRPTv1; rua=mailto:r@example.com",)), "example.com")
+    assert (findings, rua) == ([], ("mailto:r@example.com",))
+    findings, rua = check_dns.tlsrpt_findings(_txt((b"v=TLSRPTv1;",)), "example.com")
+    assert (_codes(findings), rua) == ([("tlsrpt-rua-missing", "error")], None)
+    findings, hosts = check_dns.mx_findings(Answer(Status.FOUND, "example.com", ((0, ""),)), "example.com")
+    assert (_codes(findings), hosts) == ([("mx-records-missing", "warning")], [])
+    assert "null MX" in findings[0].message
+    assert check_dns.mx_findings(Answer(Status.FOUND, "example.com", ((5, "b.example.com"), (10, "a.example.com"))), "example.com") == ([], ["b.example.com", "a.example.com"])
+
+
+# --- the documented codes -------------------------------------------------------
+
+
+def _readme_codes() -> dict[str, str]:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Finding codes"):text.index("<!-- check:end -->")]
+    return dict(re.findall(r"^\| `([a-z0-9-]+)` \| ([a-z /]+) \|", section, flags=re.M))
+
+
+def test_readme_lists_every_code_with_its_severity() -> None:
+    assert _readme_codes() == {name: code.severity for name, code in codes.CODES.items()}
+
+
+def _finding_calls(path: Path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("error", "warning", "info") and node.args:
+            yield node.func.id, node.args[0]
+
+
+@pytest.mark.parametrize("module", ["policy.py", "tlsrpt.py"])
+def test_every_parser_code_is_registered(module: str) -> None:
+    """The parsers' findings reach `check` reports unchanged, so their codes
+    (and severities) must be in the registry too."""
+    found = 0
+    for severity, arg in _finding_calls(ROOT / "generator" / module):
+        if isinstance(arg, ast.Constant):
+            names = [arg.value]
+        else:  # an f-string such as f"policy-{key}-duplicate"
+            pattern = "".join(re.escape(p.value) if isinstance(p, ast.Constant) else "[a-z-]+" for p in arg.values)
+            names = [n for n in codes.CODES if re.fullmatch(pattern, n)]
+        assert names, ast.unparse(arg)
+        for name in names:
+            assert severity in codes.CODES[name].severity, name
+            found += 1
+    assert found > 5
+
+
+def test_check_modules_emit_only_registered_codes() -> None:
+    """Findings in generator/check/ take their code from `codes` (directly or
+    through a TlsCodes table), never from a literal."""
+    for path in (ROOT / "generator" / "check").glob("*.py"):
+        for _, arg in _finding_calls(path):
+            owner, _, attribute = ast.unparse(arg).partition(".")
+            assert owner in ("codes", "tls_codes"), f"{path.name}: {ast.unparse(arg)}"
+            if owner == "codes":
+                assert getattr(codes, attribute) in codes.CODES
+    for table in (https.POLICY_TLS, smtp.SMTP_TLS):
+        assert set(dataclasses.asdict(table).values()) <= set(codes.CODES)
+
+
+# --- start-up ------------------------------------------------------------------
+
+NETWORK_MODULES = {"asyncio", "ssl", "dns", "http", "generator.check"}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("args", [["--version"], ["build", "-c", "examples/google-workspace.yml", "-o", "{tmp}/site"]], ids=["version", "build"])
+def test_version_and_build_do_not_import_the_network_stack(tmp_path: Path, args: list[str]) -> None:
+    command = [sys.executable, "-X", "importtime", "-m", "generator", *(a.replace("{tmp}", str(tmp_path)) for a in args)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert imported, result.stderr[-500:]
+    heavy = {name for name in imported if name in NETWORK_MODULES or name.split(".")[0] in NETWORK_MODULES - {"generator.check"}}
+    assert heavy == set()
