@@ -139,19 +139,15 @@ def init(
 ) -> None:
     """Write a commented starter mta-sts.yml (never over an existing file)."""
     from generator.errors import UsageError
-    from generator.starter import live_mx, starter_config
+    from generator.starter import live_mx, starter_config, write_starter
 
     if mode not in ("testing", "enforce", "none"):
         raise UsageError(f"--mode {mode!r} is not testing, enforce or none")
     if output.exists() or output.is_symlink():
         raise UsageError(f"{output} already exists; remove it or choose another --output")
     text = starter_config(domain, mx or live_mx(domain), rua or [], mode, owner)
-    try:
-        with open(output, "x", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
-    typer.echo(f"wrote {output}; next: mta-sts-pages build -c {output}")
+    written = write_starter(output, text)
+    typer.echo(f"wrote {' and '.join(map(str, written))}; next: mta-sts-pages build -c {output}")
 
 
 @app.command()

@@ -7,6 +7,7 @@ the defaults key by key.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -29,7 +30,18 @@ from generator.yamlsource import Source, compose_file, compose_text
 
 DEFAULT_MAX_AGE = 604800  # one week: long enough to protect, short enough to fix mistakes
 MAX_DOMAINS = 100_000
-_OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}\Z")
+_OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
+
+# Patterns for the JSON Schema (see schema.Text): the slips an editor can
+# flag while typing. An ASCII name gets the converter's own structure:
+# LDH labels, at most 253 characters, at least two labels, the last not all
+# digits (so no IP address). An internationalized name is mapped by UTS 46
+# before it is checked (even '。' becomes a dot), so only its ASCII
+# characters are held to the host name alphabet.
+_LDH = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_NAME = rf"(?:(?=[A-Za-z0-9.-]{{1,253}}$)(?:{_LDH}\.)+(?![0-9]+$){_LDH}|[A-Za-z0-9.-]*[^\x00-\x7f](?:[A-Za-z0-9.-]|[^\x00-\x7f])*)"
+_MX_PATTERN = rf"(?:\*\.)?{_NAME}"
+_RUA_PATTERN = r"(?:[Mm][Aa][Ii][Ll][Tt][Oo]:|[Hh][Tt][Tt][Pp][Ss]://(?!/))[^\s,!;]+"
 
 
 def _domain(value: str) -> str:
@@ -60,7 +72,7 @@ def _id(value: str) -> str:
 
 
 def _owner(value: str) -> str:
-    if _OWNER.match(value):
+    if re.fullmatch(_OWNER, value):
         return value.lower()
     raise ValueError("is not a GitHub user or organization name (letters, digits, single hyphens, at most 39)")
 
@@ -69,7 +81,7 @@ POLICY = Section(
     {
         "mode": Key(Choice(MODES), "enforce: senders refuse unverified TLS; testing: they deliver anyway and report; none: withdraw the policy.", default="testing"),
         "mx": Key(
-            ListOf(Text(convert=_mx, max_length=253)),
+            ListOf(Text(convert=_mx, pattern=_MX_PATTERN)),
             "One pattern per MX host: a host name, or '*.' and a parent domain to match exactly one more label. Needs at least one unless mode is none.",
         ),
         "max_age": Key(
@@ -78,7 +90,7 @@ POLICY = Section(
             default="1w",
         ),
         "id": Key(
-            Text(convert=_id, pattern="^(auto|[A-Za-z0-9]{1,32})$", numbers_as_text=True),
+            Text(convert=_id, pattern="auto|[A-Za-z0-9]{1,32}", numbers_as_text=True),
             "'auto' derives the id from the policy bytes, so it changes exactly when the policy does; or give 1-32 letters and digits.",
             default="auto",
         ),
@@ -88,7 +100,7 @@ POLICY = Section(
 TLSRPT = Section(
     {
         "rua": Key(
-            ListOf(Text(convert=_rua), min_items=1),
+            ListOf(Text(convert=_rua, pattern=_RUA_PATTERN), min_items=1),
             "Where senders send TLS reports: mailto: addresses or https: URLs (',', '!' and ';' percent-encoded).",
             required=True,
         ),
@@ -98,11 +110,11 @@ TLSRPT = Section(
 PAGES = Section(
     {
         "deploy": Key(Choice(("workflow", "branch")), "workflow: a GitHub Actions workflow deploys the site; branch: Pages publishes a branch.", default="workflow"),
-        "owner": Key(Text(convert=_owner), "GitHub user or organization that owns the Pages repository; gives the mta-sts CNAME record."),
+        "owner": Key(Text(convert=_owner, pattern=_OWNER), "GitHub user or organization that owns the Pages repository; gives the mta-sts CNAME record."),
     },
     doc="How GitHub Pages publishes the site.",
 )
-DOMAIN_KEY = Key(Text(convert=_domain, max_length=253), "The policy domain (the part after @ in addresses). IDNs are stored as A-labels.", required=True)
+DOMAIN_KEY = Key(Text(convert=_domain, pattern=_NAME), "The policy domain (the part after @ in addresses). IDNs are stored as A-labels.", required=True)
 
 SINGLE = Section(
     {
@@ -161,12 +173,29 @@ class Config:
 
 
 def json_schema() -> dict:
-    """The JSON Schema (draft 2020-12) of `mta-sts.yml`, from the same model."""
+    """The JSON Schema (draft 2020-12) of `mta-sts.yml`, from the same model.
+
+    As in :func:`_build`, a key that only the multi-domain form has selects
+    that form; ``if``/``then``/``else`` rather than ``oneOf`` keeps an
+    editor's messages to the form the file is written in.
+    """
+    multi_only = [key for key in MULTI.keys if key not in SINGLE.keys]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "mta-sts-pages configuration",
-        "oneOf": [SINGLE.json_schema(), MULTI.json_schema()],
+        "title": "mta-sts-pages configuration (mta-sts.yml)",
+        "description": "One domain (domain: and policy:), or many (defaults: and domains:).",
+        "if": {"anyOf": [{"required": [key]} for key in multi_only]},
+        "then": MULTI.json_schema(),
+        "else": SINGLE.json_schema(),
     }
+
+
+SCHEMA_FILE = "mta-sts.schema.json"
+
+
+def json_schema_text() -> str:
+    """:func:`json_schema` as :data:`SCHEMA_FILE` holds it, in the repository and beside a starter config."""
+    return json.dumps(json_schema(), indent=2) + "\n"
 
 
 def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainConfig | None:

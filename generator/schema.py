@@ -67,11 +67,14 @@ class Text(Type):
     ``convert`` raises ``ValueError`` whose message completes
     "<value> ..." (e.g. "contains a space"). ``numbers_as_text`` accepts an
     unquoted number and keeps its exact source text (ids like 20261128).
+    ``pattern`` serves the JSON Schema only: a regular expression for the
+    whole value, in the syntax Python and ECMA-262 share, that lets an
+    editor flag the common slips as they are typed. It must never reject
+    what ``convert`` accepts; ``convert`` has the last word.
     """
 
     convert: Callable[[str], str] | None = None
     pattern: str | None = None
-    max_length: int | None = None
     numbers_as_text: bool = False
 
     def check(self, node, path, source):
@@ -91,9 +94,7 @@ class Text(Type):
     def json_schema(self):
         schema: dict = {"type": "string"} if not self.numbers_as_text else {"type": ["string", "integer"]}
         if self.pattern:
-            schema["pattern"] = self.pattern
-        if self.max_length:
-            schema["maxLength"] = self.max_length
+            schema["pattern"] = f"^(?:{self.pattern})$"
         return schema
 
 
@@ -148,7 +149,7 @@ class Duration(Type):
         return {
             "oneOf": [
                 {"type": "integer", "minimum": self.minimum, "maximum": self.maximum},
-                {"type": "string", "pattern": r"^[0-9]+[smhdw]?$"},
+                {"type": "string", "pattern": "^" + _DURATION.pattern.removesuffix(r"\Z") + "$"},
             ]
         }
 

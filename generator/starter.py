@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from generator.config import loads
+from pathlib import Path
+
+from generator.config import SCHEMA_FILE, json_schema_text, loads
 from generator.errors import UsageError
 from generator.names import InvalidName, normalize_domain, normalize_mx_pattern
 from generator.render import render
@@ -44,6 +46,25 @@ def starter_config(domain: str, mx: list[str], rua: list[str], mode: str, owner:
             problems.append(f"--rua {uri!r} {exc}")
     if problems:
         raise UsageError("\n".join(problems))
-    text = render("mta-sts.yml.j2", domain=domain, mx=patterns, rua=rua, mode=mode, owner=owner)
+    text = render("mta-sts.yml.j2", domain=domain, mx=patterns, rua=rua, mode=mode, owner=owner, schema_file=SCHEMA_FILE)
     loads(text, file="starter config")  # the starter must itself be valid
     return text
+
+
+def write_starter(path: Path, text: str) -> list[Path]:
+    """Write the starter config, then the JSON Schema its first line names
+    beside it unless a file of that name is there (a user's file is never
+    replaced); returns the files written."""
+    written = []
+    for target, content in ((path, text), (path.parent / SCHEMA_FILE, json_schema_text())):
+        try:
+            with open(target, "x", encoding="utf-8", newline="\n") as handle:
+                handle.write(content)
+        except FileExistsError:
+            if target == path:
+                raise UsageError(f"{path} already exists; remove it or choose another --output") from None
+            continue
+        except OSError as exc:
+            raise UsageError(f"cannot write {target}: {exc.strerror}") from None
+        written.append(target)
+    return written

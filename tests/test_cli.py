@@ -53,7 +53,7 @@ def test_init_writes_a_valid_commented_config(tmp_path):
                      "--rua", "mailto:tls@xn--bcher-kva.example", "--owner", "Example-Org", "-o", out)
     assert result.code == 0, result.output
     text = out.read_text()
-    assert text.startswith("# mta-sts-pages configuration for xn--bcher-kva.example")
+    assert text.splitlines()[1].startswith("# mta-sts-pages configuration for xn--bcher-kva.example")
     assert '- "*.mail.protection.outlook.com"' in text
     validated = run_cli("validate", "-c", out)
     assert validated.code == 0 and "valid (1 domain, 0 warnings)" in validated.out
