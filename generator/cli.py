@@ -98,13 +98,15 @@ def records(
 
 @app.command()
 def validate(
+    files: Annotated[Optional[list[Path]], typer.Argument(help="Config files to check, as pre-commit passes them; every one is checked.", show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="The config file (default mta-sts.yml when nothing else is given).")] = None,
     policy: Annotated[Optional[Path], typer.Option("--policy", help="Lint an existing policy file instead.")] = None,
     txt: Annotated[Optional[str], typer.Option("--txt", help="Lint an existing _mta-sts TXT value, e.g. 'v=STSv1; id=2026'.")] = None,
     tlsrpt: Annotated[Optional[str], typer.Option("--tlsrpt", help="Lint an existing _smtp._tls TXT value.")] = None,
     strict: StrictOption = False,
 ) -> None:
-    """Check a config, or an existing policy file / TXT record, with the parser `check` uses."""
+    """Check configs, or an existing policy file / TXT record, with the parser `check` uses."""
+    from generator.errors import ConfigError
     from generator.lint import lint_policy_file, lint_sts_record, lint_tlsrpt_record
 
     findings = []
@@ -114,13 +116,23 @@ def validate(
         findings += lint_sts_record(txt)
     if tlsrpt is not None:
         findings += lint_tlsrpt_record(tlsrpt)
-    if config is not None or (policy is None and txt is None and tlsrpt is None):
-        path = config or Path("mta-sts.yml")
-        loaded = _load(path, strict)
+    configs = [*(files or []), *([config] if config is not None else [])]
+    if not configs and policy is None and txt is None and tlsrpt is None:
+        configs = [Path("mta-sts.yml")]
+    issues = []
+    for path in configs:
+        # Every file is checked before failing: a commit's bad configs are reported together.
+        try:
+            loaded = _load(path, strict)
+        except ConfigError as exc:
+            issues += exc.issues
+            continue
         typer.echo(f"{path}: valid ({len(loaded.domains)} domain{'s' if len(loaded.domains) != 1 else ''}, {len(loaded.warnings)} warning{'s' if len(loaded.warnings) != 1 else ''})")
     for finding in findings:
         line = f"{finding.severity}: [{finding.code}] {finding.message}"
         typer.echo(line + (f"\n  fix: {finding.fix}" if finding.fix else ""))
+    if issues:
+        raise ConfigError(issues)
     failing = {"error", "warning"} if strict else {"error"}
     if any(f.severity.value in failing for f in findings):
         raise typer.Exit(1)
