@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import yaml
 
 from generator.errors import ConfigError, ConfigIssue
-from generator.names import InvalidName, normalize_domain, normalize_mx_pattern
+from generator.names import normalize_domain, normalize_mx_pattern
 from generator.policy import (
     ID_RE,
     MAX_AGE_LIMIT,
@@ -25,7 +25,7 @@ from generator.policy import (
     render_policy,
 )
 from generator.schema import INVALID, Choice, Duration, Key, ListOf, Section, Text, describe
-from generator.tlsrpt import InvalidRua, check_rua
+from generator.tlsrpt import check_rua
 from generator.yamlsource import Source, compose_file, compose_text
 
 DEFAULT_MAX_AGE = 604800  # one week: long enough to protect, short enough to fix mistakes
@@ -44,27 +44,6 @@ _MX_PATTERN = rf"(?:\*\.)?{_NAME}"
 _RUA_PATTERN = r"(?:[Mm][Aa][Ii][Ll][Tt][Oo]:|[Hh][Tt][Tt][Pp][Ss]://(?!/))[^\s,!;]+"
 
 
-def _domain(value: str) -> str:
-    try:
-        return normalize_domain(value)
-    except InvalidName as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _mx(value: str) -> str:
-    try:
-        return normalize_mx_pattern(value)
-    except InvalidName as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _rua(value: str) -> str:
-    try:
-        return check_rua(value)
-    except InvalidRua as exc:
-        raise ValueError(str(exc)) from None
-
-
 def _id(value: str) -> str:
     if value == "auto" or ID_RE.match(value):
         return value
@@ -81,7 +60,7 @@ POLICY = Section(
     {
         "mode": Key(Choice(MODES), "enforce: senders refuse unverified TLS; testing: they deliver anyway and report; none: withdraw the policy.", default="testing"),
         "mx": Key(
-            ListOf(Text(convert=_mx, pattern=_MX_PATTERN)),
+            ListOf(Text(convert=normalize_mx_pattern, pattern=_MX_PATTERN)),
             "One pattern per MX host: a host name, or '*.' and a parent domain to match exactly one more label. Needs at least one unless mode is none.",
         ),
         "max_age": Key(
@@ -100,7 +79,7 @@ POLICY = Section(
 TLSRPT = Section(
     {
         "rua": Key(
-            ListOf(Text(convert=_rua, pattern=_RUA_PATTERN), min_items=1),
+            ListOf(Text(convert=check_rua, pattern=_RUA_PATTERN), min_items=1),
             "Where senders send TLS reports: mailto: addresses or https: URLs (',', '!' and ';' percent-encoded).",
             required=True,
         ),
@@ -114,7 +93,7 @@ PAGES = Section(
     },
     doc="How GitHub Pages publishes the site.",
 )
-DOMAIN_KEY = Key(Text(convert=_domain, pattern=_NAME), "The policy domain (the part after @ in addresses). IDNs are stored as A-labels.", required=True)
+DOMAIN_KEY = Key(Text(convert=normalize_domain, pattern=_NAME), "The policy domain (the part after @ in addresses). IDNs are stored as A-labels.", required=True)
 
 SINGLE = Section(
     {
