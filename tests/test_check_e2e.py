@@ -55,7 +55,14 @@ def test_example_built_by_jekyll_passes(tmp_path: Path, dns_server_factory, tls_
     https = tls_server_factory()
     https.serve_directory("mta-sts.example.com", served)
 
-    run = run_check_json("-c", str(config), *_flags(nsd.address, https.ca_pem_path, https.port))
+    # As in the README: reach the policy host through the Pages host's name,
+    # which the check resolves with its own resolver (NSD here).
+    run = run_check_json(
+        "-c", str(config),
+        "--nameserver", nsd.address,
+        "--ca-file", str(https.ca_pem_path),
+        "--connect-to", f"mta-sts.example.com:443:example-org.github.io:{https.port}",
+    )
 
     report = run.report("example.com")
     assert run.code == 0, report["findings"]

@@ -168,9 +168,9 @@ def test_one_slow_domain_does_not_stall_the_others(servers: Servers) -> None:
     ("server", "code"),
     [pytest.param(servfail_dns, "dns-lookup-failed", id="servfail"), pytest.param(blackhole_dns, "dns-timeout", id="silent")],
 )
-def test_a_failing_name_server_is_reported_not_mistaken_for_missing_records(server, code: str) -> None:
+def test_a_failing_name_server_is_reported_not_mistaken_for_missing_records(server, code: str, test_ca) -> None:
     with server() as dns:
-        run = run_check_json("example.test", "--nameserver", dns.address, "--timeout", "1")
+        run = run_check_json("example.test", "--nameserver", dns.address, "--ca-file", str(test_ca.pem_path), "--timeout", "1")
     findings = run.findings("example.test")
     assert (code, "error") in findings
     assert not {c for c, _ in findings} & {"sts-record-missing", "tlsrpt-record-missing", "mx-records-missing", "policy-host-missing"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.certs import CertKind
-from tests.support.check_run import HEALTHY, policy_bytes, run_check_json
+from tests.support.check_run import HEALTHY, POLICY_HOST, STS, TLSRPT, policy_bytes, run_check_json
 from tests.support.dns_server import minimal_zone, start_nsd
 from tests.support.tls_server import Route, TlsServer
 from tests.support.tools import require_tool
@@ -18,6 +18,9 @@ pytestmark = pytest.mark.timeout(20)
 
 # One domain per scenario, each with MX mx1.<domain> and a policy naming it.
 SCENARIOS = ["good", "no-starttls", "wrong-name", "expired", "untrusted", "near-expiry", "silent", "refused"]
+# Two domains whose mail goes to one provider's MX host.
+PROVIDER_MX = "mx.provider.test"
+SHARING = ["share-a.test", "share-b.test"]
 
 
 def _domain(name: str) -> str:
@@ -35,10 +38,14 @@ class Servers:
 def servers(tmp_path_factory, test_ca):
     require_tool("nsd")
     require_tool("nsd-checkzone")
-    nsd = start_nsd({_domain(n): minimal_zone(_domain(n), HEALTHY) for n in SCENARIOS}, tmp_path_factory.mktemp("nsd"))
+    zones = {_domain(n): minimal_zone(_domain(n), HEALTHY) for n in SCENARIOS}
+    zones |= {d: minimal_zone(d, "\n".join([STS, TLSRPT, POLICY_HOST, f"@ MX 10 {PROVIDER_MX}."])) for d in SHARING}
+    nsd = start_nsd(zones, tmp_path_factory.mktemp("nsd"))
     https = TlsServer(test_ca).start()
     for name in SCENARIOS:
         https.route(f"mta-sts.{_domain(name)}", Route(body=policy_bytes(_domain(name))))
+    for domain in SHARING:
+        https.route(f"mta-sts.{domain}", Route(body=policy_bytes(domain).replace(f"mx1.{domain}".encode(), PROVIDER_MX.encode())))
     yield Servers(nsd.address, test_ca.pem_path, https.port)
     https.stop()
     nsd.stop()
@@ -97,3 +104,18 @@ def test_mx_refusing_connections(servers) -> None:
         port = probe.getsockname()[1]  # closed again: nothing listens there
     run, findings = _check_smtp(servers, "refused", port)
     assert ("smtp-connect-failed", "error") in findings
+
+
+def test_an_mx_host_shared_by_many_domains_is_probed_once(servers, smtp_server_factory) -> None:
+    smtp = smtp_server_factory(PROVIDER_MX)
+    run = run_check_json(
+        *SHARING,
+        "--smtp",
+        "--nameserver", servers.nameserver,
+        "--ca-file", str(servers.ca_file),
+        "--connect-to", f":443:127.0.0.1:{servers.https_port}",
+        "--connect-to", f"{PROVIDER_MX}:25:127.0.0.1:{smtp.port}",
+    )
+    assert run.code == 0
+    assert [run.report(d)["result"] for d in SHARING] == ["ok", "ok"], run.reports
+    assert smtp.connections == 1

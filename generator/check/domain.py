@@ -17,12 +17,12 @@ from generator.policy import Policy, parse_policy
 
 @dataclass(frozen=True)
 class Network:
-    """What every domain's checks share: one resolver, one TLS context."""
+    """What every domain's checks share: one resolver, one TLS context, the MX probes."""
 
     resolver: dns.Resolver
     context: ssl.SSLContext
     rules: tuple[ConnectTo, ...]
-    helo: str
+    mx_probes: smtp.MxProbes
 
 
 @dataclass
@@ -84,10 +84,7 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
     # is checked before DNS points at it.
     reachable = host.status is dns.Status.FOUND or route(net.rules, policy_host, 443) is not None
     fetch = https.fetch_policy(policy_host, rules=net.rules, resolver=resolver, context=net.context, deadline=until) if reachable else None
-    probes = [
-        smtp.probe_mx(mx_host, rules=net.rules, resolver=resolver, context=net.context, deadline=until, helo=net.helo)
-        for mx_host in (report.mx_hosts if options.smtp else [])
-    ]
+    probes = [net.mx_probes.probe(mx_host, until) for mx_host in (report.mx_hosts if options.smtp else [])]
     results = await asyncio.gather(*([fetch] if fetch else []), *probes)
     fetched, probed = (results[0], results[1:]) if fetch else (None, results)
 

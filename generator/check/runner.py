@@ -26,7 +26,8 @@ def run_checks(targets: list[Target], options: CheckOptions, on_report: Callable
 
 
 async def _run(targets: list[Target], options: CheckOptions, context: ssl.SSLContext, on_report) -> list[DomainReport]:
-    net = Network(dns.Resolver(options.nameservers, options.timeout), context, options.connect_to, smtp.ehlo_name())
+    resolver = dns.Resolver(options.nameservers, options.timeout)
+    net = Network(resolver, context, options.connect_to, smtp.MxProbes(options.connect_to, resolver, context))
     reports: list[DomainReport | None] = [None] * len(targets)
     pending = iter(enumerate(targets))
 

@@ -50,6 +50,10 @@ def ehlo_name() -> str:
     return name if "." in name else "localhost"
 
 
+def _timed_out(host: str) -> ProbeResult:
+    return ProbeResult(host, Status.TIMEOUT, "no STARTTLS session before the deadline")
+
+
 async def probe_mx(
     host: str, *, rules: tuple[ConnectTo, ...], resolver: dns.Resolver, context: ssl.SSLContext, deadline: float, helo: str
 ) -> ProbeResult:
@@ -58,7 +62,37 @@ async def probe_mx(
         async with asyncio.timeout_at(deadline):
             return await _probe(host, rules, resolver, context, deadline, helo)
     except TimeoutError:
-        return ProbeResult(host, Status.TIMEOUT, "no STARTTLS session before the deadline")
+        return _timed_out(host)
+
+
+class MxProbes:
+    """One probe per MX host per run, shared by every domain that uses it.
+
+    Domains at one mail provider share its MX hosts; the provider then sees
+    one connection instead of one per domain (and does not rate-limit us).
+    The probe runs under the deadline of the first domain that asks; each
+    domain still waits no longer than its own deadline.
+    """
+
+    def __init__(self, rules: tuple[ConnectTo, ...], resolver: dns.Resolver, context: ssl.SSLContext) -> None:
+        self._rules = rules
+        self._resolver = resolver
+        self._context = context
+        self._helo = ehlo_name()
+        self._probes: dict[str, asyncio.Task[ProbeResult]] = {}
+
+    async def probe(self, host: str, deadline: float) -> ProbeResult:
+        task = self._probes.get(host)
+        if task is None:
+            task = asyncio.create_task(
+                probe_mx(host, rules=self._rules, resolver=self._resolver, context=self._context, deadline=deadline, helo=self._helo)
+            )
+            self._probes[host] = task
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await asyncio.shield(task)
+        except TimeoutError:
+            return _timed_out(host)
 
 
 async def _probe(host: str, rules, resolver, context, deadline, helo) -> ProbeResult:
