@@ -98,7 +98,7 @@ def records(
 
 @app.command()
 def validate(
-    files: Annotated[Optional[list[Path]], typer.Argument(help="Config files to check, as pre-commit passes them; every one is checked.", show_default=False)] = None,
+    files: Annotated[Optional[list[Path]], typer.Argument(metavar="FILE", help="Config files to check, as pre-commit passes them; every one is checked.", show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="The config file (default mta-sts.yml when nothing else is given).")] = None,
     policy: Annotated[Optional[Path], typer.Option("--policy", help="Lint an existing policy file instead.")] = None,
     txt: Annotated[Optional[str], typer.Option("--txt", help="Lint an existing _mta-sts TXT value, e.g. 'v=STSv1; id=2026'.")] = None,
