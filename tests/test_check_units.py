@@ -1,13 +1,12 @@
 """`check` without a network: flag parsing, coverage, drift, DNS answers read
-as a sender reads them, the documented code list, and a light start-up."""
+as a sender reads them, and the documented code list. (That start-up never
+imports the network stack is tested in test_startup.py.)"""
 
 from __future__ import annotations
 
 import ast
 import dataclasses
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -239,19 +238,3 @@ def test_check_modules_emit_only_registered_codes() -> None:
                 assert getattr(codes, attribute) in codes.CODES
     for table in (https.POLICY_TLS, smtp.SMTP_TLS):
         assert set(dataclasses.asdict(table).values()) <= set(codes.CODES)
-
-
-# --- start-up ------------------------------------------------------------------
-
-NETWORK_MODULES = {"asyncio", "ssl", "dns", "http", "generator.check"}
-
-
-@pytest.mark.timeout(60)
-@pytest.mark.parametrize("args", [["--version"], ["build", "-c", "examples/google-workspace.yml", "-o", "{tmp}/site"]], ids=["version", "build"])
-def test_version_and_build_do_not_import_the_network_stack(tmp_path: Path, args: list[str]) -> None:
-    command = [sys.executable, "-X", "importtime", "-m", "generator", *(a.replace("{tmp}", str(tmp_path)) for a in args)]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
-    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
-    assert imported, result.stderr[-500:]
-    heavy = {name for name in imported if name in NETWORK_MODULES or name.split(".")[0] in NETWORK_MODULES - {"generator.check"}}
-    assert heavy == set()

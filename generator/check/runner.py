@@ -28,15 +28,15 @@ def run_checks(targets: list[Target], options: CheckOptions, on_report: Callable
 async def _run(targets: list[Target], options: CheckOptions, context: ssl.SSLContext, on_report) -> list[DomainReport]:
     resolver = dns.Resolver(options.nameservers, options.timeout)
     net = Network(resolver, context, options.connect_to, smtp.MxProbes(options.connect_to, resolver, context))
-    reports: list[DomainReport | None] = [None] * len(targets)
+    finished: dict[int, DomainReport] = {}
     pending = iter(enumerate(targets))
 
     async def worker() -> None:
         for index, target in pending:
             report = await check_domain(target, net, options)
-            reports[index] = report
+            finished[index] = report
             if on_report is not None:
                 on_report(report)
 
     await asyncio.gather(*(worker() for _ in range(min(options.concurrency, len(targets)))))
-    return reports
+    return [finished[index] for index in range(len(targets))]
