@@ -73,7 +73,7 @@ def repack(dist: importlib.metadata.Distribution, target: Path) -> None:
     tags = [line.removeprefix("Tag: ") for line in dist.read_text("WHEEL").splitlines() if line.startswith("Tag: ")]
     supported = {str(tag) for tag in sys_tags()}
     tag = next(t for t in tags if t in supported)
-    # Outside site-packages (console scripts) and caches pip recreates; so is RECORD, written below.
+    # pip recreates console scripts (outside site-packages) and bytecode on install; RECORD is rewritten below.
     files = [f for f in dist.files if not str(f).startswith("..") and "__pycache__" not in f.parts
              and f.name not in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")]
     info = next(f.parts[0] for f in files if f.parts[0].endswith(".dist-info"))
