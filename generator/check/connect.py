@@ -56,16 +56,20 @@ async def open_stream(
     resolver: dns.Resolver,
     deadline: float,
     tls: ssl.SSLContext | None = None,
+    addresses: tuple[str, ...] = (),
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Connect to ``host:port`` (TLS with SNI ``host`` when ``tls`` is given).
 
+    ``addresses`` are ``host``'s, when the caller has looked them up already:
+    they are used unless a rule sends the connection to another host.
     Addresses are tried in order; a TLS error ends the attempt, since every
     address of a host is expected to present the same certificate.
     """
     endpoint = route(rules, host, port)
     target, target_port = (endpoint.host, endpoint.port) if endpoint else (host, port)
     reasons = []
-    for address in await _addresses(target, resolver):
+    # Asking again would cost a tenth of a domain's CPU (benchmarks/bench_check.py).
+    for address in (addresses if addresses and target == host else await _addresses(target, resolver)):
         try:
             return await asyncio.open_connection(
                 address,

@@ -83,7 +83,7 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
     # With a --connect-to rule the fetch needs no DNS: that is how a server
     # is checked before DNS points at it.
     reachable = host.status is dns.Status.FOUND or route(net.rules, policy_host, 443) is not None
-    fetch = asyncio.create_task(https.fetch_policy(policy_host, rules=net.rules, resolver=resolver, context=net.context, deadline=until)) if reachable else None
+    fetch = asyncio.create_task(https.fetch_policy(policy_host, rules=net.rules, resolver=resolver, context=net.context, deadline=until, addresses=host.records)) if reachable else None
     probed = await asyncio.gather(*(net.mx_probes.probe(mx_host, until) for mx_host in (report.mx_hosts if options.smtp else [])))
 
     body = None

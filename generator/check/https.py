@@ -58,19 +58,23 @@ class _Failure(Exception):
 
 
 async def fetch_policy(
-    host: str, *, rules: tuple[ConnectTo, ...], resolver: dns.Resolver, context: ssl.SSLContext, deadline: float
+    host: str, *, rules: tuple[ConnectTo, ...], resolver: dns.Resolver, context: ssl.SSLContext, deadline: float,
+    addresses: tuple[str, ...] = (),
 ) -> FetchResult:
-    """GET ``https://<host>/.well-known/mta-sts.txt``; never raises for a network problem."""
+    """GET ``https://<host>/.well-known/mta-sts.txt``; never raises for a network problem.
+
+    ``addresses``: the host's, when already looked up (see ``open_stream``).
+    """
     try:
         async with asyncio.timeout_at(deadline):
-            return await _fetch(host, rules, resolver, context, deadline)
+            return await _fetch(host, rules, resolver, context, deadline, addresses)
     except TimeoutError:
         return FetchResult(Status.TIMEOUT, "no complete response before the deadline")
 
 
-async def _fetch(host: str, rules, resolver, context, deadline) -> FetchResult:
+async def _fetch(host: str, rules, resolver, context, deadline, addresses) -> FetchResult:
     try:
-        reader, writer = await open_stream(host, 443, rules=rules, resolver=resolver, deadline=deadline, tls=context)
+        reader, writer = await open_stream(host, 443, rules=rules, resolver=resolver, deadline=deadline, tls=context, addresses=addresses)
     except ConnectError as exc:
         return FetchResult(Status.CONNECT_FAILED, str(exc))
     except ssl.SSLError as exc:
