@@ -82,13 +82,13 @@ _NOT_FOUND = Route(status=404, content_type="text/html", body=b"<h1>404</h1>\n")
 
 
 class TlsServer(Server):
-    """HTTPS on 127.0.0.1:<ephemeral port>, configured per host name.
+    """HTTPS on 127.0.0.1:<ephemeral port> (or ``port``), configured per host name.
 
     Unconfigured hosts get a good certificate and a 404. ``requests`` lists
     what was asked, in order. Use as a context manager, or start()/stop().
     """
 
-    def __init__(self, ca: LocalCA, *, io_timeout: float = 10.0) -> None:
+    def __init__(self, ca: LocalCA, *, io_timeout: float = 10.0, port: int = 0) -> None:
         self.ca = ca
         self.io_timeout = io_timeout
         self._certs: dict[str, CertKind] = {}
@@ -100,7 +100,7 @@ class TlsServer(Server):
         # Clients that send no SNI (plain IP) still get a certificate.
         self._default_context = ca.server_context("localhost")
         self._default_context.sni_callback = self._select_certificate
-        self._tcp = ThreadedTcpServer(self._handle)
+        self._tcp = ThreadedTcpServer(self._handle, port)
         self.port = self._tcp.port
 
     @property
