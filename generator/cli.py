@@ -148,6 +148,7 @@ def init(
     mode: Annotated[str, typer.Option("--mode", help="testing, enforce or none.")] = "testing",
     owner: Annotated[Optional[str], typer.Option("--owner", help="GitHub user or organization of the Pages repository.")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the config.")] = Path("mta-sts.yml"),
+    nameserver: Annotated[Optional[list[str]], typer.Option("--nameserver", metavar="IP[:PORT]", help="Look the MX records up at this DNS server instead of the system's resolver (repeatable).")] = None,
 ) -> None:
     """Write a commented starter mta-sts.yml (never over an existing file)."""
     from generator.errors import UsageError
@@ -157,7 +158,7 @@ def init(
         raise UsageError(f"--mode {mode!r} is not testing, enforce or none")
     if output.exists() or output.is_symlink():
         raise UsageError(f"{output} already exists; remove it or choose another --output")
-    text = starter_config(domain, mx or live_mx(domain), rua or [], mode, owner)
+    text = starter_config(domain, mx or live_mx(domain, nameserver or []), rua or [], mode, owner)
     written = write_starter(output, text)
     typer.echo(f"wrote {' and '.join(map(str, written))}; next: mta-sts-pages build -c {output}")
 

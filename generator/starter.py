@@ -11,18 +11,33 @@ from generator.render import render
 from generator.tlsrpt import InvalidRua, check_rua
 
 
-def live_mx(domain: str, timeout: float = 5.0) -> list[str]:
-    """The domain's MX hosts from DNS, for a starter policy that matches them."""
-    import dns.exception
-    import dns.resolver
+def live_mx(domain: str, nameservers: list[str], timeout: float = 10.0) -> list[str]:
+    """The domain's MX hosts from DNS, in preference order, for a starter
+    policy that matches them; asked the way `check` asks."""
+    import asyncio
+
+    from generator.check.dns import Resolver, Status
+    from generator.check.options import parse_nameserver
 
     try:
-        answer = dns.resolver.resolve(domain, "MX", lifetime=timeout)
-    except dns.exception.DNSException as exc:
-        raise UsageError(f"could not look up the MX records of {domain} ({exc.__class__.__name__}); give them with --mx") from None
-    hosts = sorted({str(r.exchange).rstrip(".").lower() for r in answer if str(r.exchange) != "."})
+        name = normalize_domain(domain)
+    except InvalidName as exc:
+        raise UsageError(f"DOMAIN {domain!r} {exc}") from None
+    resolver = Resolver(tuple(parse_nameserver(n) for n in nameservers), timeout)
+
+    async def lookup():
+        async with asyncio.timeout(timeout):
+            return await resolver.lookup(name, "MX")
+
+    try:
+        answer = asyncio.run(lookup())
+    except TimeoutError:
+        raise UsageError(f"the MX lookup for {name} took longer than {timeout:g} s; give the MX hosts with --mx") from None
+    if answer.status is Status.FAILED:
+        raise UsageError(f"could not look up the MX records of {name} ({answer.detail}); give them with --mx")
+    hosts = [host for _, host in answer.records if host]
     if not hosts:
-        raise UsageError(f"{domain} has no MX host; give them with --mx")
+        raise UsageError(f"{name} has no MX host; give the MX patterns with --mx")
     return hosts
 
 

@@ -144,3 +144,26 @@ def test_wheel_ships_templates_and_runs_from_anywhere(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert (elsewhere / "site/.well-known/mta-sts.txt").read_bytes().startswith(b"version: STSv1\r\n")
+
+
+@pytest.mark.timeout(60)
+def test_init_takes_the_mx_hosts_from_live_dns(tmp_path, dns_server_factory):
+    from tests.support.dns_server import minimal_zone
+
+    server = dns_server_factory({"example.test": minimal_zone("example.test", "@ MX 20 mx2\n@ MX 10 mx1\nmx1 A 127.0.0.1\nmx2 A 127.0.0.1")})
+    out = tmp_path / "mta-sts.yml"
+    result = run_cli("init", "example.test", "--nameserver", server.address, "-o", out)
+    assert result.code == 0, result.output
+    text = out.read_text()
+    assert text.index('- "mx1.example.test"') < text.index('- "mx2.example.test"')
+
+
+@pytest.mark.timeout(60)
+def test_init_without_mx_records_asks_for_mx(tmp_path, dns_server_factory):
+    from tests.support.dns_server import minimal_zone
+
+    server = dns_server_factory({"example.test": minimal_zone("example.test", "www A 127.0.0.1")})
+    out = tmp_path / "mta-sts.yml"
+    result = run_cli("init", "example.test", "--nameserver", server.address, "-o", out)
+    assert result.code == 2 and "example.test has no MX host; give the MX patterns with --mx" in result.err
+    assert not out.exists()
