@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import yaml
 
 from generator.errors import ConfigError, ConfigIssue
-from generator.names import normalize_domain, normalize_mx_pattern
+from generator.names import MAX_NAME, MAX_POLICY_DOMAIN, normalize_mx_pattern, normalize_policy_domain
 from generator.policy import (
     ID_RE,
     MAX_AGE_LIMIT,
@@ -34,12 +34,19 @@ _OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
 
 # Patterns for the JSON Schema (see schema.Text): the slips an editor can
 # flag while typing. An ASCII name gets the converter's own structure:
-# LDH labels, at most 253 characters, at least two labels, the last not all
+# LDH labels, at most max_length characters, at least two labels, the last not all
 # digits (so no IP address). An internationalized name is mapped by UTS 46
 # before it is checked (even '。' becomes a dot), so only its ASCII
 # characters are held to the host name alphabet.
 _LDH = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_NAME = rf"(?:(?=[A-Za-z0-9.-]{{1,253}}$)(?:{_LDH}\.)+(?![0-9]+$){_LDH}|[A-Za-z0-9.-]*[^\x00-\x7f](?:[A-Za-z0-9.-]|[^\x00-\x7f])*)"
+
+
+def _name_pattern(max_length: int) -> str:
+    return rf"(?:(?=[A-Za-z0-9.-]{{1,{max_length}}}$)(?:{_LDH}\.)+(?![0-9]+$){_LDH}|[A-Za-z0-9.-]*[^\x00-\x7f](?:[A-Za-z0-9.-]|[^\x00-\x7f])*)"
+
+
+_NAME = _name_pattern(MAX_NAME)
+_POLICY_NAME = _name_pattern(MAX_POLICY_DOMAIN)
 _MX_PATTERN = rf"(?:\*\.)?{_NAME}"
 _RUA_PATTERN = r"(?:[Mm][Aa][Ii][Ll][Tt][Oo]:|[Hh][Tt][Tt][Pp][Ss]://(?!/))[^\s,!;]+"
 
@@ -93,7 +100,7 @@ PAGES = Section(
     },
     doc="How GitHub Pages publishes the site.",
 )
-DOMAIN_KEY = Key(Text(convert=normalize_domain, pattern=_NAME), "The policy domain (the part after @ in addresses). IDNs are stored as A-labels.", required=True)
+DOMAIN_KEY = Key(Text(convert=normalize_policy_domain, pattern=_POLICY_NAME), "The policy domain (the part after @ in addresses). IDNs are stored as A-labels.", required=True)
 
 SINGLE = Section(
     {
@@ -245,6 +252,9 @@ def _policy_warnings(pol: Policy, where: str, line, source: Source) -> None:
     if pol.max_age < 3600:
         source.warn(f"{where}.max_age", f"max_age {pol.max_age}s is under an hour; Stalwart then caches the policy for a whole day instead",
                     line=line("policy.max_age", "policy"))
+    if pol.mode == "none" and not pol.mx:
+        source.warn(f"{where}.mx", "mode none without mx patterns: Stalwart rejects a policy with no mx line; keep the previous mx list",
+                    line=line("policy.mx", "policy.mode", "policy"))
     if pol.mode == "none":
         source.warn(f"{where}.mode", "mode none withdraws MTA-STS: keep it published for at least the old max_age so caches expire, then remove the records",
                     line=line("policy.mode", "policy"))

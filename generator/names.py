@@ -13,6 +13,9 @@ import idna
 
 MAX_NAME = 253
 MAX_LABEL = 63
+# The longest policy domain whose longest record name, `_smtp._tls.<domain>`,
+# still fits in MAX_NAME.
+MAX_POLICY_DOMAIN = MAX_NAME - len("_smtp._tls.")
 
 # RFC 5321 "Domain": letters, digits and hyphens, no hyphen at either end.
 _LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
@@ -93,6 +96,16 @@ def normalize_domain(name: str) -> str:
         raise InvalidName("is a bare top-level name; give a full domain such as example.com")
     if labels[-1].isdigit():
         raise InvalidName("ends in an all-numeric label; an IP address is not a host name")
+    return ascii_name
+
+
+def normalize_policy_domain(name: str) -> str:
+    """:func:`normalize_domain`, short enough for every record MTA-STS puts under it."""
+    ascii_name = normalize_domain(name)
+    if len(ascii_name) > MAX_POLICY_DOMAIN:
+        raise InvalidName(
+            f"is {len(ascii_name)} characters long; at most {MAX_POLICY_DOMAIN} leave room for _smtp._tls.{ascii_name[:12]}..."
+        )
     return ascii_name
 
 

@@ -111,6 +111,11 @@ def parse_policy(data: bytes | str) -> ParsedPolicy:
             continue
         key, value = match.groups()
         if key == "mx":
+            if not value.isascii():
+                # RFC 8461 §3.2: A-labels only; mox, for one, rejects U-labels.
+                findings.append(error("policy-mx-invalid", f"line {number}: mx {value!r} is not ASCII; senders need the A-label (xn--...)",
+                                      "write internationalized names as A-labels, as mta-sts-pages build does"))
+                continue
             try:
                 mx.append(normalize_mx_pattern(value))
                 if value != value.lower():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from generator.config import SCHEMA_FILE, json_schema_text, loads
 from generator.errors import UsageError
-from generator.names import InvalidName, normalize_domain, normalize_mx_pattern
+from generator.names import InvalidName, normalize_mx_pattern, normalize_policy_domain
 from generator.render import render
 from generator.tlsrpt import InvalidRua, check_rua
 
@@ -20,7 +20,7 @@ def live_mx(domain: str, nameservers: list[str], timeout: float = 10.0) -> list[
     from generator.check.options import parse_nameserver
 
     try:
-        name = normalize_domain(domain)
+        name = normalize_policy_domain(domain)
     except InvalidName as exc:
         raise UsageError(f"DOMAIN {domain!r} {exc}") from None
     resolver = Resolver(tuple(parse_nameserver(n) for n in nameservers), timeout)
@@ -45,7 +45,7 @@ def starter_config(domain: str, mx: list[str], rua: list[str], mode: str, owner:
     """Render the starter config; each flag is checked and named in errors."""
     problems = []
     try:
-        domain = normalize_domain(domain)
+        domain = normalize_policy_domain(domain)
     except InvalidName as exc:
         problems.append(f"DOMAIN {domain!r} {exc}")
     patterns = []

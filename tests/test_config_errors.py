@@ -50,6 +50,7 @@ ROWS = [
     # (id, config text, expected path, expected message fragment, line)
     ("domain-label-64", domain("a" * 64 + ".com"), "domain", "is 64 characters long (at most 63)", 1),
     ("domain-name-254", domain(".".join(["a" * 63] * 4)), "domain", "characters long (at most 253)", 1),
+    ("domain-too-long-for-records", domain(".".join(["a" * 60] * 4) + ".com"), "domain", "at most 242 leave room for _smtp._tls.", 1),
     ("domain-underscore", domain("ex_ample.com"), "domain", "contains an underscore", 1),
     ("domain-space", domain('"exa mple.com"'), "domain", "contains a space", 1),
     ("domain-newline", domain('"example.com\\nevil.com"'), "domain", "contains a newline", 1),

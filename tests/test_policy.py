@@ -193,3 +193,17 @@ def test_tlsrpt_rejects(record, code):
 )
 def test_mx_matching_is_one_label(pattern, host, expected):
     assert mx_matches(pattern, host) is expected
+
+
+def test_parser_rejects_u_label_mx():
+    with pytest.raises(ParseError) as exc_info:
+        parse_policy("version: STSv1\r\nmode: enforce\r\nmx: bücher.example\r\nmax_age: 86400\r\n".encode())
+    assert "policy-mx-invalid" in codes(exc_info)
+    assert parse_policy(b"version: STSv1\r\nmode: enforce\r\nmx: xn--bcher-kva.example\r\nmax_age: 86400\r\n").policy.mx == ("xn--bcher-kva.example",)
+
+
+def test_mode_none_without_mx_warns_for_stalwart():
+    config = loads("domain: example.com\npolicy:\n  mode: none\n")
+    messages = [w.message for w in config.warnings]
+    assert any("Stalwart rejects a policy with no mx line" in m for m in messages)
+    assert not any("Stalwart" in w.message for w in loads("domain: example.com\npolicy:\n  mode: none\n  mx: [mx.example.com]\n").warnings)
