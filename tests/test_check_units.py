@@ -5,6 +5,7 @@ imports the network stack is tested in test_startup.py.)"""
 from __future__ import annotations
 
 import ast
+import asyncio
 import dataclasses
 import re
 from pathlib import Path
@@ -188,6 +189,26 @@ def test_tlsrpt_and_mx_reading() -> None:
     assert (_codes(findings), hosts) == ([("mx-records-missing", "warning")], [])
     assert "null MX" in findings[0].message
     assert check_dns.mx_findings(Answer(Status.FOUND, "example.com", ((5, "b.example.com"), (10, "a.example.com"))), "example.com") == ([], ["b.example.com", "a.example.com"])
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("_smtp._tls." + ("a" * 60 + ".") * 4 + "test", id="name-too-long"),
+        pytest.param("bad..host", id="empty-label"),
+        pytest.param("a" * 64 + ".test", id="label-too-long"),
+    ],
+)
+def test_a_name_dns_cannot_hold_is_a_failed_lookup_not_an_exception(name: str) -> None:
+    resolver = check_dns.Resolver((Endpoint("127.0.0.1", 9),), timeout=1.0)
+
+    async def ask() -> tuple[Answer, Answer]:
+        return await resolver.lookup(name, "TXT"), await resolver.addresses(name)
+
+    for answer in asyncio.run(ask()):
+        assert (answer.status, answer.queried) == (Status.FAILED, name)
+        assert "not a valid DNS name" in answer.detail
 
 
 # --- the documented codes -------------------------------------------------------

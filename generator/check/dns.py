@@ -72,7 +72,11 @@ class Resolver:
         self._resolver.lifetime = timeout + 1
 
     async def lookup(self, name: str, rdtype: str) -> Answer:
-        qname = dns.name.from_text(name)
+        try:
+            qname = dns.name.from_text(name)
+        except dns.exception.DNSException as exc:
+            # Too long, an empty or oversized label: no server could hold it.
+            return Answer(Status.FAILED, name.lower(), detail=f"not a valid DNS name ({exc})", queried=name)
         for _ in range(MAX_CNAME_HOPS):
             try:
                 answer = await self._resolver.resolve(qname, rdtype, search=False, raise_on_no_answer=False)
