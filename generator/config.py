@@ -57,6 +57,17 @@ def _id(value: str) -> str:
     raise ValueError("is not 'auto' or 1-32 letters and digits (no '-', '_', '.' or ':')")
 
 
+# Git's branch-name rules (git check-ref-format), kept to the plain subset a
+# workflow's `branches:` filter reads literally: no glob characters.
+_BRANCH = r"(?!-|/)(?!.*(?:\.\.|//|@\{|\.lock$|/$|\.$))[A-Za-z0-9._/-]{1,100}"
+
+
+def _branch(value: str) -> str:
+    if re.fullmatch(_BRANCH, value):
+        return value
+    raise ValueError("is not a plain git branch name (letters, digits, '.', '_', '-', '/'; no '..', no leading '-')")
+
+
 def _owner(value: str) -> str:
     if re.fullmatch(_OWNER, value):
         return value.lower()
@@ -97,6 +108,7 @@ PAGES = Section(
     {
         "deploy": Key(Choice(("workflow", "branch")), "workflow: a GitHub Actions workflow deploys the site; branch: Pages publishes a branch.", default="workflow"),
         "owner": Key(Text(convert=_owner, pattern=_OWNER), "GitHub user or organization that owns the Pages repository; gives the mta-sts CNAME record."),
+        "branch": Key(Text(convert=_branch, pattern=f"^{_BRANCH}$"), "The branch whose pushes run the generated deploy workflow (the repository's default branch).", default="main"),
     },
     doc="How GitHub Pages publishes the site.",
 )
@@ -144,6 +156,7 @@ class DomainConfig:
     tlsrpt_rua: tuple[str, ...] | None
     deploy: str
     owner: str | None
+    branch: str = "main"
 
     @property
     def policy_host(self) -> str:
@@ -223,6 +236,7 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
         tlsrpt_rua=tuple(tlsrpt["rua"]) if tlsrpt else None,
         deploy=pages.get("deploy", "workflow"),
         owner=pages.get("owner"),
+        branch=pages.get("branch", "main"),
     )
 
 

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.cli import run_cli
 from tests.support.tools import require_tool
@@ -38,6 +39,15 @@ def test_site_files(tmp_path):
     assert b".well-known" in files["_config.yml"]
     assert b"/.well-known/mta-sts.txt -text" in files[".gitattributes"]
     assert "_mta-sts.example.com.\t3600\tIN\tTXT\t\"v=STSv1; id=" in result.out
+
+
+def test_workflow_runs_on_the_configured_branch(tmp_path):
+    config = tmp_path / "mta-sts.yml"
+    config.write_text(GOOGLE.read_text().replace("  deploy: workflow\n", "  deploy: workflow\n  branch: trunk\n"))
+    out = tmp_path / "site"
+    build(config, out)
+    workflow = yaml.safe_load((out / ".github/workflows/mta-sts-pages.yml").read_text())
+    assert workflow[True]["push"] == {"branches": ["trunk"]}  # YAML 1.1 reads a bare `on` as true
 
 
 def test_branch_deploy_has_no_workflow(tmp_path):

@@ -89,9 +89,11 @@ def _pages_settings(path: Path) -> None:
     # The starter's workflow-wide permissions, split per job so the job that
     # runs the build never holds the deployment token.
     assert workflow["permissions"] == {}
-    granted = {k: v for job in workflow["jobs"].values() for k, v in job["permissions"].items()}
-    assert granted == {"contents": "read", "pages": "write", "id-token": "write"}
-    [deploy] = [job for job in workflow["jobs"].values() if "pages" in job["permissions"]]
+    # configure-pages in the build job reads the Pages settings (a private
+    # repository refuses it without pages: read); only deploy may write.
+    assert workflow["jobs"]["build"]["permissions"] == {"contents": "read", "pages": "read"}
+    assert workflow["jobs"]["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
+    deploy = workflow["jobs"]["deploy"]
     assert deploy["environment"] == {"name": "github-pages", "url": "${{ steps.deployment.outputs.page_url }}"}
     assert [step["id"] for step in steps_using(workflow, "actions/deploy-pages")] == ["deployment"]
     assert len(steps_using(workflow, "actions/configure-pages")) == 1
