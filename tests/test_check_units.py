@@ -34,13 +34,24 @@ ROOT = Path(__file__).resolve().parent.parent
         ("MTA-STS.Example.com.:443:pages.github.io:", ConnectTo("mta-sts.example.com", 443, "pages.github.io", None)),
         ("::127.0.0.1:8443", ConnectTo("", None, "127.0.0.1", 8443)),
         ("[::1]:25:[2001:db8::1]:2525", ConnectTo("::1", 25, "2001:db8::1", 2525)),
+        ("mx1.example.com:25:localhost:2525", ConnectTo("mx1.example.com", 25, "localhost", 2525)),
+        (":443:Pages.GitHub.io.:", ConnectTo("", 443, "Pages.GitHub.io.", None)),
     ],
 )
 def test_connect_to_parses_like_curl(value: str, expected: ConnectTo) -> None:
     assert parse_connect_to(value) == expected
 
 
-@pytest.mark.parametrize("value", ["example.com:443:127.0.0.1", "a:b:c:d:e", "x:443:1.2.3.4:0", "x:https:1.2.3.4:1"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "example.com:443:127.0.0.1", "a:b:c:d:e", "x:443:1.2.3.4:0", "x:https:1.2.3.4:1",
+        # ADDR: an IP address or LDH labels, nothing else dnspython or a socket could choke on
+        "mta-sts.example.test:443:bad..host:443", "x:443:.host:443", "x:443:-host.example:443", "x:443:host_1.example:443",
+        "x:443:" + "a" * 64 + ".example:443", pytest.param("x:443:" + "a." * 127 + "example:443", id="addr-too-long"), "x:443:127.0.0.256:443",
+        "x:443:[localhost]:443", "x:443:[2001:db8::zz]:443", "x:443:host name:443",
+    ],
+)
 def test_connect_to_rejects(value: str) -> None:
     with pytest.raises(UsageError, match="--connect-to"):
         parse_connect_to(value)
@@ -90,6 +101,7 @@ def test_targets_from_a_config_carry_it_for_drift() -> None:
         pytest.param([], "give a DOMAIN, --domains-file FILE or --config FILE", id="nothing-to-check"),
         pytest.param(["bad_name.example"], "underscore", id="bad-domain"),
         pytest.param(["example.com", "--connect-to", "example.com:443"], "--connect-to", id="bad-connect-to"),
+        pytest.param(["example.com", "--connect-to", "mta-sts.example.com:443:bad..host:443"], "--connect-to", id="bad-connect-to-addr"),
         pytest.param(["example.com", "--nameserver", "ns1.example.com"], "--nameserver", id="bad-nameserver"),
         pytest.param(["example.com", "--timeout", "0"], "--timeout", id="zero-timeout"),
         pytest.param(["example.com", "--concurrency", "0"], "--concurrency", id="zero-concurrency"),

@@ -4,15 +4,18 @@ list of domains to check. Pure: nothing here touches the network."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from generator.config import Config, DomainConfig
 from generator.errors import UsageError
-from generator.names import InvalidName, normalize_domain
+from generator.names import MAX_NAME, InvalidName, normalize_domain
 
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_CONCURRENCY = 50
+
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ def _port(text: str, flag: str, value: str) -> int:
 
 
 def _fields(value: str) -> list[str]:
-    """Split at colons outside ``[...]``, unbracketing IPv6 literals."""
+    """Split at colons outside ``[...]``; IPv6 literals lose their brackets,
+    nothing else does (so ``[name]`` fails as a name or an address)."""
     fields, current, bracketed = [], "", False
     for ch in value:
         if ch == ":" and not bracketed:
@@ -65,7 +69,21 @@ def _fields(value: str) -> list[str]:
         bracketed = (bracketed or ch == "[") and ch != "]"
         current += ch
     fields.append(current)
-    return [f[1:-1] if f.startswith("[") and f.endswith("]") else f for f in fields]
+    return [f[1:-1] if f.startswith("[") and f.endswith("]") and ":" in f else f for f in fields]
+
+
+def _address(text: str, value: str) -> str:
+    """ADDR of --connect-to: an IP address or a host name; one label is
+    enough (``localhost``), as for curl."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        name = text.removesuffix(".")
+        labels = name.split(".")
+        if len(name) > MAX_NAME or not all(_HOST_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+            raise UsageError(f"--connect-to {value!r}: {text!r} is neither an IP address ([...] around IPv6) "
+                             "nor a host name of letters, digits and hyphens between dots") from None
+    return text
 
 
 def parse_connect_to(value: str) -> ConnectTo:
@@ -76,7 +94,7 @@ def parse_connect_to(value: str) -> ConnectTo:
     return ConnectTo(
         host=host.lower().rstrip("."),
         port=_port(port, "--connect-to", value) if port else None,
-        to_host=to_host,
+        to_host=_address(to_host, value) if to_host else "",
         to_port=_port(to_port, "--connect-to", value) if to_port else None,
     )
 
