@@ -20,8 +20,11 @@ MAX_AGE_LIMIT = 31557600  # RFC 8461 §3.2: at most one year
 MAX_POLICY_BYTES = 64 * 1024  # RFC 8461 §3.3 suggested maximum; senders stop reading there
 ID_RE = re.compile(r"[A-Za-z0-9]{1,32}\Z")
 
-_EXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}\Z")
-_EXT_VALUE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+\Z")
+# The extension field grammar that RFC 8461 §3.1 and RFC 8460 §3 share:
+# name (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / "."), value any VCHAR
+# but "=" and ";".
+EXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}\Z")
+EXT_VALUE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+\Z")
 _KEY_LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.-]{0,31}):[ \t]*(.*?)[ \t]*\Z")
 
 
@@ -195,7 +198,7 @@ def parse_sts_record(text: str) -> tuple[StsRecord, tuple[Finding, ...]]:
     extensions: list[tuple[str, str]] = []
     for field in fields[1:]:
         name, sep, value = field.partition("=")
-        if not sep or not _EXT_NAME.match(name) or not _EXT_VALUE.match(value):
+        if not sep or not EXT_NAME.match(name) or not EXT_VALUE.match(value):
             findings.append(error("sts-record-syntax", f"field {field[:40]!r} is not 'name=value'", "publish exactly 'v=STSv1; id=<id>'"))
         elif name == "id":
             if not ID_RE.match(value):

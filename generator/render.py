@@ -23,7 +23,7 @@ def environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(template_dir()),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=jinja2.select_autoescape(["html"]),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -9,11 +9,11 @@ from urllib.parse import unquote, urlsplit
 from generator.errors import ParseError
 from generator.findings import Finding, error, raise_if_errors, warning
 from generator.names import InvalidName, normalize_domain
+from generator.policy import EXT_NAME, EXT_VALUE
 
-_EXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}\Z")
-_EXT_VALUE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+\Z")
 # Characters that may stand in a URI at all (RFC 3986), '%' for escapes.
 _URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@$&'()*+=%]+\Z")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$&'*+/=?^_`{|}~.%-]+\Z")
 
 
@@ -37,11 +37,15 @@ def check_rua(uri: str) -> str:
         bad = next(c for c in uri if not _URI_CHARS.match(c))
         shown = "a space" if bad == " " else f"U+{ord(bad):04X}" if not bad.isprintable() else repr(bad)
         raise InvalidRua(f"contains {shown}, which a URI cannot hold unencoded")
+    if _BAD_ESCAPE.search(uri):
+        raise InvalidRua("has a '%' that is not followed by two hex digits")
     scheme, _, rest = uri.partition(":")
     scheme = scheme.lower()
     if scheme == "mailto":
-        address = unquote(rest.split("?", 1)[0])
-        local, at, domain = address.rpartition("@")
+        # The local part is checked as written: a %2C in it is the way to
+        # write a ',' and must not be decoded into one first.
+        local, at, domain = rest.split("?", 1)[0].rpartition("@")
+        domain = unquote(domain)
         if not at or not local or not domain:
             raise InvalidRua("needs an address: mailto:tls-reports@example.com")
         if not _LOCAL_PART.match(local):
@@ -57,9 +61,11 @@ def check_rua(uri: str) -> str:
             raise InvalidRua("needs a host: https://reports.example.com/path")
         try:
             normalize_domain(parts.hostname)
-            parts.port  # noqa: B018 - raises ValueError on a bad port
+            port = parts.port  # raises ValueError past 65535
         except (InvalidName, ValueError) as exc:
             raise InvalidRua(f"host {parts.netloc!r} {exc}") from None
+        if port == 0:
+            raise InvalidRua(f"host {parts.netloc!r} has port 0")
         return uri
     raise InvalidRua("must start with mailto: or https:")
 
@@ -100,7 +106,7 @@ def parse_tlsrpt_record(text: str) -> tuple[TlsRptRecord, tuple[Finding, ...]]:
                 except InvalidRua as exc:
                     findings.append(error("tlsrpt-rua-invalid", f"rua {uri!r} {exc}",
                                           "use mailto:address or https://host/path, with , ! ; percent-encoded"))
-        elif sep and _EXT_NAME.match(name) and _EXT_VALUE.match(value) and name != "v":
+        elif sep and EXT_NAME.match(name) and EXT_VALUE.match(value) and name != "v":
             extensions.append((name, value))
             findings.append(warning("tlsrpt-record-extension", f"extension field {name!r} is ignored by senders",
                                     "publish only v= and rua="))

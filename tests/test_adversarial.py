@@ -151,3 +151,15 @@ def test_concurrent_builds_leave_one_consistent_site(tmp_path):
         mode = b"enforce" if b"mode: enforce" in files[".well-known/mta-sts.txt"] else b"testing"
         assert b"Mode <strong>" + mode + b"</strong>" in files["index.html"]
         assert not [p for p in out.iterdir() if p.name.startswith(".mta-sts-pages-tmp-")]
+
+
+def test_landing_page_escapes_what_it_shows(tmp_path):
+    """`&` and `'` are legal in report URIs; the page must show them escaped."""
+    config = deep_copy(GOOD)
+    config["tlsrpt"]["rua"] = ["https://reports.example.com/r?a=1&b='2'"]
+    path = tmp_path / "mta-sts.yml"
+    path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "site"
+    assert run_cli("build", "-c", path, "-o", out).code == 0
+    page = (out / "index.html").read_text()
+    assert "a=1&amp;b=&#39;2&#39;" in page and "a=1&b=" not in page

@@ -207,3 +207,8 @@ def test_mode_none_without_mx_warns_for_stalwart():
     messages = [w.message for w in config.warnings]
     assert any("Stalwart rejects a policy with no mx line" in m for m in messages)
     assert not any("Stalwart" in w.message for w in loads("domain: example.com\npolicy:\n  mode: none\n  mx: [mx.example.com]\n").warnings)
+
+
+def test_encoded_comma_in_a_mailto_local_part_is_accepted():
+    record, notes = parse_tlsrpt_record("v=TLSRPTv1; rua=mailto:tls%2Creports@example.com")
+    assert record.rua == ("mailto:tls%2Creports@example.com",) and notes == ()

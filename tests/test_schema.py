@@ -218,6 +218,9 @@ SCHEMA_ALLOWS = {
     "max-age-unit-over": "the range of a duration with a unit",
     "max-age-octal": "YAML 1.2 reads 0o17 as the number 15",
     "rua-mailto-bad-domain": "the domain inside a mailto: address",
+    "rua-bad-escape": "percent escapes inside a URI",
+    "rua-port-zero": "the port range of an https: URI",
+    "rua-port-too-big": "the port range of an https: URI",
     "policy-too-large": "the size of the rendered policy",
 }
 
