@@ -106,38 +106,36 @@ def validate(
     strict: StrictOption = False,
 ) -> None:
     """Check configs, or an existing policy file / TXT record, with the parser `check` uses."""
+    from generator.config import fail_on_warnings
     from generator.errors import ConfigError
-    from generator.lint import lint_policy_file, lint_sts_record, lint_tlsrpt_record
+    from generator.lint import fails, lint_artefacts, load_configs
 
-    findings = []
-    if policy is not None:
-        findings += lint_policy_file(policy)
-    if txt is not None:
-        findings += lint_sts_record(txt)
-    if tlsrpt is not None:
-        findings += lint_tlsrpt_record(tlsrpt)
-    configs = [*(files or []), *([config] if config is not None else [])]
-    if not configs and policy is None and txt is None and tlsrpt is None:
-        configs = [Path("mta-sts.yml")]
-    issues = []
-    for path in configs:
-        # Every file is checked before failing: a commit's bad configs are reported together.
-        try:
-            loaded = _load(path, strict)
-        except ConfigError as exc:
-            issues += exc.issues
-            continue
-        typer.echo(f"{path}: valid ({len(loaded.domains)} domain{'s' if len(loaded.domains) != 1 else ''}, {len(loaded.warnings)} warning{'s' if len(loaded.warnings) != 1 else ''})")
+    findings = lint_artefacts(policy, txt, tlsrpt)
+    linting = policy is not None or txt is not None or tlsrpt is not None
+    paths = [*(files or []), *([config] if config is not None else [])] or ([] if linting else [Path("mta-sts.yml")])
+    loaded, issues = load_configs(paths)
+    for path, cfg in loaded:
+        for warning in cfg.warnings:
+            _err(f"warning: {warning}")
+        if strict:
+            try:
+                fail_on_warnings(cfg)
+            except ConfigError as exc:
+                issues += exc.issues
+                continue
+        typer.echo(f"{path}: valid ({_count(len(cfg.domains), 'domain')}, {_count(len(cfg.warnings), 'warning')})")
     for finding in findings:
-        line = f"{finding.severity}: [{finding.code}] {finding.message}"
-        typer.echo(line + (f"\n  fix: {finding.fix}" if finding.fix else ""))
+        typer.echo(f"{finding.severity}: [{finding.code}] {finding.message}" + (f"\n  fix: {finding.fix}" if finding.fix else ""))
     if issues:
         raise ConfigError(issues)
-    failing = {"error", "warning"} if strict else {"error"}
-    if any(f.severity.value in failing for f in findings):
+    if fails(findings, strict):
         raise typer.Exit(1)
-    if policy is not None or txt is not None or tlsrpt is not None:
+    if linting:
         typer.echo("no errors")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @app.command()

@@ -1,22 +1,24 @@
-"""`validate --policy/--txt/--tlsrpt`: lint existing artefacts with the parsers `check` uses."""
+"""`validate`: check configs, and lint existing artefacts (a policy file,
+TXT records) with the parsers `check` uses."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from generator.errors import ParseError
-from generator.findings import Finding, error, info
+from generator.config import Config, load
+from generator.errors import ConfigError, ConfigIssue, ParseError, UsageError
+from generator.findings import Finding, Severity
 from generator.policy import MAX_POLICY_BYTES, parse_policy, parse_sts_record
 from generator.tlsrpt import parse_tlsrpt_record
 
 
-def _collect(parse, *args) -> list[Finding]:
+def _notes(parse: Callable[[], Iterable[Finding]]) -> list[Finding]:
+    """Every finding of a parse, whether it succeeded or not."""
     try:
-        result = parse(*args)
+        return list(parse())
     except ParseError as exc:
         return list(exc.findings)
-    notes = result.notes if hasattr(result, "notes") else result[1]
-    return list(notes)
 
 
 def lint_policy_file(path: Path) -> list[Finding]:
@@ -24,16 +26,44 @@ def lint_policy_file(path: Path) -> list[Finding]:
         with open(path, "rb") as handle:
             data = handle.read(MAX_POLICY_BYTES + 1)
     except OSError as exc:
-        return [error("policy-unreadable", f"{path}: {exc.strerror}")]
-    findings = _collect(parse_policy, data)
-    if not any(f.severity.value == "error" for f in findings):
-        findings.append(info("policy-valid", f"{path}: a valid MTA-STS policy"))
-    return findings
+        raise UsageError(f"--policy {path}: {exc.strerror}") from None
+    return _notes(lambda: parse_policy(data).notes)
 
 
 def lint_sts_record(text: str) -> list[Finding]:
-    return _collect(parse_sts_record, text)
+    return _notes(lambda: parse_sts_record(text)[1])
 
 
 def lint_tlsrpt_record(text: str) -> list[Finding]:
-    return _collect(parse_tlsrpt_record, text)
+    return _notes(lambda: parse_tlsrpt_record(text)[1])
+
+
+def lint_artefacts(policy: Path | None, txt: str | None, tlsrpt: str | None) -> list[Finding]:
+    """The findings for whichever of the three artefacts were given."""
+    findings: list[Finding] = []
+    if policy is not None:
+        findings += lint_policy_file(policy)
+    if txt is not None:
+        findings += lint_sts_record(txt)
+    if tlsrpt is not None:
+        findings += lint_tlsrpt_record(tlsrpt)
+    return findings
+
+
+def load_configs(paths: list[Path]) -> tuple[list[tuple[Path, Config]], list[ConfigIssue]]:
+    """Load every config; all are read before any failure is reported, so
+    one commit's bad configs show up together."""
+    loaded: list[tuple[Path, Config]] = []
+    issues: list[ConfigIssue] = []
+    for path in paths:
+        try:
+            loaded.append((path, load(str(path))))
+        except ConfigError as exc:
+            issues += exc.issues
+    return loaded, issues
+
+
+def fails(findings: list[Finding], strict: bool) -> bool:
+    """Errors fail a lint; with ``strict``, warnings too."""
+    failing = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
+    return any(f.severity in failing for f in findings)
