@@ -1,13 +1,16 @@
-"""`check --smtp` against a real SMTP server (aiosmtpd) with STARTTLS on 127.0.0.1."""
+"""`check --smtp` against a real SMTP server (aiosmtpd) with STARTTLS on 127.0.0.1,
+and how domains share the probe of an MX host (with a stub session)."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from generator.check import smtp as check_smtp
 from tests.support.certs import CertKind
 from tests.support.check_run import HEALTHY, POLICY_HOST, STS, TLSRPT, policy_bytes, run_check_json
 from tests.support.dns_server import minimal_zone, start_nsd
@@ -119,3 +122,30 @@ def test_an_mx_host_shared_by_many_domains_is_probed_once(servers, smtp_server_f
     assert run.code == 0
     assert [run.report(d)["result"] for d in SHARING] == ["ok", "ok"], run.reports
     assert smtp.connections == 1
+
+
+@pytest.mark.parametrize("together", [pytest.param(True, id="while-probing"), pytest.param(False, id="after-the-timeout")])
+def test_a_domain_never_inherits_the_deadline_of_another_sharing_its_mx(monkeypatch, together: bool) -> None:
+    """The first session never gets its greeting and runs into the first
+    domain's short deadline; the second domain, with time left, probes again
+    and passes; a third reuses that finished probe."""
+    sessions = []
+
+    async def session(host, rules, resolver, context, deadline, helo):
+        sessions.append(deadline)
+        if len(sessions) == 1:
+            await asyncio.Event().wait()
+        return check_smtp.ProbeResult(host, check_smtp.Status.OK)
+
+    monkeypatch.setattr(check_smtp, "_probe", session)
+
+    async def run():
+        probes = check_smtp.MxProbes((), None, None)
+        now = asyncio.get_running_loop().time()
+        hurried, patient = probes.probe(PROVIDER_MX, now + 0.2), probes.probe(PROVIDER_MX, now + 10)
+        first = await asyncio.gather(hurried, patient) if together else [await hurried, await patient]
+        return [*first, await probes.probe(PROVIDER_MX, now + 10)]
+
+    results = asyncio.run(run())
+    assert [r.status for r in results] == [check_smtp.Status.TIMEOUT, check_smtp.Status.OK, check_smtp.Status.OK]
+    assert len(sessions) == 2
