@@ -36,6 +36,7 @@ OVERRIDE = (
     "mode=enforce",
     "tlsrpt_rua=mailto:tls@xn--bcher-kva.example, https://tlsrpt.example.net/v1/report",
     "github_owner=Example-Books",
+    "branch=trunk",
     f"action=example-org/mta-sts-pages@{SHA} # v1.2.0",
     "repo_name=policy",
 )
@@ -48,22 +49,31 @@ OVERRIDE = (
             (),
             {"repo": "mta-sts-example-com", "domain": "example.com", "mode": "testing", "mx": ("mx1.example.com", "mx2.example.com"),
              "rua": ("mailto:tls-reports@example.com",), "owner": "example-org", "uses": "OWNER/REPO@v1",
-             "typed": "example.com"},
+             "typed": "example.com", "branch": "main"},
             id="defaults",
         ),
         pytest.param(
             OVERRIDE,
             {"repo": "policy", "domain": "xn--bcher-kva.example", "mode": "enforce", "mx": ("*.mail.protection.outlook.com",),
              "rua": ("mailto:tls@xn--bcher-kva.example", "https://tlsrpt.example.net/v1/report"), "owner": "example-books",
-             "uses": f"example-org/mta-sts-pages@{SHA}", "typed": "bücher.example"},
+             "uses": f"example-org/mta-sts-pages@{SHA}", "typed": "bücher.example", "branch": "trunk"},
             id="override",
         ),
         pytest.param(
             ("domain=bücher.example",),
             {"repo": "mta-sts-bucher-example", "domain": "xn--bcher-kva.example", "mode": "testing",
              "mx": ("mx1.xn--bcher-kva.example", "mx2.xn--bcher-kva.example"), "rua": ("mailto:tls-reports@xn--bcher-kva.example",),
-             "owner": "example-org", "uses": "OWNER/REPO@v1", "typed": "bücher.example"},
+             "owner": "example-org", "uses": "OWNER/REPO@v1", "typed": "bücher.example", "branch": "main"},
             id="international-domain-defaults",
+        ),
+        # IDNA 2003 (Python's "idna" codec) maps ß to ss: the reports would go
+        # to fass.de, another domain. The tool and the template use IDNA 2008.
+        pytest.param(
+            ("domain=faß.de",),
+            {"repo": "mta-sts-fass-de", "domain": "xn--fa-hia.de", "mode": "testing",
+             "mx": ("mx1.xn--fa-hia.de", "mx2.xn--fa-hia.de"), "rua": ("mailto:tls-reports@xn--fa-hia.de",),
+             "owner": "example-org", "uses": "OWNER/REPO@v1", "typed": "faß.de", "branch": "main"},
+            id="deviation-character-in-domain",
         ),
     ],
 )
@@ -85,6 +95,7 @@ def test_template_renders_a_repository_that_deploys_its_policy(tmp_path, overrid
     check_schema("vendor.github-workflows", workflow_file)
     assert zizmor_findings(workflow_file) == []
     workflow = yaml.safe_load(workflow_file.read_text())
+    assert workflow[True]["push"] == {"branches": [expected["branch"]]}  # YAML 1.1 reads a bare `on` as true
     [action_step] = [s for s in workflow["jobs"]["build"]["steps"] if s.get("id") == "site"]
     assert action_step["uses"] == expected["uses"]
 
@@ -102,7 +113,9 @@ def test_template_renders_a_repository_that_deploys_its_policy(tmp_path, overrid
         assert not [name for name in tar.getnames() if "/.github" in name or name.endswith("mta-sts.yml")]
     assert f"`_mta-sts.{domain.domain}.` | TXT | `v=STSv1; id={domain.id}`" in run.summary
 
-    assert f"custom domain `mta-sts.{expected['typed']}`" in (repo / "README.md").read_text()
+    readme = (repo / "README.md").read_text()
+    assert f"custom domain `mta-sts.{expected['typed']}`" in readme
+    assert f"git push -u origin {expected['branch']}\n" in readme
 
 
 def test_a_tag_ref_is_marked_and_a_commit_ref_is_not(tmp_path):

@@ -230,9 +230,12 @@ def render_template(output_dir: Path, *overrides: str) -> Path:
     prompts, ignoring any user config; returns the new repository."""
     home = output_dir.with_name(output_dir.name + "-home")  # cookiecutter's replay files go here
     home.mkdir(parents=True, exist_ok=True)
+    # Importing the template's local_extensions.py would otherwise leave a
+    # __pycache__ folder in the source tree.
+    env = {**os.environ, "HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1"}
     run = subprocess.run(
         [python_tool("cookiecutter"), "--no-input", "--default-config", "--output-dir", str(output_dir), str(TEMPLATE), *overrides],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "HOME": str(home)},
+        capture_output=True, text=True, timeout=60, env=env,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     [repo] = output_dir.iterdir()
