@@ -155,11 +155,16 @@ def test_healthy_domain_has_no_errors_or_warnings(servers: Servers, tmp_path: Pa
 
 @pytest.mark.timeout(20)
 def test_one_slow_domain_does_not_stall_the_others(servers: Servers) -> None:
-    """Two workers, a dripping domain first: the others finish on their own time."""
-    fast = [r.domain for r in ROWS if r.name in ("redirect", "not-found", "sts-split", "text-html", "expired")]
-    run = _check(servers, "drip.test", *fast, "--concurrency", "2", timeout=2.0)
+    """Two workers, a dripping domain first: the other worker checks the rest
+    meanwhile, each to its own finding, all done before the slow domain's
+    deadline. No bound tighter than that deadline, so a loaded machine passes."""
+    fast = [r for r in ROWS if r.name in ("redirect", "not-found", "sts-split", "text-html", "expired")]
+    timeout = 3.0
+    run = _check(servers, "drip.test", *(r.domain for r in fast), "--concurrency", "2", timeout=timeout)
     assert [r["domain"] for r in run.reports][-1] == "drip.test"  # JSON lines come as domains finish
-    assert all(run.report(d)["seconds"] < 1.0 for d in fast)
+    for row in fast:
+        assert (row.code, row.severity) in run.findings(row.domain)
+        assert run.report(row.domain)["seconds"] < timeout
     assert ("policy-fetch-timeout", "error") in run.findings("drip.test")
 
 
