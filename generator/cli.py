@@ -179,6 +179,8 @@ def check(
     nameserver: Annotated[Optional[list[str]], typer.Option("--nameserver", metavar="IP[:PORT]", help="Ask this DNS server instead of the system's resolver (repeatable).")] = None,
     ca_file: Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="Trust only the CA certificates in this file, not the system's.", dir_okay=False)] = None,
     connect_to: Annotated[Optional[list[str]], typer.Option("--connect-to", metavar="HOST:PORT:ADDR:PORT", help="Connect to ADDR:PORT instead of HOST:PORT, like curl (repeatable; an empty HOST or PORT matches any).")] = None,
+    # generator.check.options' DEFAULT_TIMEOUT and DEFAULT_CONCURRENCY, spelled out so start-up
+    # does not import generator.check; test_check_units.py holds them equal.
     timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for all the checks of one domain, in seconds.")] = 20.0,
     concurrency: Annotated[int, typer.Option("--concurrency", help="How many domains are checked at once.")] = 50,
 ) -> None:

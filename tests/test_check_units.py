@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import dataclasses
+import inspect
 import re
 from pathlib import Path
 
@@ -15,7 +16,10 @@ import pytest
 from generator.check import codes, coverage, drift, https, smtp
 from generator.check import dns as check_dns
 from generator.check.dns import Answer, Status
-from generator.check.options import ConnectTo, Endpoint, parse_connect_to, parse_nameserver, route, select_targets
+from generator import cli
+from generator.check.options import (
+    DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, ConnectTo, Endpoint, parse_connect_to, parse_nameserver, route, select_targets,
+)
 from generator.config import loads
 from generator.errors import UsageError
 from generator.policy import Policy
@@ -77,6 +81,13 @@ def test_nameserver(value: str, expected: Endpoint) -> None:
 def test_nameserver_rejects(value: str) -> None:
     with pytest.raises(UsageError, match="--nameserver"):
         parse_nameserver(value)
+
+
+def test_the_cli_defaults_are_the_check_defaults() -> None:
+    """cli.py spells them out: importing generator.check there would load it
+    for every command (test_startup.py), so the two are held equal here."""
+    parameters = inspect.signature(cli.check).parameters
+    assert (parameters["timeout"].default, parameters["concurrency"].default) == (DEFAULT_TIMEOUT, DEFAULT_CONCURRENCY)
 
 
 CONFIG = loads("domain: example.com\npolicy:\n  mode: enforce\n  mx: [mx1.example.com]\n", file="mta-sts.yml")
