@@ -21,6 +21,7 @@ from generator.check.options import (
     DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, ConnectTo, Endpoint, parse_connect_to, parse_nameserver, route, select_targets,
 )
 from generator.config import loads
+from generator.names import MAX_POLICY_DOMAIN
 from generator.errors import UsageError
 from generator.policy import Policy
 from tests.support.cli import run_cli
@@ -105,12 +106,18 @@ def test_targets_from_a_config_carry_it_for_drift() -> None:
         select_targets([("arg", "other.example")], CONFIG)
 
 
+# One character too long for `_smtp._tls.<domain>` to be a DNS name.
+LONG_DOMAIN = ".".join(["a" * 60] * 3) + "." + "b" * (MAX_POLICY_DOMAIN + 1 - 3 * 61 - len(".com")) + ".com"
+
+
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         pytest.param([], "give a DOMAIN, --domains-file FILE or --config FILE", id="nothing-to-check"),
         pytest.param(["bad_name.example"], "underscore", id="bad-domain"),
+        pytest.param([LONG_DOMAIN], f"DOMAIN '{LONG_DOMAIN}': '{LONG_DOMAIN}' is {MAX_POLICY_DOMAIN + 1} characters long", id="domain-too-long-for-its-records"),
+        pytest.param(["--domains-file", "long.txt"], "long.txt:2: ", id="domains-file-entry-too-long"),
         pytest.param(["example.com", "--connect-to", "example.com:443"], "--connect-to", id="bad-connect-to"),
         pytest.param(["example.com", "--connect-to", "mta-sts.example.com:443:bad..host:443"], "--connect-to", id="bad-connect-to-addr"),
         pytest.param(["example.com", "--nameserver", "ns1.example.com"], "--nameserver", id="bad-nameserver"),
@@ -127,6 +134,7 @@ def test_usage_and_config_errors_exit_2_without_a_traceback(tmp_path: Path, args
     (tmp_path / "garbage.pem").write_text("not a certificate\n")
     (tmp_path / "mta-sts.yml").write_text("domain: example.com\npolicy:\n  mx: [mx1.example.com]\n")
     (tmp_path / "broken.yml").write_text("domain: example.com\n")
+    (tmp_path / "long.txt").write_text(f"example.com\n{LONG_DOMAIN}\n")
     (tmp_path / "empty").mkdir()
     result = run_cli("check", *args, cwd=tmp_path if args else tmp_path / "empty")
     assert result.code == 2, result.output

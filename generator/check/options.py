@@ -10,7 +10,7 @@ from pathlib import Path
 
 from generator.config import Config, DomainConfig
 from generator.errors import UsageError
-from generator.names import MAX_NAME, InvalidName, normalize_domain
+from generator.names import MAX_NAME, InvalidName, normalize_policy_domain
 
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_CONCURRENCY = 50
@@ -176,7 +176,7 @@ def select_targets(names: list[tuple[str, str]], config: Config | None) -> list[
     targets: dict[str, Target] = {}
     for where, name in names:
         try:
-            domain = normalize_domain(name.rstrip("."))
+            domain = normalize_policy_domain(name.rstrip("."))
         except InvalidName as exc:
             problems.append(f"{where}: {name!r} {exc}")
             continue
