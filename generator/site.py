@@ -25,6 +25,7 @@ def site_files(domain: DomainConfig) -> dict[str, bytes]:
             "index.html.j2",
             domain=domain,
             display_name=display if display == domain.domain else f"{display} ({domain.domain})",
+            short_name=display,
             policy_text=domain.policy_bytes.decode("ascii").replace("\r\n", "\n"),
             records=records_for(domain),
             version=__version__,
