@@ -156,6 +156,8 @@ def init(
         raise UsageError(f"--mode {mode!r} is not testing, enforce or none")
     if output.exists() or output.is_symlink():
         raise UsageError(f"{output} already exists; remove it or choose another --output")
+    if nameserver and mx:
+        raise UsageError("--nameserver is for looking up the MX hosts; it has no use with --mx")
     text = starter_config(domain, mx or live_mx(domain, nameserver or []), rua or [], mode, owner)
     written = write_starter(output, text)
     typer.echo(f"wrote {' and '.join(map(str, written))}; next: mta-sts-pages build -c {output}")

@@ -59,13 +59,13 @@ def _id(value: str) -> str:
 
 # Git's branch-name rules (git check-ref-format), kept to the plain subset a
 # workflow's `branches:` filter reads literally: no glob characters.
-_BRANCH = r"(?!-|/)(?!.*(?:\.\.|//|@\{|\.lock$|/$|\.$))[A-Za-z0-9._/-]{1,100}"
+_BRANCH = r"(?!-|/|@$)(?!.*(?:\.\.|//|@\{|\.lock(?:/|$)|(?:^|/)\.|/$|\.$))[A-Za-z0-9._/@-]{1,100}"
 
 
 def _branch(value: str) -> str:
     if re.fullmatch(_BRANCH, value):
         return value
-    raise ValueError("is not a plain git branch name (letters, digits, '.', '_', '-', '/'; no '..', no leading '-')")
+    raise ValueError("is not a plain git branch name (letters, digits, '.', '_', '-', '@', '/'; no '..', no leading '-' or '.')")
 
 
 def _owner(value: str) -> str:
@@ -108,7 +108,7 @@ PAGES = Section(
     {
         "deploy": Key(Choice(("workflow", "branch")), "workflow: a GitHub Actions workflow deploys the site; branch: Pages publishes a branch.", default="workflow"),
         "owner": Key(Text(convert=_owner, pattern=_OWNER), "GitHub user or organization that owns the Pages repository; gives the mta-sts CNAME record."),
-        "branch": Key(Text(convert=_branch, pattern=f"^{_BRANCH}$"), "The branch whose pushes run the generated deploy workflow (the repository's default branch).", default="main"),
+        "branch": Key(Text(convert=_branch, pattern=_BRANCH), "The branch whose pushes run the generated deploy workflow (the repository's default branch).", default="main"),
     },
     doc="How GitHub Pages publishes the site.",
 )
@@ -225,6 +225,9 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
         source.error(f"{where}.mx", f"the policy would be {len(body)} bytes; senders read at most {MAX_POLICY_BYTES}; use wildcard patterns",
                      line=line("policy.mx"))
         return None
+    if "branch" in pages and pages.get("deploy", "workflow") == "branch":
+        source.warn(f"{path}.pages.branch" if path else "pages.branch", "branch only sets the deploy workflow's trigger; with deploy: branch no workflow is written",
+                    line=line("pages.branch"))
     explicit_id = policy.get("id", "auto")
     _policy_warnings(pol, f"{where}", line, source)
     return DomainConfig(

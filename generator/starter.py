@@ -35,7 +35,7 @@ def live_mx(domain: str, nameservers: list[str], timeout: float = 10.0) -> list[
         raise UsageError(f"the MX lookup for {name} took longer than {timeout:g} s; give the MX hosts with --mx") from None
     if answer.status is Status.FAILED:
         raise UsageError(f"could not look up the MX records of {name} ({answer.detail}); give them with --mx")
-    hosts = [host for _, host in answer.records if host]
+    hosts = list(dict.fromkeys(host for _, host in answer.records if host))
     if not hosts:
         raise UsageError(f"{name} has no MX host; give the MX patterns with --mx")
     return hosts

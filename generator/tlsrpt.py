@@ -14,7 +14,8 @@ from generator.policy import EXT_NAME, EXT_VALUE
 # Characters that may stand in a URI at all (RFC 3986), '%' for escapes.
 _URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@$&'()*+=%]+\Z")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$&'*+/=?^_`{|}~.%-]+\Z")
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*\Z")
 
 
 class InvalidRua(ValueError):
@@ -42,14 +43,14 @@ def check_rua(uri: str) -> str:
     scheme, _, rest = uri.partition(":")
     scheme = scheme.lower()
     if scheme == "mailto":
-        # The local part is checked as written: a %2C in it is the way to
-        # write a ',' and must not be decoded into one first.
         local, at, domain = rest.split("?", 1)[0].rpartition("@")
-        domain = unquote(domain)
+        local, domain = unquote(local), unquote(domain)
         if not at or not local or not domain:
             raise InvalidRua("needs an address: mailto:tls-reports@example.com")
-        if not _LOCAL_PART.match(local):
-            raise InvalidRua(f"has an invalid local part {local!r}")
+        # Decoded, the local part must be one a mail server accepts: an
+        # RFC 5322 dot-atom (a '!' written %21 is fine; '%40', '%20' are not).
+        if not _DOT_ATOM.match(local):
+            raise InvalidRua(f"has a local part {local!r} that is not a plain mailbox name")
         try:
             normalize_domain(domain)
         except InvalidName as exc:

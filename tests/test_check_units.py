@@ -11,6 +11,7 @@ import inspect
 import re
 from pathlib import Path
 
+import dns.rrset
 import pytest
 
 from generator.check import codes, coverage, drift, https, smtp
@@ -41,6 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
         ("[::1]:25:[2001:db8::1]:2525", ConnectTo("::1", 25, "2001:db8::1", 2525)),
         ("mx1.example.com:25:localhost:2525", ConnectTo("mx1.example.com", 25, "localhost", 2525)),
         (":443:Pages.GitHub.io.:", ConnectTo("", 443, "Pages.GitHub.io.", None)),
+        ("x:443:staging_web:8443", ConnectTo("x", 443, "staging_web", 8443)),
+        ("x:443:bücher.example:443", ConnectTo("x", 443, "bücher.example", 443)),
     ],
 )
 def test_connect_to_parses_like_curl(value: str, expected: ConnectTo) -> None:
@@ -52,7 +55,7 @@ def test_connect_to_parses_like_curl(value: str, expected: ConnectTo) -> None:
     [
         "example.com:443:127.0.0.1", "a:b:c:d:e", "x:443:1.2.3.4:0", "x:https:1.2.3.4:1",
         # ADDR: an IP address or LDH labels, nothing else dnspython or a socket could choke on
-        "mta-sts.example.test:443:bad..host:443", "x:443:.host:443", "x:443:-host.example:443", "x:443:host_1.example:443",
+        "mta-sts.example.test:443:bad..host:443", "x:443:.host:443", "x:443:-host.example:443", "x:443:host-.example:443",
         "x:443:" + "a" * 64 + ".example:443", pytest.param("x:443:" + "a." * 127 + "example:443", id="addr-too-long"), "x:443:127.0.0.256:443",
         "x:443:[localhost]:443", "x:443:[2001:db8::zz]:443", "x:443:host name:443",
     ],
@@ -72,7 +75,8 @@ def test_connect_to_first_matching_rule_wins_and_blanks_keep_the_original() -> N
 @pytest.mark.parametrize(
     ("value", "expected"),
     [("192.0.2.1", Endpoint("192.0.2.1", 53)), ("127.0.0.1:5353", Endpoint("127.0.0.1", 5353)),
-     ("2001:db8::53", Endpoint("2001:db8::53", 53)), ("[2001:db8::53]:5353", Endpoint("2001:db8::53", 5353))],
+     ("2001:db8::53", Endpoint("2001:db8::53", 53)), ("[2001:db8::53]:5353", Endpoint("2001:db8::53", 5353)),
+     ("[127.0.0.1]:5353", Endpoint("127.0.0.1", 5353))],
 )
 def test_nameserver(value: str, expected: Endpoint) -> None:
     assert parse_nameserver(value) == expected
@@ -216,7 +220,8 @@ def test_tlsrpt_and_mx_reading() -> None:
     assert (findings, rua) == ([], ("mailto:r@example.com",))
     findings, rua = check_dns.tlsrpt_findings(_txt((b"v=TLSRPTv1;",)), "example.com")
     assert (_codes(findings), rua) == ([("tlsrpt-rua-missing", "error")], None)
-    findings, hosts = check_dns.mx_findings(Answer(Status.FOUND, "example.com", ((0, ""),)), "example.com")
+    null_mx = dns.rrset.from_text("example.com.", 300, "IN", "MX", "0 .")
+    findings, hosts = check_dns.mx_findings(Answer(Status.FOUND, "example.com", check_dns._records(null_mx)), "example.com")
     assert (_codes(findings), hosts) == ([("mx-records-missing", "warning")], [])
     assert "null MX" in findings[0].message
     assert check_dns.mx_findings(Answer(Status.FOUND, "example.com", ((5, "b.example.com"), (10, "a.example.com"))), "example.com") == ([], ["b.example.com", "a.example.com"])

@@ -68,6 +68,11 @@ def test_init_names_the_bad_flag_and_writes_nothing(tmp_path):
     assert not out.exists()
 
 
+def test_init_nameserver_needs_a_lookup(tmp_path):
+    result = run_cli("init", "example.com", "--mx", "mx.example.com", "--nameserver", "bogus", "-o", tmp_path / "c.yml")
+    assert result.code == 2 and "--nameserver is for looking up the MX hosts" in result.err
+
+
 def test_init_never_overwrites(tmp_path):
     out = tmp_path / "mta-sts.yml"
     out.write_text("mine")
@@ -150,12 +155,13 @@ def test_wheel_ships_templates_and_runs_from_anywhere(tmp_path):
 def test_init_takes_the_mx_hosts_from_live_dns(tmp_path, dns_server_factory):
     from tests.support.dns_server import minimal_zone
 
-    server = dns_server_factory({"example.test": minimal_zone("example.test", "@ MX 20 mx2\n@ MX 10 mx1\nmx1 A 127.0.0.1\nmx2 A 127.0.0.1")})
+    server = dns_server_factory({"example.test": minimal_zone("example.test", "@ MX 20 mx2\n@ MX 10 mx1\n@ MX 30 mx1\nmx1 A 127.0.0.1\nmx2 A 127.0.0.1")})
     out = tmp_path / "mta-sts.yml"
     result = run_cli("init", "example.test", "--nameserver", server.address, "-o", out)
     assert result.code == 0, result.output
     text = out.read_text()
     assert text.index('- "mx1.example.test"') < text.index('- "mx2.example.test"')
+    assert text.count('- "mx1.example.test"') == 1
 
 
 @pytest.mark.timeout(60)

@@ -110,6 +110,7 @@ ROWS = [
     ("owner-invalid", BASE + "pages:\n  owner: -bad-\n", "pages.owner", "not a GitHub user or organization", 11),
     ("branch-invalid", BASE + "pages:\n  branch: feature..x\n", "pages.branch", "not a plain git branch name", 11),
     ("branch-glob", BASE + "pages:\n  branch: 'release/*'\n", "pages.branch", "not a plain git branch name", 11),
+    ("branch-dot-component", BASE + "pages:\n  branch: release/.next\n", "pages.branch", "not a plain git branch name", 11),
     ("empty-file", "", "", "the config is empty", None),
     ("not-a-mapping", "- a\n- b\n", "", "expected a mapping", 1),
     ("policy-too-large", BASE.replace("    - mx1.example.com\n", "".join(f"    - mx{i:05d}.{'a' * 50}.example.com\n" for i in range(1200))),

@@ -209,6 +209,9 @@ def test_mode_none_without_mx_warns_for_stalwart():
     assert not any("Stalwart" in w.message for w in loads("domain: example.com\npolicy:\n  mode: none\n  mx: [mx.example.com]\n").warnings)
 
 
-def test_encoded_comma_in_a_mailto_local_part_is_accepted():
-    record, notes = parse_tlsrpt_record("v=TLSRPTv1; rua=mailto:tls%2Creports@example.com")
-    assert record.rua == ("mailto:tls%2Creports@example.com",) and notes == ()
+def test_mailto_local_part_is_judged_decoded():
+    record, notes = parse_tlsrpt_record("v=TLSRPTv1; rua=mailto:tls%21reports+x@example.com")
+    assert record.rua == ("mailto:tls%21reports+x@example.com",) and notes == ()
+    for bad in ("a%40b", "a%20b", "a%2Cb", ".a", "a..b"):
+        with pytest.raises(ParseError):
+            parse_tlsrpt_record(f"v=TLSRPTv1; rua=mailto:{bad}@example.com")

@@ -29,7 +29,7 @@ policy = st.builds(
 )
 sts_id = st.from_regex(r"[A-Za-z0-9]{1,32}", fullmatch=True)
 rua = st.one_of(
-    st.builds(lambda local, d: f"mailto:{local}@{d}", st.from_regex(r"[a-z0-9._+-]{1,20}", fullmatch=True), domain),
+    st.builds(lambda local, d: f"mailto:{local}@{d}", st.from_regex(r"[a-z0-9_+-]{1,10}(\.[a-z0-9_+-]{1,10}){0,2}", fullmatch=True), domain),
     st.builds(lambda d, path: f"https://{d}/{path}", domain, st.from_regex(r"[a-z0-9/_-]{0,20}", fullmatch=True)),
 )
 # Text biased towards the characters that matter to these grammars.

@@ -110,7 +110,8 @@ def _records(rrset) -> tuple:
     if rrset.rdtype == dns.rdatatype.TXT:
         return tuple(tuple(r.strings) for r in rrset)
     if rrset.rdtype == dns.rdatatype.MX:
-        return tuple(sorted((r.preference, _text(r.exchange)) for r in rrset))
+        # A null MX (RFC 7505) names the root: no host, kept as "".
+        return tuple(sorted((r.preference, "" if r.exchange == dns.name.root else _text(r.exchange)) for r in rrset))
     return tuple(r.address for r in rrset)
 
 

@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import idna
+
 from generator.config import Config, DomainConfig
 from generator.errors import UsageError
 from generator.names import MAX_NAME, InvalidName, normalize_policy_domain
@@ -15,7 +17,7 @@ from generator.names import MAX_NAME, InvalidName, normalize_policy_domain
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_CONCURRENCY = 50
 
-_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z", re.IGNORECASE)
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)\Z", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def _port(text: str, flag: str, value: str) -> int:
 
 
 def _fields(value: str) -> list[str]:
-    """Split at colons outside ``[...]``; IPv6 literals lose their brackets,
+    """Split at colons outside ``[...]``; an IP address loses its brackets,
     nothing else does (so ``[name]`` fails as a name or an address)."""
     fields, current, bracketed = [], "", False
     for ch in value:
@@ -69,20 +71,31 @@ def _fields(value: str) -> list[str]:
         bracketed = (bracketed or ch == "[") and ch != "]"
         current += ch
     fields.append(current)
-    return [f[1:-1] if f.startswith("[") and f.endswith("]") and ":" in f else f for f in fields]
+    return [f[1:-1] if f.startswith("[") and f.endswith("]") and _is_ip(f[1:-1]) else f for f in fields]
 
 
-def _address(text: str, value: str) -> str:
-    """ADDR of --connect-to: an IP address or a host name; one label is
-    enough (``localhost``), as for curl."""
+def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
     except ValueError:
-        name = text.removesuffix(".")
-        labels = name.split(".")
-        if len(name) > MAX_NAME or not all(_HOST_LABEL.match(label) for label in labels) or labels[-1].isdigit():
-            raise UsageError(f"--connect-to {value!r}: {text!r} is neither an IP address ([...] around IPv6) "
-                             "nor a host name of letters, digits and hyphens between dots") from None
+        return False
+    return True
+
+
+def _address(text: str, value: str) -> str:
+    """ADDR of --connect-to: an IP address or a name DNS can hold; one label
+    is enough (``localhost``), and ``_`` is fine (container names), as for curl."""
+    if _is_ip(text):
+        return text
+    name = text.removesuffix(".")
+    try:
+        ascii_name = name if name.isascii() else idna.encode(name, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        ascii_name = ""
+    labels = ascii_name.split(".")
+    if not ascii_name or len(ascii_name) > MAX_NAME or not all(_HOST_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        raise UsageError(f"--connect-to {value!r}: {text!r} is neither an IP address ([...] around IPv6) "
+                         "nor a host name of letters, digits, '-' and '_' between dots") from None
     return text
 
 
