@@ -4,12 +4,11 @@ resolver gives (never the system resolver, so --nameserver holds throughout)."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import ssl
 
 from generator.check import dns
 from generator.check.deadline import remaining
-from generator.check.options import ConnectTo, route
+from generator.check.options import ConnectTo, is_ip, route
 
 # Caps one line of a response head (an HTTP header, an SMTP reply line).
 LINE_LIMIT = 16 * 1024
@@ -31,16 +30,8 @@ async def read_line(reader: asyncio.StreamReader) -> bytes:
         raise LineTooLong(f"a line is longer than {LINE_LIMIT // 1024} KiB") from None
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 async def _addresses(host: str, resolver: dns.Resolver) -> list[str]:
-    if _is_ip(host):
+    if is_ip(host):
         return [host]
     answer = await resolver.addresses(host)
     if answer.status is not dns.Status.FOUND:

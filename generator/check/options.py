@@ -71,10 +71,10 @@ def _fields(value: str) -> list[str]:
         bracketed = (bracketed or ch == "[") and ch != "]"
         current += ch
     fields.append(current)
-    return [f[1:-1] if f.startswith("[") and f.endswith("]") and _is_ip(f[1:-1]) else f for f in fields]
+    return [f[1:-1] if f.startswith("[") and f.endswith("]") and is_ip(f[1:-1]) else f for f in fields]
 
 
-def _is_ip(text: str) -> bool:
+def is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -85,7 +85,7 @@ def _is_ip(text: str) -> bool:
 def _address(text: str, value: str) -> str:
     """ADDR of --connect-to: an IP address or a name DNS can hold; one label
     is enough (``localhost``), and ``_`` is fine (container names), as for curl."""
-    if _is_ip(text):
+    if is_ip(text):
         return text
     name = text.removesuffix(".")
     try:
@@ -115,9 +115,7 @@ def parse_connect_to(value: str) -> ConnectTo:
 def parse_nameserver(value: str) -> Endpoint:
     """``IP``, ``IP:PORT``, ``[IPv6]:PORT`` or a bare IPv6 address; port 53 by default."""
     fields = [value] if value.count(":") > 1 and not value.startswith("[") else _fields(value)
-    try:
-        ipaddress.ip_address(fields[0])
-    except ValueError:
+    if not is_ip(fields[0]):
         fields = []
     if len(fields) not in (1, 2):
         raise UsageError(f"--nameserver {value!r} is not IP or IP:PORT (an address: the resolver itself cannot be looked up by name)")
