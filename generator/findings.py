@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from enum import Enum
 
+from generator.errors import ParseError
+
 
 class Severity(str, Enum):
     ERROR = "error"
@@ -48,7 +50,5 @@ def has_errors(findings) -> bool:
 
 def raise_if_errors(findings) -> None:
     """Raise :class:`ParseError` carrying all ``findings`` when any is an error."""
-    from generator.errors import ParseError
-
     if has_errors(findings):
         raise ParseError(list(findings))

@@ -160,9 +160,11 @@ def apply(plan: Plan, area: Path) -> None:
         plan.folder.parent.mkdir(parents=True, exist_ok=True)
         os.rename(area, plan.folder)
         return
-    staged = [(area / str(i), relative) for i, relative in enumerate(writes)]
-    for (temp, _), data in zip(staged, writes.values()):
+    staged: list[tuple[Path, str]] = []
+    for index, (relative, data) in enumerate(writes.items()):
+        temp = area / str(index)
         temp.write_bytes(data)
+        staged.append((temp, relative))
     made: set[Path] = set()
     for temp, relative in staged:
         target = plan.folder / relative

@@ -107,7 +107,7 @@ def test_warnings_print_and_strict_fails(tmp_path):
     config.write_text("domain: example.com\npolicy:\n  mode: enforce\n  mx: [mx.example.com]\n  max_age: 1h\n")
     result = run_cli("validate", "-c", config)
     assert result.code == 0
-    assert f"warning: policy.max_age: enforce with max_age 3600s" in result.err and f"({config}:5)" in result.err
+    assert "warning: policy.max_age: enforce with max_age 3600s" in result.err and f"({config}:5)" in result.err
     strict = run_cli("build", "-c", config, "-o", tmp_path / "site", "--strict")
     assert strict.code == 2 and not (tmp_path / "site").exists()
 
