@@ -11,10 +11,9 @@ import inspect
 import re
 from pathlib import Path
 
-import dns.rrset
 import pytest
 
-from generator.check import codes, coverage, drift, https, smtp
+from generator.check import codes, coverage, drift, https, smtp, wire
 from generator.check import dns as check_dns
 from generator.check.dns import Answer, Status
 from generator import cli
@@ -220,8 +219,8 @@ def test_tlsrpt_and_mx_reading() -> None:
     assert (findings, rua) == ([], ("mailto:r@example.com",))
     findings, rua = check_dns.tlsrpt_findings(_txt((b"v=TLSRPTv1;",)), "example.com")
     assert (_codes(findings), rua) == ([("tlsrpt-rua-missing", "error")], None)
-    null_mx = dns.rrset.from_text("example.com.", 300, "IN", "MX", "0 .")
-    findings, hosts = check_dns.mx_findings(Answer(Status.FOUND, "example.com", check_dns._records(null_mx)), "example.com")
+    null_mx = check_dns._records(wire.MX, [(0, ())])  # "MX 0 ." as wire.parse reads it
+    findings, hosts = check_dns.mx_findings(Answer(Status.FOUND, "example.com", null_mx), "example.com")
     assert (_codes(findings), hosts) == ([("mx-records-missing", "warning")], [])
     assert "null MX" in findings[0].message
     assert check_dns.mx_findings(Answer(Status.FOUND, "example.com", ((5, "b.example.com"), (10, "a.example.com"))), "example.com") == ([], ["b.example.com", "a.example.com"])

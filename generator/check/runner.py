@@ -38,5 +38,8 @@ async def _run(targets: list[Target], options: CheckOptions, context: ssl.SSLCon
             if on_report is not None:
                 on_report(report)
 
-    await asyncio.gather(*(worker() for _ in range(min(options.concurrency, len(targets)))))
+    try:
+        await asyncio.gather(*(worker() for _ in range(min(options.concurrency, len(targets)))))
+    finally:
+        resolver.close()
     return [finished[index] for index in range(len(targets))]

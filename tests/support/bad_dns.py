@@ -27,7 +27,9 @@ from .server import HOST, Server
 from .tcp import ThreadedTcpServer
 
 # Given a query and whether it came over TCP: the reply, or None for silence.
-Answer = Callable[[dns.message.Message, bool], dns.message.Message | None]
+# Bytes are sent as they are (a malformed reply, or several datagrams when a
+# list of them is given over UDP).
+Answer = Callable[[dns.message.Message, bool], dns.message.Message | bytes | list[bytes] | None]
 
 _POLL = 0.1  # how often the UDP loop looks for stop()
 _BIND_ATTEMPTS = 5
@@ -102,15 +104,25 @@ class ScriptedDns(Server):
             except Exception as error:  # a bug in the answer function: keep it for the test
                 self._udp_errors.append(error)
                 continue
-            if reply is not None:
-                self._udp.sendto(reply.to_wire(), client)
+            for datagram in _datagrams(reply):
+                self._udp.sendto(datagram, client)
 
     def _serve_tcp(self, conn: socket.socket) -> None:
         deadline = time.monotonic() + 10
         query, _ = dns.query.receive_tcp(conn, expiration=deadline)
         reply = self._reply(query, over_tcp=True)
-        if reply is not None:
-            dns.query.send_tcp(conn, reply, expiration=deadline)
+        for message in _datagrams(reply):
+            dns.query.send_tcp(conn, message, expiration=deadline)
+
+
+def _datagrams(reply) -> list[bytes]:
+    if reply is None:
+        return []
+    if isinstance(reply, bytes):
+        return [reply]
+    if isinstance(reply, list):
+        return reply
+    return [reply.to_wire()]
 
 
 def _bind_pair(

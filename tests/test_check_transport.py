@@ -1,0 +1,144 @@
+"""The check's own name-server client (generator/check/transport.py) against
+real servers: NSD for the answers, scripted servers for the misbehaviour a
+shared socket must survive (late, stray and malformed replies, failing and
+silent servers, a closed port)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import time
+
+import dns.message
+import dns.rcode
+import dns.rrset
+import pytest
+
+from generator.check import dns as check_dns
+from generator.check.dns import Answer, Resolver, Status
+from generator.check.options import Endpoint
+from tests.support.bad_dns import ScriptedDns, blackhole_dns, servfail_dns
+from tests.support.dns_server import minimal_zone
+from tests.support.server import HOST
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _endpoint(server) -> Endpoint:
+    host, port = server.address.rsplit(":", 1)
+    return Endpoint(host, int(port))
+
+
+def _lookups(endpoints: list[Endpoint], questions: list[tuple[str, str]], timeout: float = 5.0) -> list[Answer]:
+    """Ask every question at once through one Resolver, as a check run does."""
+
+    async def ask() -> list[Answer]:
+        resolver = Resolver(tuple(endpoints), timeout)
+        try:
+            return await asyncio.gather(*(resolver.lookup(name, rdtype) for name, rdtype in questions))
+        finally:
+            resolver.close()
+
+    return asyncio.run(ask())
+
+
+def _txt_reply(query: dns.message.Message, text: str) -> dns.message.Message:
+    reply = dns.message.make_response(query)
+    reply.answer.append(dns.rrset.from_text(query.question[0].name, 300, "IN", "TXT", f'"{text}"'))
+    return reply
+
+
+def test_many_questions_at_once_each_get_their_own_answer(dns_server_factory) -> None:
+    zones = {f"z{i}.test": minimal_zone(f"z{i}.test", f'_mta-sts TXT "v=STSv1; id=z{i}"\n@ MX 10 mx{i}.z{i}.test.') for i in range(20)}
+    nsd = dns_server_factory(zones)
+    questions = [(f"_mta-sts.z{i}.test", "TXT") for i in range(20)] * 5 + [(f"z{i}.test", "MX") for i in range(20)] * 5
+    answers = _lookups([_endpoint(nsd)], questions)
+    for (name, rdtype), answer in zip(questions, answers):
+        zone = name.removeprefix("_mta-sts.")
+        expected = ((f"v=STSv1; id={zone.split('.')[0]}".encode(),),) if rdtype == "TXT" else ((10, f"mx{zone[1:].split('.')[0]}.{zone}"),)
+        assert (answer.status, answer.records) == (Status.FOUND, expected), (name, answer)
+
+
+def test_stray_and_late_replies_are_ignored() -> None:
+    def answer(query, over_tcp):
+        stray = _txt_reply(dns.message.make_query("someone-else.test", "TXT", id=query.id), "stray")
+        late = _txt_reply(query, "late")
+        late.id = query.id ^ 0xFFFF
+        # A reply with the right ID to another question, one with another ID, then the real one.
+        return [stray.to_wire(), late.to_wire(), _txt_reply(query, "v=STSv1; id=real").to_wire()]
+
+    with ScriptedDns(answer) as server:
+        [found] = _lookups([_endpoint(server)], [("_mta-sts.example.test", "TXT")])
+    assert (found.status, found.records) == (Status.FOUND, ((b"v=STSv1; id=real",),)), found
+    assert not server.errors
+
+
+def test_a_malformed_reply_fails_the_lookup_at_once() -> None:
+    def answer(query, over_tcp):
+        # The right ID and flags, then a name that runs off the end.
+        return struct.pack("!6H", query.id, 0x8180, 1, 0, 0, 0) + b"\x3fabc"
+
+    with ScriptedDns(answer) as server:
+        started = time.monotonic()
+        [failed] = _lookups([_endpoint(server)], [("_mta-sts.example.test", "TXT")], timeout=10)
+    assert failed.status is Status.FAILED and "malformed" in failed.detail, failed
+    assert time.monotonic() - started < 2
+
+
+def test_the_next_server_is_asked_when_one_fails(dns_server_factory, monkeypatch) -> None:
+    nsd = dns_server_factory({"example.test": minimal_zone("example.test", '_mta-sts TXT "v=STSv1; id=ok"')})
+    monkeypatch.setattr(check_dns, "ATTEMPT_TIMEOUT", 0.3)
+    question = [("_mta-sts.example.test", "TXT")]
+    with servfail_dns() as failing, blackhole_dns() as silent:
+        for first in (failing, silent):
+            [found] = _lookups([_endpoint(first), _endpoint(nsd)], question)
+            assert (found.status, found.records) == (Status.FOUND, ((b"v=STSv1; id=ok",),)), found
+        [failed] = _lookups([_endpoint(failing)], question)
+    assert failed.status is Status.FAILED and "SERVFAIL" in failed.detail, failed
+
+
+def test_a_closed_port_fails_the_lookup_at_once() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((HOST, 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    [failed] = _lookups([Endpoint(HOST, port)], [("_mta-sts.example.test", "TXT")], timeout=10)
+    assert failed.status is Status.FAILED and "refused" in failed.detail.lower(), failed
+    assert time.monotonic() - started < 2
+
+
+def test_a_silent_server_is_asked_again_until_the_lookup_times_out(monkeypatch) -> None:
+    monkeypatch.setattr(check_dns, "ATTEMPT_TIMEOUT", 0.2)
+    with blackhole_dns() as silent:
+        [failed] = _lookups([_endpoint(silent)], [("_mta-sts.example.test", "TXT")], timeout=1)
+        asked = len(silent.queries)
+    assert failed.status is Status.FAILED and "no answer within" in failed.detail, failed
+    assert asked >= 3, "the query is sent again after each attempt times out"
+
+
+def test_cname_chains_are_followed_and_loops_stopped(dns_server_factory) -> None:
+    records = "\n".join([
+        "_mta-sts CNAME hop1", "hop1 CNAME policy.other.test.", "loop1 CNAME loop2", "loop2 CNAME loop1",
+        "away CNAME back.other.test.",
+    ])
+    other = '\n'.join(['policy TXT "v=STSv1; id=far"', "back CNAME away.example.test."])
+    nsd = dns_server_factory({"example.test": minimal_zone("example.test", records), "other.test": minimal_zone("other.test", other)})
+    chained, looped, across = _lookups([_endpoint(nsd)], [("_mta-sts.example.test", "TXT"), ("loop1.example.test", "TXT"), ("away.example.test", "TXT")])
+    assert (chained.status, chained.name, chained.records, chained.via_cname) == (Status.FOUND, "policy.other.test", ((b"v=STSv1; id=far",),), True)
+    assert looped.status is Status.FAILED and "loops back" in looped.detail, looped
+    assert across.status is Status.FAILED and "loops back" in across.detail, across
+
+
+def test_close_releases_the_sockets(dns_server_factory) -> None:
+    nsd = dns_server_factory({"example.test": minimal_zone("example.test")})
+
+    async def run() -> list:
+        resolver = Resolver((_endpoint(nsd),), 5.0)
+        await resolver.lookup("example.test", "MX")
+        opened = [server._opening.result()[0] for server in resolver._client.servers]
+        resolver.close()
+        return opened
+
+    transports = asyncio.run(run())
+    assert transports and all(t.is_closing() for t in transports)

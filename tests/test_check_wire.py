@@ -1,0 +1,192 @@
+"""The DNS wire reader (generator/check/wire.py) against dnspython as the
+oracle: generated replies read alike, and a mangled reply either reads as
+dnspython reads it or is refused with Malformed, never another exception."""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from generator.check import wire
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Mostly plain labels, some with case, dots, spaces or high bytes inside.
+plain_label = st.from_regex(rb"[a-z0-9_-]{1,12}", fullmatch=True)
+odd_label = st.binary(min_size=1, max_size=12)
+label = st.one_of(plain_label, plain_label.map(bytes.upper), odd_label)
+# Few distinct names, so that owners repeat, CNAMEs chain and compression bites.
+names = st.lists(st.lists(label, min_size=1, max_size=4).map(lambda ls: dns.name.Name((*ls, b""))), min_size=1, max_size=4, unique=True)
+TYPES = ["TXT", "MX", "A", "AAAA", "CNAME", "NS"]
+
+
+@st.composite
+def replies(draw) -> bytes:
+    pool = draw(names)
+    qname = draw(st.sampled_from(pool))
+    qtype = draw(st.sampled_from(TYPES[:5]))
+    query = dns.message.make_query(qname, qtype, id=draw(st.integers(0, 65535)))
+    reply = dns.message.make_response(query)
+    reply.set_rcode(draw(st.sampled_from([dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.SERVFAIL])))
+    for section in (reply.answer, reply.authority, reply.additional):
+        for _ in range(draw(st.integers(0, 4))):
+            rdtype = draw(st.sampled_from(TYPES))
+            owner = draw(st.sampled_from(pool))
+            rdatas = draw(st.lists(_rdata(rdtype, pool), min_size=1, max_size=3))
+            section.append(dns.rrset.from_rdata_list(owner, 300, rdatas))
+    return reply.to_wire(want_shuffle=False)  # shuffling would use the random module
+
+
+def _rdata(rdtype: str, pool):
+    rdclass, code = dns.rdataclass.IN, dns.rdatatype.from_text(rdtype)
+    make = lambda *args: dns.rdata.from_text(rdclass, code, " ".join(args))  # noqa: E731
+    if rdtype == "TXT":
+        strings = st.lists(st.binary(max_size=40), min_size=1, max_size=3)
+        return strings.map(lambda ss: dns.rdata.get_rdata_class(rdclass, code)(rdclass, code, ss))
+    if rdtype == "MX":
+        return st.builds(lambda pref, name: make(str(pref), name.to_text()), st.integers(0, 65535), st.sampled_from([*pool, dns.name.root]))
+    if rdtype in ("CNAME", "NS"):
+        return st.sampled_from(pool).map(lambda name: make(name.to_text()))
+    if rdtype == "A":
+        return st.ip_addresses(v=4).map(lambda a: make(str(a)))
+    return st.ip_addresses(v=6).map(lambda a: make(str(a)))
+
+
+def _labels(name: dns.name.Name) -> wire.Labels:
+    return tuple(label.lower() for label in name.labels if label)
+
+
+def _oracle(data: bytes) -> tuple[int, int, set]:
+    """What dnspython reads: flags, question type and the answer records as wire.Record values."""
+    message = dns.message.from_wire(data)
+    records = set()
+    for rrset in message.answer:
+        if rrset.rdclass != dns.rdataclass.IN or rrset.rdtype not in wire.TYPES.values():
+            continue
+        for rdata in rrset:
+            match rrset.rdtype:
+                case wire.TXT:
+                    value = tuple(rdata.strings)
+                case wire.MX:
+                    value = (rdata.preference, _labels(rdata.exchange))
+                case wire.CNAME:
+                    value = _labels(rdata.target)
+                case _:
+                    value = ipaddress.ip_address(rdata.address)
+            records.add((_labels(rrset.name), rrset.rdtype, value))
+    return message.flags | message.rcode(), message.question[0].rdtype, records
+
+
+def _ours(reply: wire.Reply) -> set:
+    records = {(r.owner, r.rdtype, ipaddress.ip_address(r.value) if r.rdtype in (wire.A, wire.AAAA) else r.value) for r in reply.answers}
+    # dnspython keeps one CNAME per name, the last; the lookup follows that one too
+    # (test_a_broken_cname_set_is_followed_through_its_last_record).
+    last = {r.owner: r.value for r in reply.answers if r.rdtype == wire.CNAME}
+    return {r for r in records if r[1] != wire.CNAME or last[r[0]] == r[2]}
+
+
+@SETTINGS
+@given(replies())
+def test_a_reply_reads_as_dnspython_reads_it(data: bytes) -> None:
+    flags, qtype, records = _oracle(data)
+    reply = wire.parse(data)
+    assert (reply.flags, reply.question[1], _ours(reply)) == (flags, qtype, records)
+
+
+@SETTINGS
+@given(replies(), st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=4), st.integers(0, 3))
+def test_a_mangled_reply_reads_as_dnspython_reads_it_or_is_refused(data: bytes, edits, cut: int) -> None:
+    mangled = bytearray(data)
+    for position, byte in edits:
+        mangled[position % len(mangled)] = byte
+    if cut:
+        mangled = mangled[:len(mangled) * cut // 4]
+    mangled = bytes(mangled)
+    try:
+        reply = wire.parse(mangled)
+    except wire.Malformed:
+        reply = None
+    try:
+        expected = _oracle(mangled)
+    except Exception:  # noqa: BLE001 - dnspython refuses it in its own ways
+        return  # the reader may still accept it: it does not read every section
+    if expected[1] not in wire.TYPES.values() or len(dns.message.from_wire(mangled).question) != 1:
+        return
+    assert reply is not None, "dnspython reads what wire.parse refused"
+    assert (reply.flags, reply.question[1], _ours(reply)) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        pytest.param(b"\x00\x01\x81\x80", "ends early", id="short-header"),
+        pytest.param(struct.pack("!6H", 1, 0x8180, 1, 0, 0, 0) + b"\x03abc", "past its end", id="name-cut"),
+        pytest.param(struct.pack("!6H", 1, 0x8180, 1, 0, 0, 0) + b"\xc0\x0c\x00\x01\x00\x01", "backwards", id="pointer-to-itself"),
+        pytest.param(struct.pack("!6H", 1, 0x8180, 1, 0, 0, 0) + b"\x40abc\x00\x00\x01\x00\x01", "label type", id="label-type"),
+        pytest.param(struct.pack("!6H", 1, 0x8180, 1, 0, 0, 0) + (b"\x3f" + b"a" * 63) * 4 + b"\x00\x00\x01\x00\x01", "longer than 255", id="name-too-long"),
+        pytest.param(struct.pack("!6H", 1, 0x8180, 2, 0, 0, 0), "2 questions", id="two-questions"),
+        pytest.param(struct.pack("!6H", 1, 0x8180, 0, 1, 0, 0) + b"\x00" + struct.pack("!HHIH", 16, 1, 0, 0), "no string", id="empty-txt"),
+        pytest.param(struct.pack("!6H", 1, 0x8180, 0, 1, 0, 0) + b"\x00" + struct.pack("!HHIH", 16, 1, 0, 2) + b"\x05a", "runs past", id="txt-string-cut"),
+        pytest.param(struct.pack("!6H", 1, 0x8180, 0, 1, 0, 0) + b"\x00" + struct.pack("!HHIH", 1, 1, 0, 3) + b"\x7f\x00\x01", "not 4 bytes", id="short-a"),
+        pytest.param(struct.pack("!6H", 1, 0x8180, 0, 1, 0, 0) + b"\x00" + struct.pack("!HHIH", 15, 1, 0, 5) + b"\x00\x0a\x00\x00\x00", "after its name", id="mx-trailing"),
+        pytest.param(struct.pack("!6H", 1, 0x8180, 0, 1, 0, 0) + b"\x00" + struct.pack("!HHIH", 1, 1, 0, 40) + b"\x7f\x00\x00\x01", "past the end", id="rdata-cut"),
+    ],
+)
+def test_malformed_replies_are_refused_with_the_reason(data: bytes, why: str) -> None:
+    with pytest.raises(wire.Malformed, match=why):
+        wire.parse(data)
+    with pytest.raises(Exception):  # noqa: B017, PT011 - dnspython refuses them too
+        dns.message.from_wire(data)
+
+
+def test_the_query_is_the_question_dnspython_would_ask() -> None:
+    name = dns.name.from_text("_MTA-sts.Example.com")
+    labels, qname_wire = wire.encode(name)
+    message = dns.message.from_wire(wire.query(4660, qname_wire, wire.TXT))
+    assert labels == (b"_mta-sts", b"example", b"com")
+    assert (message.id, message.flags, message.edns) == (4660, dns.flags.RD, -1)
+    assert [(q.name, q.rdtype) for q in message.question] == [(name, dns.rdatatype.TXT)]
+
+
+def test_a_reply_answers_only_its_own_question() -> None:
+    query = dns.message.make_query("a.example", "TXT")
+    reply = wire.parse(dns.message.make_response(query).to_wire())
+    labels = (b"a", b"example")
+    assert reply.answers_question(query.id, labels, wire.TXT)
+    assert not reply.answers_question(query.id ^ 1, labels, wire.TXT)
+    assert not reply.answers_question(query.id, (b"b", b"example"), wire.TXT)
+    assert not reply.answers_question(query.id, labels, wire.MX)
+    assert not wire.parse(query.to_wire()).answers_question(query.id, labels, wire.TXT)  # QR unset
+    refused = struct.pack("!6H", 7, 0x8000 | wire.REFUSED, 0, 0, 0, 0)
+    assert wire.parse(refused).answers_question(7, labels, wire.TXT)
+    empty = struct.pack("!6H", 7, 0x8000, 0, 0, 0, 0)
+    assert not wire.parse(empty).answers_question(7, labels, wire.TXT)
+
+
+@SETTINGS
+@given(st.lists(label, min_size=1, max_size=4))
+def test_names_are_written_as_dnspython_writes_them(labels: list[bytes]) -> None:
+    name = dns.name.Name((*labels, b""))
+    assert wire.text(tuple(labels)) == name.to_text(omit_final_dot=True)
+
+
+def test_a_broken_cname_set_is_followed_through_its_last_record() -> None:
+    from generator.check.dns import _CnameLoop, _follow
+
+    a, b, c = (b"a", b"example"), (b"b", b"example"), (b"c", b"example")
+    answers = (wire.Record(a, wire.CNAME, b), wire.Record(a, wire.CNAME, c), wire.Record(c, wire.TXT, (b"x",)))
+    assert _follow(answers, a, wire.TXT, {a}) == (c, [(b"x",)])
+    assert _follow(answers, b, wire.TXT, {b}) == (b, [])
+    with pytest.raises(_CnameLoop):
+        _follow((wire.Record(a, wire.CNAME, b), wire.Record(b, wire.CNAME, a)), a, wire.TXT, {a})
