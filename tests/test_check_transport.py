@@ -136,7 +136,7 @@ def test_close_releases_the_sockets(dns_server_factory) -> None:
     async def run() -> list:
         resolver = Resolver((_endpoint(nsd),), 5.0)
         await resolver.lookup("example.test", "MX")
-        opened = [server._opening.result()[0] for server in resolver._client.servers]
+        opened = [server._protocol.transport for server in resolver._client.servers]
         resolver.close()
         return opened
 

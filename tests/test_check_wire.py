@@ -190,3 +190,8 @@ def test_a_broken_cname_set_is_followed_through_its_last_record() -> None:
     assert _follow(answers, b, wire.TXT, {b}) == (b, [])
     with pytest.raises(_CnameLoop):
         _follow((wire.Record(a, wire.CNAME, b), wire.Record(b, wire.CNAME, a)), a, wire.TXT, {a})
+
+
+def test_the_root_is_written_as_nothing() -> None:
+    # The exchange of a null MX (RFC 7505): "MX 0 ." has no host.
+    assert wire.text(()) == ""

@@ -89,18 +89,18 @@ class Resolver:
             return Answer(Status.FAILED, name.lower(), detail=f"not a valid DNS name ({exc})", queried=name)
         code = wire.TYPES[rdtype]
         seen = {labels}
+        deadline = asyncio.get_running_loop().time() + self._lifetime
         try:
-            async with asyncio.timeout(self._lifetime):
-                for _ in range(MAX_CNAME_HOPS):
-                    reply = await self._client.exchange(labels, qname_wire, code)
-                    if reply.rcode == wire.NXDOMAIN:
-                        return Answer(Status.NONE, wire.text(labels), detail="no such name", queried=name)
-                    target, records = _follow(reply.answers, labels, code, seen)
-                    if records:
-                        return Answer(Status.FOUND, wire.text(target), _records(code, records), queried=name)
-                    if target == labels:
-                        return Answer(Status.NONE, wire.text(labels), detail=f"no {rdtype} records", queried=name)
-                    labels, qname_wire = target, dns.name.Name((*target, b"")).to_wire()
+            for _ in range(MAX_CNAME_HOPS):
+                reply = await self._client.exchange(labels, qname_wire, code, deadline)
+                if reply.rcode == wire.NXDOMAIN:
+                    return Answer(Status.NONE, wire.text(labels), detail="no such name", queried=name)
+                target, records = _follow(reply.answers, labels, code, seen)
+                if records:
+                    return Answer(Status.FOUND, wire.text(target), _records(code, records), queried=name)
+                if target == labels:
+                    return Answer(Status.NONE, wire.text(labels), detail=f"no {rdtype} records", queried=name)
+                labels, qname_wire = target, dns.name.Name((*target, b"")).to_wire()
         except ServerFailed as exc:
             return Answer(Status.FAILED, wire.text(labels), detail=f"server failure ({exc})", queried=name)
         except TimeoutError:

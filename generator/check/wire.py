@@ -35,7 +35,7 @@ _QUESTION = struct.Struct("!HH")
 _RR = struct.Struct("!HHIH")  # type, class, TTL, rdata length
 _MAX_POINTERS = 16  # as dnspython: longer chains are refused
 _MAX_NAME = 255  # bytes in wire form, RFC 1035 §3.1
-_PLAIN = re.compile(rb"[a-z0-9_*-]+")  # labels whose text form needs no escapes
+_PLAIN = re.compile(rb"[a-z0-9_*-]+(?:\.[a-z0-9_*-]+)*")  # names whose text form needs no escapes
 
 Labels = tuple[bytes, ...]  # lowercase, without the empty root label
 
@@ -90,9 +90,10 @@ def query(ident: int, qname_wire: bytes, rdtype: int) -> bytes:
 
 
 def text(labels: Labels) -> str:
-    """Presentation form without the final dot, escaped as dnspython does."""
+    """Presentation form without the final dot, escaped as dnspython does ("" for the root)."""
     joined = b".".join(labels)
-    if all(_PLAIN.fullmatch(label) for label in labels):
+    # A label holding a dot would pass the pattern once joined: count them.
+    if not labels or (_PLAIN.fullmatch(joined) and joined.count(b".") == len(labels) - 1):
         return joined.decode("ascii")
     return dns.name.Name((*labels, b"")).to_text(omit_final_dot=True)
 
