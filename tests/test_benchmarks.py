@@ -65,3 +65,11 @@ def test_bench_startup_runs() -> None:
     result = run_script("bench_startup.py", "--runs", "3")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("start-up, median of 3:"), result.stdout
+
+
+@pytest.mark.timeout(120)
+def test_bench_dns_runs() -> None:
+    require_tool("nsd")
+    result = run_script("bench_dns.py", "--domains", "100", "--runs", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("DNS lookups of 100 domains (4 per domain)"), result.stdout

@@ -1,5 +1,5 @@
-"""`check` asks each DNS question once per domain: answer parsing in dnspython
-is most of a check's CPU time (benchmarks/bench_check.py)."""
+"""`check` asks each DNS question once per domain: DNS is a large part of a
+check's CPU time (benchmarks/bench_check.py)."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ import pytest
 from generator.check import dns as check_dns
 from generator.check.dns import Answer, Resolver, Status
 from generator.check.options import Endpoint
+from generator.errors import UsageError
 from tests.support.bad_dns import ScriptedDns, blackhole_dns, servfail_dns
 from tests.support.dns_server import minimal_zone
 from tests.support.server import HOST
@@ -142,3 +143,12 @@ def test_close_releases_the_sockets(dns_server_factory) -> None:
 
     transports = asyncio.run(run())
     assert transports and all(t.is_closing() for t in transports)
+
+
+def test_the_system_resolver_configuration_is_read(tmp_path) -> None:
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("search example.net\nnameserver 192.0.2.53\nnameserver 2001:db8::53\noptions timeout:3 attempts:2\n")
+    assert check_dns._system_servers(str(conf)) == ([("192.0.2.53", 53), ("2001:db8::53", 53)], 3.0)
+    conf.write_text("# no name server\n")
+    with pytest.raises(UsageError, match="no DNS resolver configured"):
+        check_dns._system_servers(str(conf))

@@ -1,5 +1,5 @@
 """`check`: verify a live MTA-STS deployment the way a sending MTA sees it.
 
 Only the command's code path imports this package, so the network stack
-(asyncio, ssl, dnspython) never loads for `build` or `--version`.
+(asyncio, ssl, the DNS client) never loads for `build` or `--version`.
 """

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-# Libraries that take a duration (dnspython's lifetime, the TLS handshake
-# timeout) reject zero; past the deadline they get this and fail at once.
+# asyncio's TLS handshake timeout rejects zero; past the deadline it gets
+# this and fails at once.
 MINIMUM = 0.001
 
 

@@ -48,12 +48,12 @@ class Answer:
         return self.status is Status.FOUND and self.name != self.queried.lower()
 
 
-def _system_servers() -> tuple[list[tuple[str, int]], float]:
-    """The name servers and per-query timeout of /etc/resolv.conf, read by dnspython."""
+def _system_servers(filename: str = "/etc/resolv.conf") -> tuple[list[tuple[str, int]], float]:
+    """The name servers and per-query timeout of resolv.conf, read by dnspython."""
     import dns.resolver  # only here: --nameserver runs never read the system's configuration
 
     try:
-        system = dns.resolver.Resolver()
+        system = dns.resolver.Resolver(filename)
     except dns.resolver.NoResolverConfiguration:
         raise UsageError("the system has no DNS resolver configured; give one with --nameserver IP") from None
     servers = [(str(ns), system.port) for ns in system.nameservers if isinstance(ns, str)]
