@@ -26,8 +26,11 @@ def live_mx(domain: str, nameservers: list[str], timeout: float = 10.0) -> list[
     resolver = Resolver(tuple(parse_nameserver(n) for n in nameservers), timeout)
 
     async def lookup():
-        async with asyncio.timeout(timeout):
-            return await resolver.lookup(name, "MX")
+        try:
+            async with asyncio.timeout(timeout):
+                return await resolver.lookup(name, "MX")
+        finally:
+            resolver.close()  # its socket belongs to this event loop
 
     try:
         answer = asyncio.run(lookup())

@@ -103,8 +103,9 @@ class Resolver:
                 labels, qname_wire = target, dns.name.Name((*target, b"")).to_wire()
         except ServerFailed as exc:
             return Answer(Status.FAILED, wire.text(labels), detail=f"server failure ({exc})", queried=name)
-        except TimeoutError:
-            return Answer(Status.FAILED, wire.text(labels), detail=f"no answer within {self._lifetime:g} s", queried=name)
+        except TimeoutError as exc:
+            why = f" ({exc})" if str(exc) else ""
+            return Answer(Status.FAILED, wire.text(labels), detail=f"no answer within {self._lifetime:g} s{why}", queried=name)
         except _CnameLoop as loop:
             return Answer(Status.FAILED, wire.text(labels), detail=f"the CNAME chain loops back to {wire.text(loop.args[0])}", queried=name)
         return Answer(Status.FAILED, wire.text(labels), detail=f"more than {MAX_CNAME_HOPS} CNAMEs in a row", queried=name)

@@ -4,6 +4,10 @@ reply matched to its query by ID and question, TCP when a reply is truncated.
 A socket per query (as dnspython's resolver opens) costs more CPU than the
 answer itself when a thousand domains are checked at once; one connected
 socket per server also hears "port unreachable" at once instead of timing out.
+The price is a source port that stays the same for the run, so a forged
+reply has only the 16-bit ID and the question to guess. That is acceptable
+here: nothing is cached, an answer only feeds this run's report, and the
+recursive resolver that does cache keeps its own defences.
 """
 
 from __future__ import annotations
@@ -19,36 +23,46 @@ class ServerFailed(Exception):
     """This server gave no usable answer; the message says why."""
 
 
+class NoAnswer(TimeoutError):
+    """No usable reply in time; the message names a malformed reply that was ignored, if any."""
+
+
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
         return exc.strerror or type(exc).__name__
     return str(exc) or type(exc).__name__
+
+
+class _Query:
+    __slots__ = ("qname", "rdtype", "future", "ignored")
+
+    def __init__(self, qname: wire.Labels, rdtype: int, future: asyncio.Future) -> None:
+        self.qname, self.rdtype, self.future = qname, rdtype, future
+        self.ignored = ""  # why the last datagram with this query's ID was not its reply
 
 
 class _Datagrams(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
-        # ID -> (question, future of the reply)
-        self.waiting: dict[int, tuple[tuple[wire.Labels, int], asyncio.Future]] = {}
+        self.waiting: dict[int, _Query] = {}  # by query ID
 
     def connection_made(self, transport) -> None:
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
-        ident = int.from_bytes(data[:2], "big")
-        entry = self.waiting.get(ident)
-        if entry is None or entry[1].done():
+        query = self.waiting.get(int.from_bytes(data[:2], "big"))
+        if query is None or query.future.done():
             return  # a late reply to a query given up on
-        (qname, rdtype), future = entry
+        # Like dnspython's resolver (and stub resolvers), a datagram that is
+        # malformed or answers another question is dropped and the wait goes
+        # on: it may be forged, or stale, and the real reply may still come.
         try:
             reply = wire.parse(data)
         except wire.Malformed as exc:
-            future.set_exception(ServerFailed(f"sent a malformed reply ({exc})"))
+            query.ignored = f"a malformed reply was ignored: {exc}"
             return
-        # Anything else is not the reply to this query (a stale one to an
-        # earlier query that had the same ID): keep waiting.
-        if reply.answers_question(ident, qname, rdtype):
-            future.set_result(reply)
+        if reply.answers_question(int.from_bytes(data[:2], "big"), query.qname, query.rdtype):
+            query.future.set_result(reply)
 
     def error_received(self, exc: Exception) -> None:
         # An ICMP error on a connected socket: the server is unreachable, for
@@ -59,16 +73,17 @@ class _Datagrams(asyncio.DatagramProtocol):
         self._fail_all(ServerFailed(_reason(exc) if exc else "socket closed"))
 
     def _fail_all(self, exc: ServerFailed) -> None:
-        for _, future in self.waiting.values():
-            if not future.done():
-                future.set_exception(exc)
+        for query in self.waiting.values():
+            if not query.future.done():
+                query.future.set_exception(exc)
 
 
 class NameServer:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self._opening: asyncio.Future | None = None
+        self._opening: asyncio.Task | None = None
         self._protocol: _Datagrams | None = None
+        self._closed = False
 
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
@@ -79,22 +94,32 @@ class NameServer:
         if self._opening is None:
             loop = asyncio.get_running_loop()
             self._opening = asyncio.ensure_future(loop.create_datagram_endpoint(_Datagrams, remote_addr=(self.host, self.port)))
-        # Shielded: the first asker being cancelled must not close it for all.
-        _, self._protocol = await asyncio.shield(self._opening)
-        return self._protocol
+            self._opening.add_done_callback(self._opened)
+        # Shielded: the first asker being cancelled must not stop the opening
+        # for the others; _opened keeps (or closes) the socket either way.
+        _, protocol = await asyncio.shield(self._opening)
+        return protocol
+
+    def _opened(self, task: asyncio.Task) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return  # every asker gets the exception from the task itself
+        transport, protocol = task.result()
+        if self._closed:
+            transport.close()  # the run ended while the socket was opening
+        else:
+            self._protocol = protocol
 
     async def ask_udp(self, qname: wire.Labels, qname_wire: bytes, rdtype: int, timeout: float) -> wire.Reply:
         protocol = await self._datagrams()
         ident = _new_id(protocol.waiting)
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        protocol.waiting[ident] = ((qname, rdtype), future)
+        query = protocol.waiting[ident] = _Query(qname, rdtype, loop.create_future())
         # A bare timer rather than asyncio.timeout(): a tenth of the CPU time
         # of a query, and there are four queries a domain.
-        timer = loop.call_later(timeout, _expire, future)
+        timer = loop.call_later(timeout, _expire, query)
         try:
             protocol.transport.sendto(wire.query(ident, qname_wire, rdtype))
-            return await future
+            return await query.future
         finally:
             timer.cancel()
             del protocol.waiting[ident]
@@ -121,14 +146,15 @@ class NameServer:
         return reply
 
     def close(self) -> None:
+        """Close the socket, or have it closed as soon as it is open."""
+        self._closed = True
         if self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.close()
-        self._opening = self._protocol = None
 
 
-def _expire(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())
+def _expire(query: _Query) -> None:
+    if not query.future.done():
+        query.future.set_exception(NoAnswer(query.ignored))
 
 
 # Query IDs are unpredictable, so that a reply cannot easily be forged; they
@@ -145,12 +171,16 @@ def _new_id(taken) -> int:
             return ident
 
 
+def _summary(failures: dict[NameServer, str]) -> str:
+    return "; ".join(f"{server}: {why}" for server, why in failures.items())
+
+
 class Client:
     """Asks its servers in turn until one answers NOERROR or NXDOMAIN.
 
-    A server that fails (SERVFAIL, REFUSED, unreachable, a malformed reply)
-    is not asked again for this question; one that is silent is asked
-    again after the others, with a growing pause, until the deadline.
+    A server that fails (SERVFAIL, REFUSED, unreachable, a malformed reply
+    over TCP) is not asked again for this question; one that is silent is
+    asked again after the others, with a growing pause, until the deadline.
     """
 
     def __init__(self, servers: list[tuple[str, int]], attempt_timeout: float) -> None:
@@ -167,13 +197,14 @@ class Client:
             for server in list(live):
                 timeout = min(self._attempt_timeout, deadline - loop.time())
                 if timeout <= 0:
-                    raise TimeoutError
+                    raise TimeoutError(_summary(failures))
                 try:
                     reply = await server.ask_udp(qname, qname_wire, rdtype, timeout)
                     if reply.truncated:
-                        reply = await server.ask_tcp(qname, qname_wire, rdtype, timeout)
-                except TimeoutError:
-                    failures[server] = f"no answer within {timeout:g} s"
+                        timeout = min(self._attempt_timeout, deadline - loop.time())
+                        reply = await server.ask_tcp(qname, qname_wire, rdtype, max(timeout, 0))
+                except TimeoutError as exc:
+                    failures[server] = f"no answer within {timeout:g} s" + (f" ({exc})" if str(exc) else "")
                     continue
                 except (OSError, ServerFailed) as exc:
                     failures[server] = _reason(exc)
@@ -184,7 +215,7 @@ class Client:
                 failures[server] = f"answered {wire.RCODES.get(reply.rcode, f'rcode {reply.rcode}')}"
                 live.remove(server)
             if not live:
-                raise ServerFailed("; ".join(f"{server}: {why}" for server, why in failures.items()))
+                raise ServerFailed(_summary(failures))
             await asyncio.sleep(max(min(pause, deadline - loop.time()), 0))
             pause = min(pause * 2, 2.0)
 

@@ -102,7 +102,9 @@ def parse(data: bytes) -> Reply:
     """The header, question and answer section of a reply.
 
     The authority and additional sections are not read: nothing in them
-    decides what a sender does with the answer.
+    decides what a sender does with the answer. Nor is the answer section of
+    a truncated reply: it is asked again over TCP, and a server that
+    truncates may have cut the reply in the middle of a record.
     """
     try:
         ident, flags, qdcount, ancount, _, _ = _HEADER.unpack_from(data, 0)
@@ -116,7 +118,7 @@ def parse(data: bytes) -> Reply:
             offset += _QUESTION.size
             question = (qname, qtype, qclass)
         answers = []
-        for _ in range(ancount):
+        for _ in range(0 if flags & TC else ancount):
             owner, offset = _name(data, offset)
             rdtype, rdclass, _ttl, length = _RR.unpack_from(data, offset)
             offset += _RR.size
