@@ -179,3 +179,17 @@ def test_a_failing_name_server_is_reported_not_mistaken_for_missing_records(serv
     assert (code, "error") in findings
     assert not {c for c, _ in findings} & {"sts-record-missing", "tlsrpt-record-missing", "mx-records-missing", "policy-host-missing"}
     assert run.code == 1
+
+
+@pytest.mark.timeout(15)
+def test_a_policy_host_without_tls_1_2_is_reported(servers: Servers, test_ca) -> None:
+    """Its own server: the table's server picks certificates by SNI, after the
+    TLS version is settled, so it cannot limit the version for one name."""
+    domain = "sts-split.test"
+    with TlsServer(test_ca, only=CertKind.OLD_TLS) as old:
+        old.route(f"mta-sts.{domain}", Route(body=policy_bytes(domain)))
+        run = run_check_json(domain, "--nameserver", servers.nameserver, "--ca-file", str(servers.ca_file),
+                             "--connect-to", f":443:127.0.0.1:{old.port}", "--timeout", "3")
+    report = run.report(domain)
+    failed = [f for f in report["findings"] if f["code"] == "policy-tls-failed"]
+    assert failed and "offers no TLS 1.2 or later" in failed[0]["message"], report["findings"]

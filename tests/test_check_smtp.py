@@ -20,7 +20,7 @@ from tests.support.tools import require_tool
 pytestmark = pytest.mark.timeout(20)
 
 # One domain per scenario, each with MX mx1.<domain> and a policy naming it.
-SCENARIOS = ["good", "no-starttls", "wrong-name", "expired", "untrusted", "near-expiry", "silent", "refused"]
+SCENARIOS = ["good", "no-starttls", "wrong-name", "expired", "untrusted", "near-expiry", "old-tls", "silent", "refused"]
 # Two domains whose mail goes to one provider's MX host.
 PROVIDER_MX = "mx.provider.test"
 SHARING = ["share-a.test", "share-b.test"]
@@ -85,6 +85,7 @@ def test_good_mx_passes_and_is_really_probed(servers, smtp_server_factory) -> No
         pytest.param("expired", CertKind.EXPIRED, "smtp-cert-expired", "error", id="expired"),
         pytest.param("untrusted", CertKind.UNTRUSTED, "smtp-cert-untrusted", "error", id="self-signed"),
         pytest.param("near-expiry", CertKind.NEAR_EXPIRY, "smtp-cert-expiring", "warning", id="near-expiry"),
+        pytest.param("old-tls", CertKind.OLD_TLS, "smtp-tls-version", "error", id="tls-1.1-only"),
     ],
 )
 def test_bad_mx(servers, smtp_server_factory, name: str, cert: CertKind | None, code: str, severity: str) -> None:

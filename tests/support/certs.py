@@ -6,6 +6,7 @@ import datetime
 import enum
 import ssl
 import threading
+import warnings
 from pathlib import Path
 
 import trustme
@@ -22,6 +23,7 @@ class CertKind(enum.Enum):
     WRONG_NAME = "wrong-name"  # valid, trusted, but for WRONG_NAME
     EXPIRED = "expired"
     NEAR_EXPIRY = "near-expiry"  # valid for NEAR_EXPIRY_DAYS more days
+    OLD_TLS = "old-tls"  # a good certificate, on a server that speaks only TLS 1.0 and 1.1
 
 
 class LocalCA:
@@ -44,22 +46,28 @@ class LocalCA:
         return ssl.create_default_context(cafile=str(self.pem_path))
 
     def server_context(self, host: str, kind: CertKind = CertKind.GOOD) -> ssl.SSLContext:
-        """A server context presenting a ``kind`` certificate for ``host``."""
+        """A server context presenting a ``kind`` certificate for ``host``, made once."""
         with self._lock:
             context = self._contexts.get((host, kind))
             if context is None:
-                # No system trust store is loaded: a bare server context is
-                # much cheaper when issuing per SNI name.
-                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                self._issue(host, kind).configure_cert(context)
-                self._contexts[(host, kind)] = context
+                context = self._contexts[(host, kind)] = self.new_server_context(host, kind)
             return context
+
+    def new_server_context(self, host: str, kind: CertKind = CertKind.GOOD) -> ssl.SSLContext:
+        """A context of one's own, for a server that changes it (an SNI callback)."""
+        # No system trust store is loaded: a bare server context is much
+        # cheaper when issuing per SNI name.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._issue(host, kind).configure_cert(context)
+        if kind is CertKind.OLD_TLS:
+            _old_tls_only(context)
+        return context
 
     def _issue(self, host: str, kind: CertKind) -> trustme.LeafCert:
         now = datetime.datetime.now(datetime.UTC)
         day = datetime.timedelta(days=1)
         match kind:
-            case CertKind.GOOD:
+            case CertKind.GOOD | CertKind.OLD_TLS:
                 return self.ca.issue_cert(host)
             case CertKind.UNTRUSTED:
                 if self._untrusted_ca is None:
@@ -73,3 +81,16 @@ class LocalCA:
                 return self.ca.issue_cert(
                     host, not_before=now - day, not_after=now + NEAR_EXPIRY_DAYS * day
                 )
+
+
+def _old_tls_only(context: ssl.SSLContext) -> None:
+    """Limit a server to TLS 1.0-1.1, as an outdated MX or web server would be.
+
+    OpenSSL 3 refuses those versions below security level 0, and Python
+    warns that they are deprecated: both are the point here.
+    """
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1_1

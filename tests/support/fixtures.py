@@ -10,7 +10,7 @@ import pytest
 
 from .certs import CertKind, LocalCA
 from .dns_server import NsdServer, start_nsd
-from .smtp_server import SmtpServer
+from .smtp_server import SmtpServer, old_tls_smtp_server
 from .tcp import ThreadedTcpServer, silent_server
 from .tls_server import TlsServer
 from .tools import require_tool
@@ -55,16 +55,21 @@ def tls_server_factory(test_ca: LocalCA) -> Iterator[TlsServerFactory]:
 def smtp_server_factory(test_ca: LocalCA) -> Iterator[SmtpServerFactory]:
     """``start(mx_host, cert=CertKind.GOOD, banner=True)`` gives a running SMTP server.
 
-    ``cert=None``: STARTTLS not offered; ``banner=False``: accepts, never speaks.
+    ``cert=None``: STARTTLS not offered; ``banner=False``: accepts, never speaks;
+    ``cert=CertKind.OLD_TLS``: STARTTLS with TLS 1.0-1.1 only.
     """
     with contextlib.ExitStack() as servers:
 
         def start(
             mx_host: str, cert: CertKind | None = CertKind.GOOD, banner: bool = True
         ) -> SmtpServer | ThreadedTcpServer:
-            server: SmtpServer | ThreadedTcpServer = (
-                SmtpServer(test_ca, mx_host, cert=cert) if banner else silent_server()
-            )
+            server: SmtpServer | ThreadedTcpServer
+            if not banner:
+                server = silent_server()
+            elif cert is CertKind.OLD_TLS:
+                server = old_tls_smtp_server(test_ca, mx_host)
+            else:
+                server = SmtpServer(test_ca, mx_host, cert=cert)
             servers.enter_context(server)
             return server
 

@@ -8,7 +8,9 @@ its banner, use ``tcp.silent_server()``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import ssl
 import threading
 from typing import Self
 
@@ -17,6 +19,7 @@ from aiosmtpd.smtp import SMTP
 
 from .certs import CertKind, LocalCA
 from .server import HOST, Server
+from .tcp import ThreadedTcpServer
 
 _START_TIMEOUT = 10.0
 
@@ -82,3 +85,33 @@ class SmtpServer(Server):
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def old_tls_smtp_server(ca: LocalCA, mx_host: str) -> ThreadedTcpServer:
+    """An MX host whose STARTTLS speaks only TLS 1.0 and 1.1.
+
+    A blocking server rather than aiosmtpd: asyncio's server side drops the
+    TLS alert of a failed handshake and just closes, where a real MTA
+    (Postfix, Exim) sends "protocol version", which is what the client is
+    to recognise.
+    """
+    context = ca.server_context(mx_host, CertKind.OLD_TLS)
+
+    def converse(conn: socket.socket) -> None:
+        conn.settimeout(10)
+        reader = conn.makefile("rb")
+        conn.sendall(f"220 {mx_host} ESMTP\r\n".encode())
+        while line := reader.readline():
+            verb = line[:8].strip().upper()
+            if verb.startswith((b"EHLO", b"HELO")):
+                conn.sendall(f"250-{mx_host}\r\n250 STARTTLS\r\n".encode())
+            elif verb == b"STARTTLS":
+                conn.sendall(b"220 Ready to start TLS\r\n")
+                with contextlib.suppress(ssl.SSLError):
+                    context.wrap_socket(conn, server_side=True).unwrap()
+                return
+            else:
+                conn.sendall(b"221 Bye\r\n")
+                return
+
+    return ThreadedTcpServer(converse)

@@ -88,7 +88,7 @@ class TlsServer(Server):
     what was asked, in order. Use as a context manager, or start()/stop().
     """
 
-    def __init__(self, ca: LocalCA, *, io_timeout: float = 10.0, port: int = 0) -> None:
+    def __init__(self, ca: LocalCA, *, io_timeout: float = 10.0, port: int = 0, only: CertKind | None = None) -> None:
         self.ca = ca
         self.io_timeout = io_timeout
         self._certs: dict[str, CertKind] = {}
@@ -97,8 +97,11 @@ class TlsServer(Server):
         self._requests: list[Request] = []
         self._lock = threading.Lock()
         self._sni = threading.local()
-        # Clients that send no SNI (plain IP) still get a certificate.
-        self._default_context = ca.server_context("localhost")
+        # Clients that send no SNI (plain IP) still get a certificate. With
+        # ``only`` every host gets that kind: needed for OLD_TLS, since the
+        # protocol versions are those of this first context.
+        self._only = only
+        self._default_context = ca.new_server_context("localhost", only or CertKind.GOOD)
         self._default_context.sni_callback = self._select_certificate
         self._tcp = ThreadedTcpServer(self._handle, port)
         self.port = self._tcp.port
@@ -146,7 +149,7 @@ class TlsServer(Server):
         # Runs inside do_handshake, on the connection's own thread.
         self._sni.name = name
         if name is not None:
-            kind = self._certs.get(name.lower(), CertKind.GOOD)
+            kind = self._only or self._certs.get(name.lower(), CertKind.GOOD)
             tls.context = self.ca.server_context(name.lower(), kind)
 
     def _handle(self, conn: socket.socket) -> None:
