@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,9 +77,9 @@ def main() -> None:
         where = Path(tmp).parent
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     best, user, system, files = min(runs)
-    median = sorted(r[0] for r in runs)[len(runs) // 2]
+    median = statistics.median(r[0] for r in runs)
     print(f"build of {args.domains} domains: best {best:.2f} s of {args.runs} "
-          f"(median {median:.2f} s; that run {user:.2f} s user, {system:.2f} s system) in {where}, {files} files, "
+          f"({user:.2f} s user, {system:.2f} s system; median {median:.2f} s) in {where}, {files} files, "
           f"{files / best:,.0f} files/s, peak RSS {peak_mib:.0f} MiB; unchanged rebuild {rerun:.2f} s")
 
 

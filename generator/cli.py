@@ -184,7 +184,7 @@ def check(
     # generator.check.options' DEFAULT_TIMEOUT and DEFAULT_CONCURRENCY, spelled out so start-up
     # does not import generator.check; test_check_units.py holds them equal.
     timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for all the checks of one domain, in seconds.")] = 20.0,
-    concurrency: Annotated[int, typer.Option("--concurrency", help="How many domains are checked at once.")] = 50,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="How many domains are checked at once (at most 1000).")] = 50,
 ) -> None:
     """Check live deployments as a sender does: DNS, the HTTPS policy, MX coverage, drift, STARTTLS."""
     from generator.check.command import check_command

@@ -118,6 +118,41 @@ def test_a_truncated_reply_cut_mid_record_is_asked_again_over_tcp() -> None:
     assert transports == ["udp", "tcp"]
 
 
+def test_a_truncated_reply_is_read_whole_over_tcp_even_with_tc_set_there() -> None:
+    # A broken server that sets TC over TCP too: there is nothing further to
+    # ask, so the answer is taken, as dnspython takes it, not reported missing.
+    def answer(query, over_tcp):
+        reply = _txt_reply(query, "v=STSv1; id=tcp")
+        reply.flags |= dns.flags.TC
+        return reply
+
+    with ScriptedDns(answer, tcp=True) as server:
+        [found] = _lookups([_endpoint(server)], [("_mta-sts.example.test", "TXT")])
+    assert (found.status, found.records) == (Status.FOUND, ((b"v=STSv1; id=tcp",),)), found
+
+
+def test_the_tcp_retry_gets_only_what_is_left_of_the_deadline(monkeypatch) -> None:
+    # The TC reply comes late and TCP never answers: the lookup still ends at
+    # its own limit (timeout + 1 = 2 s), not a whole attempt (5 s) after the TC.
+    monkeypatch.setattr(check_dns, "ATTEMPT_TIMEOUT", 5.0)
+
+    def answer(query, over_tcp):
+        if over_tcp:
+            time.sleep(4)  # past the deadline either way; shorter than an attempt
+            return None
+        time.sleep(1.5)
+        reply = dns.message.make_response(query)
+        reply.flags |= dns.flags.TC
+        return reply
+
+    with ScriptedDns(answer, tcp=True) as server:
+        started = time.monotonic()
+        [failed] = _lookups([_endpoint(server)], [("_mta-sts.example.test", "TXT")], timeout=1)
+        elapsed = time.monotonic() - started
+    assert failed.status is Status.FAILED and "no answer within 2 s" in failed.detail, failed
+    assert elapsed < 3.2, "the TCP attempt ran past the lookup's limit"
+
+
 def test_the_next_server_is_asked_when_one_fails(dns_server_factory, monkeypatch) -> None:
     nsd = dns_server_factory({"example.test": minimal_zone("example.test", '_mta-sts TXT "v=STSv1; id=ok"')})
     monkeypatch.setattr(check_dns, "ATTEMPT_TIMEOUT", 0.3)
@@ -214,3 +249,28 @@ def test_init_closes_its_resolver(dns_server_factory) -> None:
         assert live_mx("example.test", [nsd.address]) == ["mx.example.test"]
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]
+
+
+def test_a_lookup_after_close_fails_at_once(dns_server_factory) -> None:
+    nsd = dns_server_factory({"example.test": minimal_zone("example.test", "@ MX 10 mx.example.test.")})
+
+    async def run() -> tuple[Answer, Answer]:
+        resolver = Resolver((_endpoint(nsd),), 5.0)
+        before = await resolver.lookup("example.test", "MX")
+        resolver.close()
+        resolver.close()  # twice is harmless
+        return before, await resolver.lookup("example.test", "MX")
+
+    started = time.monotonic()
+    before, after = asyncio.run(run())
+    assert before.status is Status.FOUND
+    assert after.status is Status.FAILED and "closed" in after.detail, after
+    assert time.monotonic() - started < 2
+
+
+def test_query_ids_running_out_is_a_failure_not_a_hang() -> None:
+    from generator.check.transport import ServerFailed, _new_id
+
+    with pytest.raises(ServerFailed, match="lower --concurrency"):
+        _new_id(range(0x10000))
+    assert _new_id(set(range(0xFFFF))) == 0xFFFF

@@ -125,7 +125,8 @@ LONG_DOMAIN = ".".join(["a" * 60] * 3) + "." + "b" * (MAX_POLICY_DOMAIN + 1 - 3 
         pytest.param(["example.com", "--connect-to", "mta-sts.example.com:443:bad..host:443"], "--connect-to", id="bad-connect-to-addr"),
         pytest.param(["example.com", "--nameserver", "ns1.example.com"], "--nameserver", id="bad-nameserver"),
         pytest.param(["example.com", "--timeout", "0"], "--timeout", id="zero-timeout"),
-        pytest.param(["example.com", "--concurrency", "0"], "--concurrency", id="zero-concurrency"),
+        pytest.param(["example.com", "--concurrency", "0"], "--concurrency 0: give a number from 1 to 1000", id="zero-concurrency"),
+        pytest.param(["example.com", "--concurrency", "100000"], "--concurrency 100000: give a number from 1 to 1000", id="huge-concurrency"),
         pytest.param(["example.com", "--ca-file", "missing.pem"], "no such file", id="missing-ca-file"),
         pytest.param(["example.com", "--ca-file", "garbage.pem"], "not a PEM file", id="garbage-ca-file"),
         pytest.param(["--domains-file", "missing.txt"], "missing.txt", id="missing-domains-file"),
@@ -294,3 +295,24 @@ def test_check_modules_emit_only_registered_codes() -> None:
                 assert getattr(codes, attribute) in codes.CODES
     for table in (https.POLICY_TLS, smtp.SMTP_TLS):
         assert set(dataclasses.asdict(table).values()) <= set(codes.CODES)
+
+
+@pytest.mark.parametrize(
+    ("limits", "concurrency", "expected"),
+    [
+        pytest.param((1024, 4096), 1000, (4096, 4096), id="raised-up-to-the-hard-limit"),
+        pytest.param((1024, 1_000_000), 1000, (8064, 1_000_000), id="raised-to-what-is-needed"),
+        pytest.param((1024, 4096), 50, None, id="enough-already"),
+        pytest.param((20000, 20000), 1000, None, id="never-lowered"),
+    ],
+)
+def test_check_raises_its_open_file_limit_for_its_concurrency(monkeypatch, limits, concurrency: int, expected) -> None:
+    import resource
+
+    from generator.check import runner
+
+    set_to = []
+    monkeypatch.setattr(resource, "getrlimit", lambda which: limits)
+    monkeypatch.setattr(resource, "setrlimit", lambda which, value: set_to.append(value))
+    runner._allow_open_files(concurrency)
+    assert set_to == ([expected] if expected else [])

@@ -22,7 +22,8 @@ from generator.policy import parse_sts_record
 from generator.tlsrpt import parse_tlsrpt_record
 
 # A recursive resolver follows CNAMEs for us; an authoritative server given
-# with --nameserver stops where its zone ends, so chains are chased here.
+# with --nameserver stops where its zone ends, so chains are chased here,
+# with at most this many queries for one lookup.
 MAX_CNAME_HOPS = 8
 # How long one server gets to answer one query before the next is asked
 # (or the same one again): dnspython's and most stub resolvers' default.
@@ -108,7 +109,7 @@ class Resolver:
             return Answer(Status.FAILED, wire.text(labels), detail=f"no answer within {self._lifetime:g} s{why}", queried=name)
         except _CnameLoop as loop:
             return Answer(Status.FAILED, wire.text(labels), detail=f"the CNAME chain loops back to {wire.text(loop.args[0])}", queried=name)
-        return Answer(Status.FAILED, wire.text(labels), detail=f"more than {MAX_CNAME_HOPS} CNAMEs in a row", queried=name)
+        return Answer(Status.FAILED, wire.text(labels), detail=f"the CNAME chain does not end within {MAX_CNAME_HOPS} queries", queried=name)
 
     async def addresses(self, name: str) -> Answer:
         """The A records, or the AAAA records when there is no A.

@@ -16,6 +16,9 @@ from generator.names import MAX_NAME, InvalidName, normalize_policy_domain
 
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_CONCURRENCY = 50
+# Each domain in flight holds a few sockets and up to four DNS queries; past
+# this, name servers and open-file limits give out before checks go faster.
+MAX_CONCURRENCY = 1000
 
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)\Z", re.IGNORECASE)
 
@@ -135,8 +138,8 @@ class CheckOptions:
 def make_options(*, nameservers: list[str], ca_file: Path | None, connect_to: list[str], timeout: float, concurrency: int, smtp: bool) -> CheckOptions:
     if not timeout > 0:
         raise UsageError(f"--timeout {timeout}: give a number of seconds above 0")
-    if concurrency < 1:
-        raise UsageError(f"--concurrency {concurrency}: give at least 1")
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise UsageError(f"--concurrency {concurrency}: give a number from 1 to {MAX_CONCURRENCY}")
     if ca_file is not None and not ca_file.is_file():
         raise UsageError(f"--ca-file {ca_file}: no such file")
     return CheckOptions(

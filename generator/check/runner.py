@@ -18,6 +18,7 @@ def run_checks(targets: list[Target], options: CheckOptions, on_report: Callable
 
     Returns the reports in the order of ``targets``.
     """
+    _allow_open_files(options.concurrency)
     try:
         context = tls.client_context(options.ca_file)
     except ssl.SSLError as exc:
@@ -43,3 +44,21 @@ async def _run(targets: list[Target], options: CheckOptions, context: ssl.SSLCon
     finally:
         resolver.close()
     return [finished[index] for index in range(len(targets))]
+
+
+# Sockets one domain may hold at once: the policy fetch, an SMTP probe per
+# MX host, the DNS client's (shared); generous, since running out shows up
+# as connections that "fail" for no reason of the domain's own.
+_FILES_PER_DOMAIN = 8
+
+
+def _allow_open_files(concurrency: int) -> None:
+    """Raise the soft limit on open files (often 1,024) as far as needed and allowed."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 64 + concurrency * _FILES_PER_DOMAIN
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if new > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))

@@ -110,6 +110,8 @@ class NameServer:
             self._protocol = protocol
 
     async def ask_udp(self, qname: wire.Labels, qname_wire: bytes, rdtype: int, timeout: float) -> wire.Reply:
+        if self._closed:
+            raise ServerFailed("the resolver is closed")
         protocol = await self._datagrams()
         ident = _new_id(protocol.waiting)
         loop = asyncio.get_running_loop()
@@ -138,7 +140,7 @@ class NameServer:
             finally:
                 writer.close()
         try:
-            reply = wire.parse(data)
+            reply = wire.parse(data, over_tcp=True)
         except wire.Malformed as exc:
             raise ServerFailed(f"sent a malformed reply over TCP ({exc})") from None
         if not reply.answers_question(ident, qname, rdtype):
@@ -163,6 +165,8 @@ _ids: list[int] = []
 
 
 def _new_id(taken) -> int:
+    if len(taken) >= 0x10000:
+        raise ServerFailed("all 65,536 query IDs are waiting for replies; lower --concurrency")
     while True:
         if not _ids:
             _ids.extend(struct.unpack("!512H", os.urandom(1024)))
@@ -204,7 +208,7 @@ class Client:
                         timeout = min(self._attempt_timeout, deadline - loop.time())
                         reply = await server.ask_tcp(qname, qname_wire, rdtype, max(timeout, 0))
                 except TimeoutError as exc:
-                    failures[server] = f"no answer within {timeout:g} s" + (f" ({exc})" if str(exc) else "")
+                    failures[server] = f"no answer within {timeout:.1f} s" + (f" ({exc})" if str(exc) else "")
                     continue
                 except (OSError, ServerFailed) as exc:
                     failures[server] = _reason(exc)

@@ -6,8 +6,10 @@ objects, and builds a query through its renderer: together about 0.2 ms per
 question, and a check asks four per domain, which made DNS more than half
 of a check's CPU time (benchmarks/bench_check.py). A sender needs only the
 header, the question and the answer records of five types, so those are
-read here, as strictly as dnspython reads them; tests/test_check_wire.py
-holds this reader to dnspython's on generated and mangled replies. Names
+read here, by dnspython's rules (label types, compression pointers, name
+and record lengths); tests/test_check_wire.py holds this reader to
+dnspython's on generated and mangled replies. Replies that are broken only
+in parts not read here are accepted, where dnspython refuses them. Names
 are still validated and encoded by dnspython (``dns.name``).
 """
 
@@ -98,13 +100,15 @@ def text(labels: Labels) -> str:
     return dns.name.Name((*labels, b"")).to_text(omit_final_dot=True)
 
 
-def parse(data: bytes) -> Reply:
+def parse(data: bytes, *, over_tcp: bool = False) -> Reply:
     """The header, question and answer section of a reply.
 
     The authority and additional sections are not read: nothing in them
     decides what a sender does with the answer. Nor is the answer section of
-    a truncated reply: it is asked again over TCP, and a server that
-    truncates may have cut the reply in the middle of a record.
+    a truncated reply over UDP: it is asked again over TCP, and a server that
+    truncates may have cut the reply in the middle of a record. Over TCP
+    there is nothing further to ask, so a TC bit there is ignored, as
+    dnspython does.
     """
     try:
         ident, flags, qdcount, ancount, _, _ = _HEADER.unpack_from(data, 0)
@@ -118,7 +122,7 @@ def parse(data: bytes) -> Reply:
             offset += _QUESTION.size
             question = (qname, qtype, qclass)
         answers = []
-        for _ in range(0 if flags & TC else ancount):
+        for _ in range(0 if flags & TC and not over_tcp else ancount):
             owner, offset = _name(data, offset)
             rdtype, rdclass, _ttl, length = _RR.unpack_from(data, offset)
             offset += _RR.size
