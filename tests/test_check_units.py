@@ -316,3 +316,16 @@ def test_check_raises_its_open_file_limit_for_its_concurrency(monkeypatch, limit
     monkeypatch.setattr(resource, "setrlimit", lambda which, value: set_to.append(value))
     runner._allow_open_files(concurrency)
     assert set_to == ([expected] if expected else [])
+
+
+def test_a_refused_open_file_limit_does_not_stop_the_check(monkeypatch) -> None:
+    import resource
+
+    from generator.check import runner
+
+    def refuse(which, value):
+        raise ValueError("not allowed to raise maximum limit")
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (256, resource.RLIM_INFINITY))
+    monkeypatch.setattr(resource, "setrlimit", refuse)
+    runner._allow_open_files(1000)  # no exception

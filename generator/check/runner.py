@@ -4,6 +4,7 @@ domain under its own deadline, so a slow domain only ever holds one worker."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import Callable
 
@@ -61,4 +62,7 @@ def _allow_open_files(concurrency: int) -> None:
     if soft != resource.RLIM_INFINITY and soft < wanted:
         new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         if new > soft:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            # Some systems cap below the hard limit (macOS: kern.maxfilesperproc)
+            # and refuse; the run then goes on with the limit it has.
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
