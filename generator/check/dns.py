@@ -103,7 +103,7 @@ class Resolver:
                     return Answer(Status.NONE, wire.text(labels), detail=f"no {rdtype} records", queried=name)
                 labels, qname_wire = target, dns.name.Name((*target, b"")).to_wire()
         except ServerFailed as exc:
-            return Answer(Status.FAILED, wire.text(labels), detail=f"server failure ({exc})", queried=name)
+            return Answer(Status.FAILED, wire.text(labels), detail=f"no name server gave an answer ({exc})", queried=name)
         except TimeoutError as exc:
             why = f" ({exc})" if str(exc) else ""
             return Answer(Status.FAILED, wire.text(labels), detail=f"no answer within {self._lifetime:g} s{why}", queried=name)
