@@ -54,10 +54,12 @@ def test_bench_check_compares_with_the_reference_client() -> None:
 
 
 @pytest.mark.timeout(120)
-def test_bench_build_runs() -> None:
-    result = run_script("bench_build.py", "--domains", "50", "--runs", "1")
+def test_bench_build_runs(tmp_path) -> None:
+    result = run_script("bench_build.py", "--domains", "50", "--runs", "1", "--dir", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("build of 50 domains: best"), result.stdout
+    assert f" in {tmp_path}, 400 files" in result.stdout, result.stdout
+    assert not list(tmp_path.iterdir()), "the benchmark cleans up after itself"
 
 
 @pytest.mark.timeout(120)
