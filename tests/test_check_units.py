@@ -40,9 +40,11 @@ ROOT = Path(__file__).resolve().parent.parent
         ("::127.0.0.1:8443", ConnectTo("", None, "127.0.0.1", 8443)),
         ("[::1]:25:[2001:db8::1]:2525", ConnectTo("::1", 25, "2001:db8::1", 2525)),
         ("mx1.example.com:25:localhost:2525", ConnectTo("mx1.example.com", 25, "localhost", 2525)),
-        (":443:Pages.GitHub.io.:", ConnectTo("", 443, "Pages.GitHub.io.", None)),
+        (":443:Pages.GitHub.io.:", ConnectTo("", 443, "pages.github.io", None)),
         ("x:443:staging_web:8443", ConnectTo("x", 443, "staging_web", 8443)),
-        ("x:443:bücher.example:443", ConnectTo("x", 443, "bücher.example", 443)),
+        # An IDN, HOST or ADDR, becomes its A-label, as every other name does (issue 11)
+        ("x:443:bücher.example:443", ConnectTo("x", 443, "xn--bcher-kva.example", 443)),
+        ("mta-sts.Bücher.example:443:127.0.0.1:8443", ConnectTo("mta-sts.xn--bcher-kva.example", 443, "127.0.0.1", 8443)),
     ],
 )
 def test_connect_to_parses_like_curl(value: str, expected: ConnectTo) -> None:
@@ -57,6 +59,10 @@ def test_connect_to_parses_like_curl(value: str, expected: ConnectTo) -> None:
         "mta-sts.example.test:443:bad..host:443", "x:443:.host:443", "x:443:-host.example:443", "x:443:host-.example:443",
         "x:443:" + "a" * 64 + ".example:443", pytest.param("x:443:" + "a." * 127 + "example:443", id="addr-too-long"), "x:443:127.0.0.256:443",
         "x:443:[localhost]:443", "x:443:[2001:db8::zz]:443", "x:443:host name:443",
+        # HOST too: a rule that could never match is an error, not silence
+        "bad..host:443:127.0.0.1:443", "host name:443:127.0.0.1:443",
+        # ports of ASCII digits only: str.isdigit() takes "²", int() does not (issue 11)
+        "x:4\N{SUPERSCRIPT TWO}3:127.0.0.1:443", "x:443:127.0.0.1:\N{SUPERSCRIPT ONE}",
     ],
 )
 def test_connect_to_rejects(value: str) -> None:
@@ -81,7 +87,7 @@ def test_nameserver(value: str, expected: Endpoint) -> None:
     assert parse_nameserver(value) == expected
 
 
-@pytest.mark.parametrize("value", ["ns1.example.com", "127.0.0.1:", "127.0.0.1:70000", "[::1]:53:1"])
+@pytest.mark.parametrize("value", ["ns1.example.com", "127.0.0.1:", "127.0.0.1:70000", "[::1]:53:1", "127.0.0.1:5\N{SUPERSCRIPT THREE}", "[::1]:\N{ARABIC-INDIC DIGIT FIVE}3"])
 def test_nameserver_rejects(value: str) -> None:
     with pytest.raises(UsageError, match="--nameserver"):
         parse_nameserver(value)

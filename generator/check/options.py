@@ -21,6 +21,7 @@ DEFAULT_CONCURRENCY = 50
 MAX_CONCURRENCY = 1000
 
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)\Z", re.IGNORECASE)
+_PORT = re.compile(r"[0-9]{1,5}")
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ def route(rules: tuple[ConnectTo, ...], host: str, port: int) -> Endpoint | None
 
 
 def _port(text: str, flag: str, value: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    # ASCII digits only: str.isdigit() accepts "²", which int() refuses.
+    if not _PORT.fullmatch(text) or not 0 < int(text) < 65536:
         raise UsageError(f"{flag} {value!r}: port {text!r} is not a number from 1 to 65535")
     return int(text)
 
@@ -85,21 +87,23 @@ def is_ip(text: str) -> bool:
     return True
 
 
-def _address(text: str, value: str) -> str:
-    """ADDR of --connect-to: an IP address or a name DNS can hold; one label
-    is enough (``localhost``), and ``_`` is fine (container names), as for curl."""
+def _host(text: str, value: str) -> str:
+    """HOST or ADDR of --connect-to: an IP address, or a name DNS can hold as
+    its A-label, lowercase (an IDN is converted, as every other name is, so
+    that it matches). One label is enough (``localhost``), and ``_`` is fine
+    (container names), as for curl."""
     if is_ip(text):
         return text
     name = text.removesuffix(".")
     try:
-        ascii_name = name if name.isascii() else idna.encode(name, uts46=True).decode("ascii")
+        ascii_name = name.lower() if name.isascii() else idna.encode(name, uts46=True).decode("ascii")
     except idna.IDNAError:
         ascii_name = ""
     labels = ascii_name.split(".")
     if not ascii_name or len(ascii_name) > MAX_NAME or not all(_HOST_LABEL.match(label) for label in labels) or labels[-1].isdigit():
         raise UsageError(f"--connect-to {value!r}: {text!r} is neither an IP address ([...] around IPv6) "
                          "nor a host name of letters, digits, '-' and '_' between dots") from None
-    return text
+    return ascii_name
 
 
 def parse_connect_to(value: str) -> ConnectTo:
@@ -108,9 +112,9 @@ def parse_connect_to(value: str) -> ConnectTo:
         raise UsageError(f"--connect-to {value!r}: write HOST:PORT:ADDR:PORT, e.g. mta-sts.example.com:443:127.0.0.1:8443")
     host, port, to_host, to_port = fields
     return ConnectTo(
-        host=host.lower().rstrip("."),
+        host=_host(host, value) if host else "",
         port=_port(port, "--connect-to", value) if port else None,
-        to_host=_address(to_host, value) if to_host else "",
+        to_host=_host(to_host, value) if to_host else "",
         to_port=_port(to_port, "--connect-to", value) if to_port else None,
     )
 

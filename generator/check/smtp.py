@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import re
 import socket
 import ssl
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from generator.findings import Finding, error
 
 SMTP_PORT = 25
 MAX_REPLY_LINES = 100
+# RFC 5321 §4.2: three ASCII digits, then a space, a hyphen or the end.
+# Not str.isdigit(): it also accepts "²", which int() then refuses.
+_REPLY_CODE = re.compile(r"[0-9]{3}(?=[ -]|\Z)")
 
 
 class Status(enum.Enum):
@@ -47,7 +51,7 @@ class _Failure(Exception):
 def ehlo_name() -> str:
     """The name we greet with: this machine's if it is a FQDN, else 'localhost'."""
     name = socket.gethostname()
-    return name if "." in name else "localhost"
+    return name if "." in name and name.isascii() else "localhost"
 
 
 def _timed_out(host: str) -> ProbeResult:
@@ -143,7 +147,7 @@ async def _reply(reader: asyncio.StreamReader) -> tuple[int, list[str]]:
     lines: list[str] = []
     while len(lines) < MAX_REPLY_LINES:
         line = (await read_line(reader)).decode("latin-1").rstrip("\r\n")
-        if len(line) < 3 or not line[:3].isdigit() or line[3:4] not in ("", " ", "-"):
+        if not _REPLY_CODE.match(line):
             raise _Failure(Status.PROTOCOL, f"not an SMTP reply: {line[:60]!r}")
         lines.append(line[4:])
         if line[3:4] != "-":
