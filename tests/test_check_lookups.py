@@ -20,9 +20,9 @@ def test_the_fetch_connects_to_the_address_already_looked_up(monkeypatch, dns_se
     asked = []
     lookup = Resolver.lookup
 
-    async def recording(self, name: str, rdtype: str):
+    async def recording(self, name: str, rdtype: str, *deadline: float):
         asked.append((name, rdtype))
-        return await lookup(self, name, rdtype)
+        return await lookup(self, name, rdtype, *deadline)
 
     monkeypatch.setattr(Resolver, "lookup", recording)
     # The rule changes only the port, so the fetch still needs the host's address.

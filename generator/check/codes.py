@@ -27,8 +27,8 @@ def _code(name: str, severity: str, meaning: str) -> str:
 
 
 # DNS
-DNS_LOOKUP_FAILED = _code("dns-lookup-failed", "error", "A DNS query failed (SERVFAIL, refused, no answer in time): the answer is unknown.")
-DNS_TIMEOUT = _code("dns-timeout", "error", "The domain's deadline passed while its DNS lookups were running.")
+DNS_LOOKUP_FAILED = _code("dns-lookup-failed", "error", "A DNS lookup failed (SERVFAIL, REFUSED, unreachable server, a bad reply over TCP, a CNAME loop): the answer is unknown.")
+DNS_TIMEOUT = _code("dns-timeout", "error", "No name server answered a DNS lookup within its limit (half of `--timeout`); the rest of the check goes on.")
 STS_RECORD_MISSING = _code("sts-record-missing", "error", "No `v=STSv1` TXT record at `_mta-sts.<domain>`: senders see no MTA-STS.")
 STS_RECORD_MULTIPLE = _code("sts-record-multiple", "error", "More than one `v=STSv1` record: senders must then ignore MTA-STS.")
 STS_RECORD_CNAME = _code("sts-record-cname", "info", "`_mta-sts.<domain>` is a CNAME; it was followed as senders do.")
@@ -108,3 +108,6 @@ SMTP_CERT_NAME = _code("smtp-cert-name", "error", "The MX certificate does not n
 SMTP_CERT_EXPIRED = _code("smtp-cert-expired", "error", "The MX certificate has expired or is not valid yet.")
 SMTP_CERT_EXPIRING = _code("smtp-cert-expiring", "warning", "The MX certificate expires in under 14 days.")
 SMTP_TIMEOUT = _code("smtp-timeout", "error", "The domain's deadline passed during the SMTP conversation.")
+
+# The check itself
+INTERNAL_ERROR = _code("internal-error", "error", "A bug stopped this domain's check (the message names the exception); the other domains are still checked.")

@@ -43,6 +43,7 @@ class Answer:
     records: tuple = ()  # TXT: tuples of byte strings; MX: (preference, host); A/AAAA: addresses
     detail: str = ""
     queried: str = ""
+    timed_out: bool = False  # FAILED because no server answered within the lookup's limit
 
     @property
     def via_cname(self) -> bool:
@@ -66,6 +67,9 @@ def _system_servers(filename: str = "/etc/resolv.conf") -> tuple[list[tuple[str,
 class Resolver:
     """The one resolver of a check run: ``--nameserver`` endpoints, else the system's.
 
+    Each lookup (CNAME chain included) gets ``timeout`` seconds, and
+    then returns a FAILED answer that says why: a name server that never
+    answers one question costs that question, not the lookups around it.
     Call :meth:`close` when done; it closes the sockets the run opened.
     """
 
@@ -75,14 +79,13 @@ class Resolver:
         else:
             servers, attempt = _system_servers()
         self._client = Client(servers, attempt)
-        # Callers run lookups under the domain's deadline (asyncio.timeout_at);
-        # this limit only has to outlast it, so one clock decides.
-        self._lifetime = timeout + 1
+        self.lookup_limit = timeout
 
     def close(self) -> None:
         self._client.close()
 
-    async def lookup(self, name: str, rdtype: str) -> Answer:
+    async def lookup(self, name: str, rdtype: str, deadline: float | None = None) -> Answer:
+        """``deadline`` (event-loop time): when the limit is shared with other lookups."""
         try:
             labels, qname_wire = wire.encode(dns.name.from_text(name))
         except dns.exception.DNSException as exc:
@@ -90,7 +93,8 @@ class Resolver:
             return Answer(Status.FAILED, name.lower(), detail=f"not a valid DNS name ({exc})", queried=name)
         code = wire.TYPES[rdtype]
         seen = {labels}
-        deadline = asyncio.get_running_loop().time() + self._lifetime
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + self.lookup_limit
         try:
             for _ in range(MAX_CNAME_HOPS):
                 reply = await self._client.exchange(labels, qname_wire, code, deadline)
@@ -106,7 +110,7 @@ class Resolver:
             return Answer(Status.FAILED, wire.text(labels), detail=f"no name server gave an answer ({exc})", queried=name)
         except TimeoutError as exc:
             why = f" ({exc})" if str(exc) else ""
-            return Answer(Status.FAILED, wire.text(labels), detail=f"no answer within {self._lifetime:g} s{why}", queried=name)
+            return Answer(Status.FAILED, wire.text(labels), detail=f"no answer within {self.lookup_limit:g} s{why}", queried=name, timed_out=True)
         except _CnameLoop as loop:
             return Answer(Status.FAILED, wire.text(labels), detail=f"the CNAME chain loops back to {wire.text(loop.args[0])}", queried=name)
         return Answer(Status.FAILED, wire.text(labels), detail=f"the CNAME chain does not end within {MAX_CNAME_HOPS} queries", queried=name)
@@ -115,12 +119,14 @@ class Resolver:
         """The A records, or the AAAA records when there is no A.
 
         One family is enough to connect, so AAAA is asked only when A gives
-        nothing: a query saved is a tenth of a domain's CPU time.
+        nothing: a query saved is a tenth of a domain's CPU time. Both
+        share one lookup's limit.
         """
-        v4 = await self.lookup(name, "A")
+        deadline = asyncio.get_running_loop().time() + self.lookup_limit
+        v4 = await self.lookup(name, "A", deadline)
         if v4.status is Status.FOUND:
             return v4
-        v6 = await self.lookup(name, "AAAA")
+        v6 = await self.lookup(name, "AAAA", deadline)
         return v6 if v6.status is Status.FOUND or v4.status is not Status.FAILED else v4
 
 
@@ -162,6 +168,9 @@ def _records(rdtype: int, values: list) -> tuple:
 
 
 def failed_finding(answer: Answer, what: str) -> Finding:
+    if answer.timed_out:
+        return error(codes.DNS_TIMEOUT, f"the {what} lookup for {answer.queried} got no answer: {answer.detail}",
+                     f"check that the domain's name servers answer for {answer.queried} (dig +trace), or raise --timeout")
     return error(codes.DNS_LOOKUP_FAILED, f"the {what} lookup for {answer.queried} failed: {answer.detail}",
                  "check the domain's name servers (dig +trace), then check again")
 

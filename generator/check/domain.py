@@ -1,12 +1,16 @@
-"""One domain, checked end to end under its one deadline: DNS first, then the
-policy fetch and the MX probes side by side, then coverage and drift."""
+"""One domain, checked end to end under its one deadline: the DNS lookups side
+by side, each under its own limit; the policy fetch as soon as the policy
+host's address is in, the MX probes as soon as the MX set is; then coverage
+and drift. A bug met on the way becomes this domain's `internal-error`."""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
 import time
+import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from generator.check import codes, coverage, deadline, dns, drift, https, smtp
 from generator.check.options import CheckOptions, ConnectTo, Target, route
@@ -51,44 +55,47 @@ async def check_domain(target: Target, net: Network, options: CheckOptions) -> D
     until = deadline.start(options.timeout)
     try:
         await _check(report, target, net, options, until)
+    except Exception as exc:  # noqa: BLE001 - one domain's bug must not end the run for the others
+        report.findings.append(internal_error(target.domain, exc))
     finally:
         report.seconds = time.perf_counter() - started
     return report
+
+
+def internal_error(domain: str, exc: Exception) -> Finding:
+    """The finding for a bug met while checking ``domain``: what and where, for a bug report."""
+    while isinstance(exc, ExceptionGroup):  # from the TaskGroup in _check: its first failure
+        exc = exc.exceptions[0]
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" in {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return error(codes.INTERNAL_ERROR, f"the check of {domain} stopped on an unexpected {type(exc).__name__}{where}: {exc}",
+                 "the other findings for this domain may be incomplete; report this message to the mta-sts-pages project")
 
 
 async def _check(report: DomainReport, target: Target, net: Network, options: CheckOptions, until: float) -> None:
     domain, config = target.domain, target.config
     policy_host = f"mta-sts.{domain}"
     resolver = net.resolver
-    try:
-        async with asyncio.timeout_at(until):
-            sts, rpt, mx, host = await asyncio.gather(
-                resolver.lookup(f"_mta-sts.{domain}", "TXT"),
-                resolver.lookup(f"_smtp._tls.{domain}", "TXT"),
-                resolver.lookup(domain, "MX"),
-                resolver.addresses(policy_host),
-            )
-    except TimeoutError:
-        report.findings.append(error(codes.DNS_TIMEOUT, f"the DNS lookups for {domain} did not finish within {options.timeout:g} s",
-                                     "check that the domain's name servers answer (dig +trace), or raise --timeout"))
-        return
-    found, report.sts_id = dns.sts_findings(sts, domain)
+    # Each lookup has its own limit inside the deadline (Resolver), and what
+    # needs one starts as soon as it is in: a name server that never answers
+    # one question costs that question's finding, not the rest of the report.
+    async with asyncio.TaskGroup() as group:
+        sts = group.create_task(resolver.lookup(f"_mta-sts.{domain}", "TXT"))
+        rpt = group.create_task(resolver.lookup(f"_smtp._tls.{domain}", "TXT"))
+        mail = group.create_task(_mx_and_probes(domain, net, options, until))
+        served = group.create_task(_fetch(policy_host, net, until))
+    found, report.sts_id = dns.sts_findings(sts.result(), domain)
     report.findings += found
-    found, rua = dns.tlsrpt_findings(rpt, domain)
+    found, rua = dns.tlsrpt_findings(rpt.result(), domain)
     report.findings += found
-    found, report.mx_hosts = dns.mx_findings(mx, domain)
+    found, report.mx_hosts, probed = mail.result()
     report.findings += found
+    host, fetched = served.result()
     report.findings += dns.policy_host_findings(host)
 
-    # With a --connect-to rule the fetch needs no DNS: that is how a server
-    # is checked before DNS points at it.
-    reachable = host.status is dns.Status.FOUND or route(net.rules, policy_host, 443) is not None
-    fetch = asyncio.create_task(https.fetch_policy(policy_host, rules=net.rules, resolver=resolver, context=net.context, deadline=until, addresses=host.records)) if reachable else None
-    probed = await asyncio.gather(*(net.mx_probes.probe(mx_host, until) for mx_host in (report.mx_hosts if options.smtp else [])))
-
     body = None
-    if fetch is not None:
-        found, body = https.fetch_findings(await fetch, policy_host)
+    if fetched is not None:
+        found, body = https.fetch_findings(fetched, policy_host)
         report.findings += found
     if body is not None:
         try:
@@ -110,3 +117,21 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
         report.findings += smtp.probe_findings(result)
     if not options.smtp:
         report.findings.append(info(codes.SMTP_NOT_CHECKED, "MX certificates were not checked", "run again with --smtp to test STARTTLS on every MX host"))
+
+
+async def _mx_and_probes(domain: str, net: Network, options: CheckOptions, until: float) -> tuple[list[Finding], list[str], list[smtp.ProbeResult]]:
+    """The MX findings and hosts, and with --smtp each host's probe."""
+    found, hosts = dns.mx_findings(await net.resolver.lookup(domain, "MX"), domain)
+    probed = await asyncio.gather(*(net.mx_probes.probe(host, until) for host in (hosts if options.smtp else [])))
+    return found, hosts, list(probed)
+
+
+async def _fetch(policy_host: str, net: Network, until: float) -> tuple[dns.Answer, https.FetchResult | None]:
+    """The policy host's addresses, and the fetch when it can be reached."""
+    host = await net.resolver.addresses(policy_host)
+    # With a --connect-to rule the fetch needs no DNS: that is how a server
+    # is checked before DNS points at it.
+    if host.status is not dns.Status.FOUND and route(net.rules, policy_host, 443) is None:
+        return host, None
+    fetched = await https.fetch_policy(policy_host, rules=net.rules, resolver=net.resolver, context=net.context, deadline=until, addresses=host.records)
+    return host, fetched

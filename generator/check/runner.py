@@ -28,7 +28,9 @@ def run_checks(targets: list[Target], options: CheckOptions, on_report: Callable
 
 
 async def _run(targets: list[Target], options: CheckOptions, context: ssl.SSLContext, on_report) -> list[DomainReport]:
-    resolver = dns.Resolver(options.nameservers, options.timeout)
+    # Half the deadline per lookup: when one never answers, what depends on
+    # another (the policy fetch on the policy host's address) still has time.
+    resolver = dns.Resolver(options.nameservers, options.timeout / 2)
     net = Network(resolver, context, options.connect_to, smtp.MxProbes(options.connect_to, resolver, context))
     finished: dict[int, DomainReport] = {}
     pending = iter(enumerate(targets))

@@ -157,19 +157,12 @@ def servfail_dns() -> ScriptedDns:
     return ScriptedDns(_servfail, tcp=True)
 
 
-def truncating_dns(zone_text: str, origin: str, *, tcp: bool = True) -> ScriptedDns:
-    """Sets TC with an empty answer over UDP; over TCP answers from the zone.
-
-    With ``tcp=False`` nothing listens on TCP, so a client that follows the
-    TC bit cannot get an answer at all.
-    """
+def zone_answer(zone_text: str, origin: str) -> Answer:
+    """Answers from a zone as an authoritative server does (CNAMEs not chased)."""
     zone = dns.zone.from_text(zone_text, origin=origin, relativize=False)
 
     def answer(query: dns.message.Message, over_tcp: bool) -> dns.message.Message:
         reply = dns.message.make_response(query)
-        if not over_tcp:
-            reply.flags |= dns.flags.TC
-            return reply
         reply.flags |= dns.flags.AA
         question = query.question[0]
         node = zone.get_node(question.name)
@@ -183,6 +176,24 @@ def truncating_dns(zone_text: str, origin: str, *, tcp: bool = True) -> Scripted
                     dns.rrset.from_rdata_list(question.name, rdataset.ttl, list(rdataset))
                 )
                 break
+        return reply
+
+    return answer
+
+
+def truncating_dns(zone_text: str, origin: str, *, tcp: bool = True) -> ScriptedDns:
+    """Sets TC with an empty answer over UDP; over TCP answers from the zone.
+
+    With ``tcp=False`` nothing listens on TCP, so a client that follows the
+    TC bit cannot get an answer at all.
+    """
+    from_zone = zone_answer(zone_text, origin)
+
+    def answer(query: dns.message.Message, over_tcp: bool) -> dns.message.Message:
+        if over_tcp:
+            return from_zone(query, over_tcp)
+        reply = dns.message.make_response(query)
+        reply.flags |= dns.flags.TC
         return reply
 
     return ScriptedDns(answer, tcp=tcp)

@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from .certs import LocalCA
 from .cli import run_cli
+from .dns_server import start_nsd
+from .tls_server import Route, TlsServer
 
 
 def policy_bytes(domain: str, mode: str = "enforce", mx: tuple[str, ...] = ("mx1",), max_age: int = 604800, eol: str = "\r\n") -> bytes:
@@ -40,3 +46,20 @@ def run_check_json(*args: str) -> CheckRun:
     assert result.code in (0, 1), result.output
     reports = [json.loads(line) for line in result.out.splitlines()]
     return CheckRun(result.code, reports, result.err)
+
+
+@dataclass
+class CheckServers:
+    nameserver: str  # for --nameserver
+    ca_file: Path  # for --ca-file
+    https: TlsServer
+
+
+@contextlib.contextmanager
+def check_servers(zones: Mapping[str, str], workdir: Path, ca: LocalCA) -> Iterator[CheckServers]:
+    """NSD serving ``zones``, and an HTTPS server with each zone's policy at
+    ``mta-sts.<zone>`` (routes can be changed on ``https``)."""
+    with start_nsd(zones, workdir) as nsd, TlsServer(ca) as https:
+        for domain in zones:
+            https.route(f"mta-sts.{domain}", Route(body=policy_bytes(domain)))
+        yield CheckServers(nsd.address, ca.pem_path, https)
