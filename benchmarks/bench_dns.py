@@ -71,8 +71,8 @@ def main() -> None:
         runs = [asyncio.run(_run(Endpoint(host, int(port)), args.domains)) for _ in range(args.runs)]
     per_domain = [cpu / args.domains * 1000 for cpu in runs]
     print(f"DNS lookups of {args.domains} domains (4 per domain) against NSD on loopback, "
-          f"concurrency {CONCURRENCY}, {args.runs} runs: median {statistics.median(per_domain):.2f} ms CPU per domain "
-          f"(best {min(per_domain):.2f}, worst {max(per_domain):.2f})")
+          f"concurrency {CONCURRENCY}, {args.runs} runs: median {statistics.median(per_domain):.3f} ms CPU per domain "
+          f"(best {min(per_domain):.3f}, worst {max(per_domain):.3f})")
 
 
 if __name__ == "__main__":

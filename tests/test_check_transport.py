@@ -6,6 +6,7 @@ silent servers, a closed port)."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
 import socket
@@ -203,12 +204,47 @@ def test_close_releases_the_sockets(dns_server_factory) -> None:
     async def run() -> list:
         resolver = Resolver((_endpoint(nsd),), 5.0)
         await resolver.lookup("example.test", "MX")
-        opened = [server._protocol.transport for server in resolver._client.servers]
+        opened = [socket.transport for server in resolver._client.servers for socket in server._open]
         resolver.close()
         return opened
 
     transports = asyncio.run(run())
     assert transports and all(t.is_closing() for t in transports)
+
+
+def test_queries_leave_from_a_rotating_pool_of_source_ports() -> None:
+    """RFC 5452 §9.2: not one source port for the whole run. A few sockets
+    per server, one picked at random per query, each replaced after
+    QUERIES_PER_SOCKET queries, its port the system's random pick."""
+    from generator.check.transport import POOL_SIZE, QUERIES_PER_SOCKET
+
+    count = 1000
+    questions = [("_mta-sts.example.test", "TXT")] * count
+
+    async def ask(endpoint: Endpoint) -> tuple[list[Answer], int]:
+        resolver = Resolver((endpoint,), 10.0)
+        slots = asyncio.Semaphore(50)  # as a check run's domains in flight
+
+        async def one(name: str, rdtype: str) -> Answer:
+            async with slots:
+                return await resolver.lookup(name, rdtype)
+
+        try:
+            answers = await asyncio.gather(*(one(name, rdtype) for name, rdtype in questions))
+            return answers, len(resolver._client.servers[0]._open)
+        finally:
+            resolver.close()
+
+    with ScriptedDns(lambda query, over_tcp: _txt_reply(query, "v=STSv1; id=pool")) as server:
+        answers, still_open = asyncio.run(ask(_endpoint(server)))
+    assert all(a.status is Status.FOUND for a in answers)
+    ports = collections.Counter(server.udp_source_ports)
+    assert sum(ports.values()) == count
+    # Each socket carries about QUERIES_PER_SOCKET queries (a few more when
+    # many wait for it to open), so the run sees many ports, and the
+    # replaced ones are closed.
+    assert len(ports) >= count // (2 * QUERIES_PER_SOCKET), ports
+    assert still_open <= POOL_SIZE
 
 
 def test_the_system_resolver_configuration_is_read(tmp_path) -> None:

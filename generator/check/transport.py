@@ -1,13 +1,17 @@
-"""Asking name servers: one UDP socket per server for the whole run, each
-reply matched to its query by ID and question, TCP when a reply is truncated.
+"""Asking name servers: a few UDP sockets per server, each reply matched to
+its query by ID and question, TCP when a reply is truncated.
 
 A socket per query (as dnspython's resolver opens) costs more CPU than the
-answer itself when a thousand domains are checked at once; one connected
-socket per server also hears "port unreachable" at once instead of timing out.
-The price is a source port that stays the same for the run, so a forged
-reply has only the 16-bit ID and the question to guess. That is acceptable
-here: nothing is cached, an answer only feeds this run's report, and the
-recursive resolver that does cache keeps its own defences.
+answer itself when a thousand domains are checked at once; a connected
+socket also hears "port unreachable" at once instead of timing out. One
+socket per server for the whole run would fix the source port, leaving a
+forged reply only the 16-bit ID and the question to guess, which RFC 5452
+§9.2 advises against. So each server gets a small pool: every query goes
+out on a socket picked at random, and a socket is replaced after a few
+dozen queries, so the source ports keep changing through the run. Each
+port is the system's pick of an ephemeral port, which Linux, the BSDs and
+macOS randomize. The replacement costs about 1% of the CPU time
+of the queries a socket carries (benchmarks/bench_dns.py).
 """
 
 from __future__ import annotations
@@ -42,9 +46,13 @@ class _Query:
 
 
 class _Datagrams(asyncio.DatagramProtocol):
+    """One connected UDP socket to a name server."""
+
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
         self.waiting: dict[int, _Query] = {}  # by query ID
+        self.sent = 0
+        self.retired = False  # replaced in its pool: closes once nothing waits on it
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -78,26 +86,40 @@ class _Datagrams(asyncio.DatagramProtocol):
                 query.future.set_exception(exc)
 
 
+# Sockets per name server, and queries per socket before it is replaced.
+POOL_SIZE = 8
+QUERIES_PER_SOCKET = 64
+
+
 class NameServer:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self._opening: asyncio.Task | None = None
-        self._protocol: _Datagrams | None = None
+        # Each slot: the opening (then open) socket, as a task shared by every asker.
+        self._slots: list[asyncio.Task | None] = [None] * POOL_SIZE
+        self._open: set[_Datagrams] = set()
         self._closed = False
 
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     async def _datagrams(self) -> _Datagrams:
-        if self._protocol is not None:
-            return self._protocol
-        if self._opening is None:
+        """A socket of the pool, picked at random (not from the query ID, which it would give away)."""
+        slot = _random16() % POOL_SIZE
+        opening = self._slots[slot]
+        if opening is not None and opening.done() and not opening.cancelled() and opening.exception() is None:
+            protocol = opening.result()[1]
+            if protocol.sent < QUERIES_PER_SOCKET:
+                return protocol
+            protocol.retired = True
+            self._release(protocol)
+            opening = None
+        if opening is None:
             loop = asyncio.get_running_loop()
-            self._opening = asyncio.ensure_future(loop.create_datagram_endpoint(_Datagrams, remote_addr=(self.host, self.port)))
-            self._opening.add_done_callback(self._opened)
+            opening = self._slots[slot] = asyncio.ensure_future(loop.create_datagram_endpoint(_Datagrams, remote_addr=(self.host, self.port)))
+            opening.add_done_callback(self._opened)
         # Shielded: the first asker being cancelled must not stop the opening
         # for the others; _opened keeps (or closes) the socket either way.
-        _, protocol = await asyncio.shield(self._opening)
+        _, protocol = await asyncio.shield(opening)
         return protocol
 
     def _opened(self, task: asyncio.Task) -> None:
@@ -107,7 +129,12 @@ class NameServer:
         if self._closed:
             transport.close()  # the run ended while the socket was opening
         else:
-            self._protocol = protocol
+            self._open.add(protocol)
+
+    def _release(self, protocol: _Datagrams) -> None:
+        if protocol.retired and not protocol.waiting:
+            protocol.transport.close()
+            self._open.discard(protocol)
 
     async def ask_udp(self, qname: wire.Labels, qname_wire: bytes, rdtype: int, timeout: float) -> wire.Reply:
         if self._closed:
@@ -116,6 +143,7 @@ class NameServer:
         ident = _new_id(protocol.waiting)
         loop = asyncio.get_running_loop()
         query = protocol.waiting[ident] = _Query(qname, rdtype, loop.create_future())
+        protocol.sent += 1
         # A bare timer rather than asyncio.timeout(): a tenth of the CPU time
         # of a query, and there are four queries a domain.
         timer = loop.call_later(timeout, _expire, query)
@@ -125,6 +153,7 @@ class NameServer:
         finally:
             timer.cancel()
             del protocol.waiting[ident]
+            self._release(protocol)
 
     async def ask_tcp(self, qname: wire.Labels, qname_wire: bytes, rdtype: int, timeout: float) -> wire.Reply:
         ident = _new_id({})
@@ -148,10 +177,11 @@ class NameServer:
         return reply
 
     def close(self) -> None:
-        """Close the socket, or have it closed as soon as it is open."""
+        """Close the sockets, or have them closed as soon as they are open."""
         self._closed = True
-        if self._protocol is not None and self._protocol.transport is not None:
-            self._protocol.transport.close()
+        for protocol in self._open:
+            protocol.transport.close()
+        self._open.clear()
 
 
 def _expire(query: _Query) -> None:
@@ -159,18 +189,23 @@ def _expire(query: _Query) -> None:
         query.future.set_exception(NoAnswer(query.ignored))
 
 
-# Query IDs are unpredictable, so that a reply cannot easily be forged; they
-# are drawn from os.urandom in batches, one system call per 512 queries.
-_ids: list[int] = []
+# Query IDs and the choice of socket are unpredictable, so that a reply
+# cannot easily be forged; they are drawn from os.urandom in batches, one
+# system call per 512 numbers.
+_random: list[int] = []
+
+
+def _random16() -> int:
+    if not _random:
+        _random.extend(struct.unpack("!512H", os.urandom(1024)))
+    return _random.pop()
 
 
 def _new_id(taken) -> int:
     if len(taken) >= 0x10000:
         raise ServerFailed("all 65,536 query IDs are waiting for replies; lower --concurrency")
     while True:
-        if not _ids:
-            _ids.extend(struct.unpack("!512H", os.urandom(1024)))
-        ident = _ids.pop()
+        ident = _random16()
         if ident not in taken:
             return ident
 

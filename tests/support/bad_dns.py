@@ -41,6 +41,7 @@ class ScriptedDns(Server):
     def __init__(self, answer: Answer, *, tcp: bool = False) -> None:
         self._answer = answer
         self.queries: list[tuple[str, str, str]] = []  # (name, type, "udp"/"tcp")
+        self.udp_source_ports: list[int] = []  # of each UDP datagram, in order
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._udp_errors: list[BaseException] = []
@@ -95,6 +96,7 @@ class ScriptedDns(Server):
                 wire, client = self._udp.recvfrom(65535)
             except TimeoutError:
                 continue
+            self.udp_source_ports.append(client[1])
             try:
                 query = dns.message.from_wire(wire)
             except dns.exception.DNSException:
