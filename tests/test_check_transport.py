@@ -247,6 +247,35 @@ def test_queries_leave_from_a_rotating_pool_of_source_ports() -> None:
     assert still_open <= POOL_SIZE
 
 
+def test_a_socket_that_failed_to_open_is_opened_again_by_the_next_query(monkeypatch) -> None:
+    """A passing failure (out of file descriptors) must not stay with the server for the run."""
+    from generator.check import transport
+
+    monkeypatch.setattr(transport, "POOL_SIZE", 1)
+
+    async def ask(endpoint: Endpoint) -> tuple[Answer, Answer]:
+        loop = asyncio.get_running_loop()
+        real = loop.create_datagram_endpoint
+        failures = iter([OSError(24, "Too many open files")])
+
+        async def once_failing(*args, **kwargs):
+            for failure in failures:
+                raise failure
+            return await real(*args, **kwargs)
+
+        loop.create_datagram_endpoint = once_failing
+        resolver = Resolver((endpoint,), 2.0)
+        try:
+            return await resolver.lookup("_mta-sts.example.test", "TXT"), await resolver.lookup("_mta-sts.example.test", "TXT")
+        finally:
+            resolver.close()
+
+    with ScriptedDns(lambda query, over_tcp: _txt_reply(query, "v=STSv1; id=again")) as server:
+        failed, found = asyncio.run(ask(_endpoint(server)))
+    assert failed.status is Status.FAILED and "Too many open files" in failed.detail, failed
+    assert found.status is Status.FOUND, found
+
+
 def test_the_system_resolver_configuration_is_read(tmp_path) -> None:
     conf = tmp_path / "resolv.conf"
     conf.write_text("search example.net\nnameserver 192.0.2.53\nnameserver 2001:db8::53\noptions timeout:3 attempts:2\n")

@@ -17,6 +17,7 @@ of the queries a socket carries (benchmarks/bench_dns.py).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import struct
 
@@ -116,15 +117,19 @@ class NameServer:
         if opening is None:
             loop = asyncio.get_running_loop()
             opening = self._slots[slot] = asyncio.ensure_future(loop.create_datagram_endpoint(_Datagrams, remote_addr=(self.host, self.port)))
-            opening.add_done_callback(self._opened)
+            opening.add_done_callback(functools.partial(self._opened, slot))
         # Shielded: the first asker being cancelled must not stop the opening
         # for the others; _opened keeps (or closes) the socket either way.
         _, protocol = await asyncio.shield(opening)
         return protocol
 
-    def _opened(self, task: asyncio.Task) -> None:
+    def _opened(self, slot: int, task: asyncio.Task) -> None:
         if task.cancelled() or task.exception() is not None:
-            return  # every asker gets the exception from the task itself
+            # Every asker gets the exception from the task itself; the next
+            # query opens the slot again (the failure may pass, e.g. EMFILE).
+            if self._slots[slot] is task:
+                self._slots[slot] = None
+            return
         transport, protocol = task.result()
         if self._closed:
             transport.close()  # the run ended while the socket was opening
