@@ -55,7 +55,7 @@ async def check_domain(target: Target, net: Network, options: CheckOptions) -> D
     until = deadline.start(options.timeout)
     try:
         await _check(report, target, net, options, until)
-    except Exception as exc:  # noqa: BLE001 - one domain's bug must not end the run for the others
+    except Exception as exc:  # one domain's bug must not end the run for the others
         report.findings.append(internal_error(target.domain, exc))
     finally:
         report.seconds = time.perf_counter() - started
