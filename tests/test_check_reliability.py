@@ -217,7 +217,7 @@ def test_an_unanswered_tlsrpt_lookup_is_its_own_finding_and_the_policy_is_still_
     https.route("mta-sts.example.test", Route(body=policy_bytes("example.test")))
     with ScriptedDns(_only_for_tlsrpt(broken)) as server:
         run = run_check_json("example.test", "--nameserver", server.address, "--ca-file", str(test_ca.pem_path),
-                             "--connect-to", f":443:127.0.0.1:{https.port}", "--timeout", "2")
+                             "--connect-to", f":443:127.0.0.1:{https.port}", "--timeout", "4")
         assert not server.errors
     report = run.report("example.test")
     dns_findings = [f for f in report["findings"] if f["code"].startswith("dns-")]
