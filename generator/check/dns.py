@@ -169,7 +169,7 @@ def _records(rdtype: int, values: list) -> tuple:
 
 def failed_finding(answer: Answer, what: str) -> Finding:
     if answer.timed_out:
-        return error(codes.DNS_TIMEOUT, f"the {what} lookup for {answer.queried} got no answer: {answer.detail}",
+        return error(codes.DNS_TIMEOUT, f"the {what} lookup for {answer.queried} timed out: {answer.detail}",
                      f"check that the domain's name servers answer for {answer.queried} (dig +trace), or raise --timeout")
     return error(codes.DNS_LOOKUP_FAILED, f"the {what} lookup for {answer.queried} failed: {answer.detail}",
                  "check the domain's name servers (dig +trace), then check again")
