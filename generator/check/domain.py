@@ -8,7 +8,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
-from generator.check import codes, coverage, deadline, dns, drift, https, smtp
+from generator.check import codes, coverage, deadline, dns, drift, https, pages, smtp
 from generator.check.options import CheckOptions, ConnectTo, Target, route
 from generator.errors import ParseError
 from generator.findings import Finding, Severity, error, info
@@ -84,12 +84,21 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
     # is checked before DNS points at it.
     reachable = host.status is dns.Status.FOUND or route(net.rules, policy_host, 443) is not None
     fetch = asyncio.create_task(https.fetch_policy(policy_host, rules=net.rules, resolver=resolver, context=net.context, deadline=until, addresses=host.records)) if reachable else None
+    owner = config.owner if config is not None else None
+    on_pages = pages.on_pages(host, owner)
+    caa = asyncio.create_task(pages.caa_findings(resolver, policy_host, until)) if on_pages else None
     probed = await asyncio.gather(*(net.mx_probes.probe(mx_host, until) for mx_host in (report.mx_hosts if options.smtp else [])))
 
     body = None
     if fetch is not None:
-        found, body = https.fetch_findings(await fetch, policy_host)
-        report.findings += found
+        fetched = await fetch
+        found, body = https.fetch_findings(fetched, policy_host)
+        report.findings += await pages.explain_fetch(found, fetched, policy_host, pages=on_pages, rules=net.rules, resolver=resolver,
+                                                     context=net.context, ca_file=options.ca_file, deadline=until, addresses=host.records)
+    if caa is not None:
+        report.findings += await caa
+    if owner is not None:
+        report.findings += pages.cname_findings(host, owner)
     if body is not None:
         try:
             parsed = parse_policy(body)
