@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.bad_dns import zone_only_dns
 from tests.support.certs import CertKind
 from tests.support.check_run import MX, STS, TLSRPT, policy_bytes, run_check_json
 from tests.support.cli import run_cli
@@ -174,3 +175,18 @@ def test_pages_trap(row: Row, servers: Servers, tmp_path: Path) -> None:
     if row.expect is None and row.name not in GENERIC:
         assert run.report(row.domain)["result"] == "ok", findings
     assert servers.errors == []
+
+
+@pytest.mark.timeout(30)
+def test_the_nearest_caa_set_decides_while_the_tld_is_still_unanswered(servers: Servers) -> None:
+    """A name server that never answers for names outside its zone (here the
+    TLD `test`): the CAA set found at the domain decides at once, so the
+    trap is reported long before the 10 s deadline would cut the lookups."""
+    domain = "silent-tld.test"
+    records = "\n".join([STS, TLSRPT, MX, PAGES_A, '@ CAA 0 issue "digicert.com"'])
+    with zone_only_dns(minimal_zone(domain, records), domain) as dns_server:
+        run = run_check_json(domain, "--nameserver", dns_server.address, "--ca-file", str(servers.ca_file),
+                             "--connect-to", f":443:127.0.0.1:{servers.https_port}", "--timeout", "10")
+        assert dns_server.errors == []
+    findings = run.report(domain)["findings"]
+    assert CAA_TRAP in {(f["code"], f["severity"]) for f in findings}, findings

@@ -102,26 +102,34 @@ def caa_refusal(records: tuple[tuple[int, bytes, bytes], ...], name: str) -> tup
 
 async def caa_findings(resolver: dns.Resolver, policy_host: str, deadline: float) -> list[Finding]:
     labels = policy_host.split(".")
-    names = [".".join(labels[i:]) for i in range(len(labels))]
+    # All asked at once, as Boulder asks them; read nearest first, so the
+    # first name with records decides without waiting for the TLD's answer.
+    lookups = [asyncio.ensure_future(resolver.lookup(".".join(labels[i:]), "CAA")) for i in range(len(labels))]
     try:
         async with asyncio.timeout_at(deadline):
-            # All at once, as Boulder asks them: the first name with records decides.
-            answers = await asyncio.gather(*(resolver.lookup(name, "CAA") for name in names))
+            for lookup in lookups:
+                answer = await lookup
+                if answer.status is dns.Status.FAILED:
+                    return []
+                if answer.status is dns.Status.FOUND:
+                    return _caa_finding(answer, policy_host)
     except TimeoutError:
-        return []
-    for answer in answers:
-        if answer.status is dns.Status.FAILED:
-            return []
-        if answer.status is dns.Status.FOUND:
-            refusal = caa_refusal(answer.records, answer.name)
-            if refusal is None:
-                return []
-            at = answer.queried + (f" (through its CNAME to {answer.name})" if answer.via_cname else "")
-            return [error(codes.PAGES_CAA_BLOCKS,
-                          f"the CAA records at {at} decide who may issue a certificate for {policy_host}, and {refusal[0]}; "
-                          "GitHub Pages gets its certificates from Let's Encrypt, so it can never get or renew one",
-                          refusal[1])]
+        pass
+    finally:
+        for lookup in lookups:
+            lookup.cancel()
     return []
+
+
+def _caa_finding(answer: dns.Answer, policy_host: str) -> list[Finding]:
+    refusal = caa_refusal(answer.records, answer.name)
+    if refusal is None:
+        return []
+    at = answer.queried + (f" (through its CNAME to {answer.name})" if answer.via_cname else "")
+    return [error(codes.PAGES_CAA_BLOCKS,
+                  f"the CAA records at {at} decide who may issue a certificate for {policy_host}, and {refusal[0]}; "
+                  "GitHub Pages gets its certificates from Let's Encrypt, so it can never get or renew one",
+                  refusal[1])]
 
 
 # --- what a failed fetch means on Pages ------------------------------------

@@ -157,6 +157,25 @@ def servfail_dns() -> ScriptedDns:
     return ScriptedDns(_servfail, tcp=True)
 
 
+def _from_zone(zone: dns.zone.Zone, query: dns.message.Message) -> dns.message.Message:
+    """The authoritative answer ``zone`` holds for ``query`` (the record type, else a CNAME)."""
+    reply = dns.message.make_response(query)
+    reply.flags |= dns.flags.AA
+    question = query.question[0]
+    node = zone.get_node(question.name)
+    if node is None:
+        reply.set_rcode(dns.rcode.NXDOMAIN)
+        return reply
+    for rdtype in (question.rdtype, dns.rdatatype.CNAME):
+        rdataset = node.get_rdataset(zone.rdclass, rdtype)
+        if rdataset is not None:
+            reply.answer.append(
+                dns.rrset.from_rdata_list(question.name, rdataset.ttl, list(rdataset))
+            )
+            break
+    return reply
+
+
 def truncating_dns(zone_text: str, origin: str, *, tcp: bool = True) -> ScriptedDns:
     """Sets TC with an empty answer over UDP; over TCP answers from the zone.
 
@@ -166,23 +185,23 @@ def truncating_dns(zone_text: str, origin: str, *, tcp: bool = True) -> Scripted
     zone = dns.zone.from_text(zone_text, origin=origin, relativize=False)
 
     def answer(query: dns.message.Message, over_tcp: bool) -> dns.message.Message:
-        reply = dns.message.make_response(query)
         if not over_tcp:
+            reply = dns.message.make_response(query)
             reply.flags |= dns.flags.TC
             return reply
-        reply.flags |= dns.flags.AA
-        question = query.question[0]
-        node = zone.get_node(question.name)
-        if node is None:
-            reply.set_rcode(dns.rcode.NXDOMAIN)
-            return reply
-        for rdtype in (question.rdtype, dns.rdatatype.CNAME):
-            rdataset = node.get_rdataset(zone.rdclass, rdtype)
-            if rdataset is not None:
-                reply.answer.append(
-                    dns.rrset.from_rdata_list(question.name, rdataset.ttl, list(rdataset))
-                )
-                break
-        return reply
+        return _from_zone(zone, query)
 
     return ScriptedDns(answer, tcp=tcp)
+
+
+def zone_only_dns(zone_text: str, origin: str) -> ScriptedDns:
+    """Answers from the zone over UDP, and never for a name outside it (as
+    a server that drops what it is not authoritative for)."""
+    zone = dns.zone.from_text(zone_text, origin=origin, relativize=False)
+
+    def answer(query: dns.message.Message, over_tcp: bool) -> dns.message.Message | None:
+        if not query.question[0].name.is_subdomain(zone.origin):
+            return None
+        return _from_zone(zone, query)
+
+    return ScriptedDns(answer)
