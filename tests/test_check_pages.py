@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.check.pages import caa_refusal
 from tests.support.bad_dns import zone_only_dns
 from tests.support.certs import CertKind
 from tests.support.check_run import MX, STS, TLSRPT, policy_bytes, run_check_json
@@ -73,6 +74,7 @@ ROWS = [
     Row("caa-other-ca", records=ON_PAGES + '\n@ CAA 0 issue "digicert.com"\n@ CAA 0 iodef "mailto:ca@example.net"', expect=CAA_TRAP,
         says=("CAA records at caa-other-ca.test", "only digicert.com", 'add caa-other-ca.test. CAA 0 issue "letsencrypt.org"')),
     Row("caa-forbids-all", records=ON_PAGES + '\n@ CAA 0 issue ";"', expect=CAA_TRAP, says=("forbid every CA",)),
+    Row("caa-bad-parameters", records=ON_PAGES + '\n@ CAA 0 issue "letsencrypt.org; accounturi"', expect=CAA_TRAP, says=("not tag=value",)),
     Row("caa-critical", records=ON_PAGES + '\n@ CAA 0 issue "letsencrypt.org"\n@ CAA 128 tbs "unknown"', expect=CAA_TRAP,
         says=("critical 'tbs' property", "clear the critical flag")),
     Row("caa-cname-target", records="mta-sts CNAME strict-org.github.io.", expect=CAA_TRAP,
@@ -190,3 +192,24 @@ def test_the_nearest_caa_set_decides_while_the_tld_is_still_unanswered(servers: 
         assert dns_server.errors == []
     findings = run.report(domain)["findings"]
     assert CAA_TRAP in {(f["code"], f["severity"]) for f in findings}, findings
+
+
+@pytest.mark.parametrize(
+    ("records", "allowed"),
+    [
+        pytest.param([], True, id="no-records"),
+        pytest.param([(0, b"issue", b"letsencrypt.org")], True, id="letsencrypt"),
+        pytest.param([(0, b"ISSUE", b" letsencrypt.org ;")], True, id="tag-case-and-spaces"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=http-01")], True, id="with-parameters"),
+        pytest.param([(0, b"issue", b"LetsEncrypt.org")], False, id="issuer-case"),  # Boulder compares exactly
+        pytest.param([(0, b"issue", b"letsencrypt.org; accounturi")], False, id="bad-parameter"),
+        pytest.param([(0, b"issue", b";"), (0, b"issue", b"letsencrypt.org")], True, id="forbid-plus-letsencrypt"),
+        pytest.param([(0, b"issuewild", b";"), (0, b"iodef", b"mailto:a@example.net")], True, id="no-issue-property"),
+        pytest.param([(128, b"iodef", b"mailto:a@example.net")], True, id="critical-known-tag"),
+        pytest.param([(1, b"future", b"x"), (0, b"issue", b"letsencrypt.org")], False, id="critical-bit-1"),
+        pytest.param([(0, b"future", b"x")], True, id="unknown-not-critical"),
+        pytest.param([(0, b"issue", b"digicert.com"), (0, b"issuewild", b"letsencrypt.org")], False, id="wild-only"),
+    ],
+)
+def test_caa_decides_as_lets_encrypt_does(records, allowed: bool) -> None:
+    assert (caa_refusal(tuple(records), "example.com") is None) is allowed

@@ -67,15 +67,12 @@ def on_pages(host: dns.Answer, owner: str | None) -> bool:
 # --- CAA ---------------------------------------------------------------------
 
 
-def _issuer(value: bytes) -> str | None:
-    """The issuer domain of an `issue` value (RFC 8659 §4.2), "" for none
-    (";" forbids every CA); None when the parameters are malformed, which
-    makes Boulder skip the property."""
-    text = value.decode("latin-1")
-    domain, *parameters = text.split(";")
-    if parameters == [""] or all(_parameter_ok(p) for p in parameters):
-        return domain.strip(" \t")
-    return None
+def _issuer(value: bytes) -> tuple[str, bool]:
+    """The issuer domain of an `issue` value (RFC 8659 §4.2; "" for ";",
+    which names no CA), and whether its parameters are well formed: Boulder
+    skips a property whose parameters are not."""
+    domain, *parameters = value.decode("latin-1").split(";")
+    return domain.strip(" \t"), parameters == [""] or all(_parameter_ok(p) for p in parameters)
 
 
 def _parameter_ok(parameter: str) -> bool:
@@ -93,11 +90,13 @@ def caa_refusal(records: tuple[tuple[int, bytes, bytes], ...], name: str) -> tup
         return (f"a critical '{critical[0]}' property there, a tag Let's Encrypt does not know, forbids issuance",
                 f"clear the critical flag of the '{critical[0]}' CAA record at {name} (flags 0), or delete it")
     issuers = [_issuer(value) for _, tag, value in records if tag.lower() == b"issue"]
-    if not issuers or LETS_ENCRYPT in issuers:
+    if not issuers or (LETS_ENCRYPT, True) in issuers:
         return None
-    named = sorted({i for i in issuers if i})
-    why = f"they let only {', '.join(named)} issue" if named else 'they forbid every CA (issue ";")'
-    return why, f'add {name}. CAA 0 issue "{LETS_ENCRYPT}" beside the CAA records there'
+    add = f'add {name}. CAA 0 issue "{LETS_ENCRYPT}" beside the CAA records there'
+    if (LETS_ENCRYPT, False) in issuers:
+        return f"the issue property for {LETS_ENCRYPT} has parameters that are not tag=value, so it counts for nothing", add
+    named = sorted({domain for domain, _ in issuers if domain})
+    return (f"they let only {', '.join(named)} issue" if named else 'they forbid every CA (issue ";")'), add
 
 
 async def caa_findings(resolver: dns.Resolver, policy_host: str, deadline: float) -> list[Finding]:
