@@ -200,10 +200,10 @@ def cname_findings(host: dns.Answer, owner: str) -> list[Finding]:
     if host.name != queried:
         now = f"is a CNAME leading to {host.name}"
     elif host.status is dns.Status.FOUND:
-        now = f"has address records of its own ({', '.join(host.records[:4])}) instead of a CNAME"
+        now = f"has address records of its own ({', '.join(host.records[:4])})"
     else:
         return []  # no records at all: policy-host-missing says what to publish
     return [warning(codes.PAGES_CNAME_MISMATCH,
-                    f"{queried} {now}, not to {expected} as pages.owner {owner} says; Pages may serve another "
-                    "repository's site there, or none",
+                    f"{queried} should be a CNAME to {expected} (pages.owner is {owner}), but it {now}; "
+                    "the policy may then come from somewhere other than this repository's Pages site",
                     f"publish {queried}. CNAME {expected}. in place of the records there (`mta-sts-pages records` prints it)")]
