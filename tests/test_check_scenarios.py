@@ -35,10 +35,29 @@ class Row:
     cert: CertKind = CertKind.GOOD
     config: str | None = None  # YAML for the drift rows; {d} is the domain
     timeout: float = 3.0
+    says: str = ""  # a part of the finding's message, when the reason matters
+
 
     @property
     def domain(self) -> str:
         return f"{self.name}.test"
+
+
+def _raw(head: bytes) -> Callable[[str], bytes]:
+    """A whole response sent as bytes: ``head`` (b"%d" is the body's length), a blank line, the policy."""
+    def response(domain: str) -> bytes:
+        body = policy_bytes(domain)
+        return head.replace(b"%d", str(len(body)).encode()) + b"\r\n\r\n" + body
+
+    return response
+
+
+def _raw_row(name: str, head: bytes, code: str = "policy-http-invalid", says: str = "") -> Row:
+    return Row(name, code, "error", route=Route(mode=Mode.RAW), body=_raw(head), says=says)
+
+
+OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain"
+EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
 
 
 def _without(text: str) -> Callable[[str], bytes]:
@@ -74,6 +93,13 @@ ROWS = [
     Row("endless-chunks", "policy-too-large", "error", route=Route(mode=Mode.INFINITE_CHUNKED)),
     Row("endless-header", "policy-http-invalid", "error", route=Route(mode=Mode.ENDLESS_HEADER)),
     Row("reset", "policy-http-invalid", "error", route=Route(mode=Mode.RESET)),
+    # Server bytes that once raised ValueError and ended the whole run (issue 11).
+    _raw_row("status-superscript", b"HTTP/1.1 2\xb20 OK\r\nContent-Type: text/plain\r\nContent-Length: %d", says="illegal status line"),
+    _raw_row("length-superscript", OK_HEAD + b"\r\nContent-Length: \xb9", says="bad Content-Length"),
+    _raw_row("length-conflict", OK_HEAD + b"\r\nContent-Length: %d, 1", says="conflicting Content-Length"),
+    _raw_row("bad-header-line", OK_HEAD + b"\r\nNo colon here\r\nContent-Length: %d", says="illegal header line"),
+    _raw_row("length-short", OK_HEAD + b"\r\nContent-Length: 9%d", says="without sending complete message body"),
+    _raw_row("endless-interim", EARLY_HINTS * 2000 + OK_HEAD + b"\r\nContent-Length: %d", says="1xx responses included"),
     Row("drip", "policy-fetch-timeout", "error", route=Route(mode=Mode.DRIP, drip_interval=0.05), timeout=1.0),
     Row("never-respond", "policy-fetch-timeout", "error", route=Route(mode=Mode.NEVER_RESPOND), timeout=1.0),
     Row("self-signed", "policy-cert-untrusted", "error", cert=CertKind.UNTRUSTED),
@@ -100,15 +126,27 @@ class Servers:
     errors: list = field(default_factory=list)
 
 
+# Responses a sender reads as the policy: h11 takes them as RFC 9112 and 9110 allow.
+ACCEPTED = [
+    Row("early-hints", "", "", route=Route(mode=Mode.RAW), body=_raw(EARLY_HINTS + OK_HEAD + b"\r\nContent-Length: %d")),
+    Row("two-interims", "", "", route=Route(mode=Mode.RAW),
+        body=_raw(b"HTTP/1.1 100 Continue\r\n\r\n" + EARLY_HINTS + OK_HEAD + b"\r\nContent-Length: %d")),
+    Row("obs-fold", "", "", route=Route(mode=Mode.RAW), body=_raw(OK_HEAD + b"\r\nCache-Control: max-age=600,\r\n public\r\nContent-Length: %d")),
+    Row("length-repeated", "", "", route=Route(mode=Mode.RAW), body=_raw(OK_HEAD + b"\r\nContent-Length: %d, %d")),
+    Row("length-twice", "", "", route=Route(mode=Mode.RAW), body=_raw(OK_HEAD + b"\r\nContent-Length: %d\r\nContent-Length: %d")),
+    Row("http-1-0-until-close", "", "", route=Route(mode=Mode.RAW), body=_raw(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain")),
+]
+
+
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory, test_ca):
     require_tool("nsd")
     require_tool("nsd-checkzone")
-    zones = {row.domain: minimal_zone(row.domain, row.records) for row in ROWS}
+    zones = {row.domain: minimal_zone(row.domain, row.records) for row in ROWS + ACCEPTED}
     zones[SHARED] = minimal_zone(SHARED, STS)
     nsd = start_nsd(zones, tmp_path_factory.mktemp("nsd"))
     https = TlsServer(test_ca).start()
-    for row in ROWS:
+    for row in ROWS + ACCEPTED:
         host = f"mta-sts.{row.domain}"
         https.route(host, row.route if row.route.body else dataclasses.replace(row.route, body=row.body(row.domain)))
         https.set_cert(host, row.cert)
@@ -138,7 +176,19 @@ def test_scenario(row: Row, servers: Servers, tmp_path: Path) -> None:
     run = _check(servers, row.domain, *extra, timeout=row.timeout)
     findings = run.findings(row.domain)
     assert (row.code, row.severity) in findings, run.report(row.domain)["findings"]
+    if row.says:
+        messages = [f["message"] for f in run.report(row.domain)["findings"] if f["code"] == row.code]
+        assert any(row.says in m for m in messages), messages
     assert run.code == (1 if any(severity == "error" for _, severity in findings) else 0)
+    assert servers.errors == []
+
+
+@pytest.mark.parametrize("row", [pytest.param(r, id=r.name, marks=pytest.mark.timeout(15)) for r in ACCEPTED])
+def test_a_response_that_http_allows_gives_the_policy(row: Row, servers: Servers) -> None:
+    run = _check(servers, row.domain)
+    report = run.report(row.domain)
+    assert report["result"] == "ok", report["findings"]
+    assert report["policy"] == {"mode": "enforce", "max_age": 604800, "mx": [f"mx1.{row.domain}"]}
     assert servers.errors == []
 
 

@@ -28,14 +28,14 @@ odd_label = st.binary(min_size=1, max_size=12)
 label = st.one_of(plain_label, plain_label.map(bytes.upper), odd_label)
 # Few distinct names, so that owners repeat, CNAMEs chain and compression bites.
 names = st.lists(st.lists(label, min_size=1, max_size=4).map(lambda ls: dns.name.Name((*ls, b""))), min_size=1, max_size=4, unique=True)
-TYPES = ["TXT", "MX", "A", "AAAA", "CNAME", "NS"]
+TYPES = ["TXT", "MX", "A", "AAAA", "CNAME", "CAA", "NS"]
 
 
 @st.composite
 def replies(draw) -> bytes:
     pool = draw(names)
     qname = draw(st.sampled_from(pool))
-    qtype = draw(st.sampled_from(TYPES[:5]))
+    qtype = draw(st.sampled_from(TYPES[:6]))
     query = dns.message.make_query(qname, qtype, id=draw(st.integers(0, 65535)))
     reply = dns.message.make_response(query)
     reply.set_rcode(draw(st.sampled_from([dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.SERVFAIL])))
@@ -58,6 +58,11 @@ def _rdata(rdtype: str, pool):
         return strings.map(lambda ss: dns.rdata.get_rdata_class(rdclass, code)(rdclass, code, ss))
     if rdtype == "MX":
         return st.builds(lambda pref, name: make(str(pref), name.to_text()), st.integers(0, 65535), st.sampled_from([*pool, dns.name.root]))
+    if rdtype == "CAA":
+        tag = st.one_of(st.sampled_from([b"issue", b"issuewild", b"iodef", b"ISSUE"]), st.from_regex(rb"[A-Za-z0-9]{1,15}", fullmatch=True))
+        value = st.one_of(st.sampled_from([b"letsencrypt.org", b"", b";", b"letsencrypt.org; accounturi=x"]), st.binary(max_size=40))
+        caa = dns.rdata.get_rdata_class(rdclass, code)
+        return st.builds(lambda flags, t, v: caa(rdclass, code, flags, t, v), st.integers(0, 255), tag, value)
     if rdtype in ("CNAME", "NS"):
         return st.sampled_from(pool).map(lambda name: make(name.to_text()))
     if rdtype == "A":
@@ -86,6 +91,8 @@ def _oracle(data: bytes) -> tuple:
                     value = (rdata.preference, _labels(rdata.exchange))
                 case wire.CNAME:
                     value = _labels(rdata.target)
+                case wire.CAA:
+                    value = (rdata.flags, rdata.tag, rdata.value)
                 case _:
                     value = ipaddress.ip_address(rdata.address)
             records.add((_labels(rrset.name), rrset.rdtype, value))
@@ -149,6 +156,10 @@ def test_a_mangled_reply_reads_as_dnspython_reads_it_or_is_refused(data: bytes, 
         pytest.param(struct.pack("!6H", 1, 0x8180, 0, 1, 0, 0) + b"\x00" + struct.pack("!HHIH", 1, 1, 0, 3) + b"\x7f\x00\x01", "not 4 bytes", id="short-a"),
         pytest.param(struct.pack("!6H", 1, 0x8180, 0, 1, 0, 0) + b"\x00" + struct.pack("!HHIH", 15, 1, 0, 5) + b"\x00\x0a\x00\x00\x00", "after its name", id="mx-trailing"),
         pytest.param(struct.pack("!6H", 1, 0x8180, 0, 1, 0, 0) + b"\x00" + struct.pack("!HHIH", 1, 1, 0, 40) + b"\x7f\x00\x00\x01", "past the end", id="rdata-cut"),
+        pytest.param(struct.pack("!6H", 1, 0x8180, 0, 1, 0, 0) + b"\x00" + struct.pack("!HHIH", 257, 1, 0, 1) + b"\x00", "too short", id="caa-flags-only"),
+        pytest.param(struct.pack("!6H", 1, 0x8180, 0, 1, 0, 0) + b"\x00" + struct.pack("!HHIH", 257, 1, 0, 4) + b"\x00\x05is", "tag runs past", id="caa-tag-cut"),
+        pytest.param(struct.pack("!6H", 1, 0x8180, 0, 1, 0, 0) + b"\x00" + struct.pack("!HHIH", 257, 1, 0, 2) + b"\x00\x00", "letters and digits", id="caa-empty-tag"),
+        pytest.param(struct.pack("!6H", 1, 0x8180, 0, 1, 0, 0) + b"\x00" + struct.pack("!HHIH", 257, 1, 0, 8) + b"\x00\x06is-sue", "letters and digits", id="caa-tag-hyphen"),
     ],
 )
 def test_malformed_replies_are_refused_with_the_reason(data: bytes, why: str) -> None:

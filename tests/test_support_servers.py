@@ -212,6 +212,18 @@ def test_https_bad_certificates_fail_verification(
         _connect(server, HOST, context)
 
 
+def test_https_github_io_certificate_names_only_github_io(https: Https) -> None:
+    """What Pages presents for a custom domain it does not know: trusted, wrong name."""
+    server, context = https
+    server.set_cert(HOST, CertKind.GITHUB_IO)
+    with pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch"):
+        _connect(server, HOST, context)
+    context.check_hostname = False
+    with _connect(server, HOST, context) as tls:
+        cert = tls.getpeercert()
+    assert cert is not None and cert["subjectAltName"] == (("DNS", "*.github.io"), ("DNS", "github.io"))
+
+
 def test_https_near_expiry_certificate_verifies(https: Https) -> None:
     server, context = https
     server.set_cert(HOST, CertKind.NEAR_EXPIRY)
@@ -322,6 +334,14 @@ def test_https_modes_that_never_finish(
     server, context = https
     server.route(HOST, Route(body=POLICY, mode=mode, drip_interval=0.2))
     assert check(_raw_get(server, context, seconds=0.6))
+    assert server.errors == []
+
+
+def test_https_raw_mode_sends_the_bytes_as_they_are(https: Https) -> None:
+    server, context = https
+    raw = b"HTTP/1.1 2\xb20 OK\r\nContent-Length: \xb9\r\n obs-fold\r\n\r\nbody"
+    server.route(HOST, Route(body=raw, mode=Mode.RAW))
+    assert _raw_get(server, context, seconds=5) == raw
     assert server.errors == []
 
 

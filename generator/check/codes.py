@@ -96,6 +96,12 @@ POLICY_DIFFERS = _code("policy-differs", "error", "The served policy is not the 
 ID_STALE = _code("id-stale", "error", "The DNS id is not the config's id: senders keep a cached old policy.")
 TLSRPT_DIFFERS = _code("tlsrpt-differs", "warning", "The published TLS-RPT report URIs are not the config's.")
 
+# GitHub Pages traps
+PAGES_CAA_BLOCKS = _code("pages-caa-blocks", "error", "CAA records for the policy host (RFC 8659: its own, a parent's, through CNAMEs) do not let Let's Encrypt issue: Pages can never get or renew its certificate.")
+PAGES_CERT_GITHUB_IO = _code("pages-cert-github-io", "error", "The policy host presents Pages' `*.github.io` certificate: the custom domain is not set (or its certificate not yet issued) in Settings > Pages.")
+PAGES_WELL_KNOWN_DROPPED = _code("pages-well-known-dropped", "error", "On Pages, `/` answers 200 but the policy 404: the site was deployed without `.well-known` (no `include-hidden-files: true`, or Jekyll without the `include`).")
+PAGES_CNAME_MISMATCH = _code("pages-cname-mismatch", "warning", "With `pages.owner`: `mta-sts.<domain>` does not lead to `<owner>.github.io`.")
+
 # SMTP (--smtp)
 SMTP_NOT_CHECKED = _code("smtp-not-checked", "info", "MX certificates were not checked (run with `--smtp`).")
 SMTP_CONNECT_FAILED = _code("smtp-connect-failed", "error", "No TCP connection to the MX host on port 25 (or its name has no address).")

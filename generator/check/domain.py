@@ -12,7 +12,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator.check import codes, coverage, deadline, dns, drift, https, smtp
+from generator.check import codes, coverage, deadline, dns, drift, https, pages, smtp
 from generator.check.options import CheckOptions, ConnectTo, Target, route
 from generator.errors import ParseError
 from generator.findings import Finding, Severity, error, info
@@ -83,20 +83,17 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
         sts = group.create_task(resolver.lookup(f"_mta-sts.{domain}", "TXT"))
         rpt = group.create_task(resolver.lookup(f"_smtp._tls.{domain}", "TXT"))
         mail = group.create_task(_mx_and_probes(domain, net, options, until))
-        served = group.create_task(_fetch(policy_host, net, until))
+        served = group.create_task(_fetch(policy_host, net, options, config, until))
     found, report.sts_id = dns.sts_findings(sts.result(), domain)
     report.findings += found
     found, rua = dns.tlsrpt_findings(rpt.result(), domain)
     report.findings += found
     found, report.mx_hosts, probed = mail.result()
     report.findings += found
-    host, fetched = served.result()
+    host, pages_found, body = served.result()
     report.findings += dns.policy_host_findings(host)
 
-    body = None
-    if fetched is not None:
-        found, body = https.fetch_findings(fetched, policy_host)
-        report.findings += found
+    report.findings += pages_found
     if body is not None:
         try:
             parsed = parse_policy(body)
@@ -126,12 +123,30 @@ async def _mx_and_probes(domain: str, net: Network, options: CheckOptions, until
     return found, hosts, list(probed)
 
 
-async def _fetch(policy_host: str, net: Network, until: float) -> tuple[dns.Answer, https.FetchResult | None]:
-    """The policy host's addresses, and the fetch when it can be reached."""
+async def _fetch(policy_host: str, net: Network, options: CheckOptions, config, until: float) -> tuple[dns.Answer, list[Finding], bytes | None]:
+    """The policy host's addresses, the findings of fetching the policy (and
+    of the Pages traps when the host is on Pages), and the body when served."""
     host = await net.resolver.addresses(policy_host)
+    owner = config.owner if config is not None else None
+    on_pages = pages.on_pages(host, owner)
+    async with asyncio.TaskGroup() as group:
+        caa = group.create_task(pages.caa_findings(net.resolver, policy_host, until)) if on_pages else None
+        served = group.create_task(_fetch_policy(policy_host, host, net, options, on_pages, until))
+    found, body = served.result()
+    if caa is not None:
+        found += caa.result()
+    if owner is not None:
+        found += pages.cname_findings(host, owner)
+    return host, found, body
+
+
+async def _fetch_policy(policy_host: str, host: dns.Answer, net: Network, options: CheckOptions, on_pages: bool, until: float) -> tuple[list[Finding], bytes | None]:
     # With a --connect-to rule the fetch needs no DNS: that is how a server
     # is checked before DNS points at it.
     if host.status is not dns.Status.FOUND and route(net.rules, policy_host, 443) is None:
-        return host, None
+        return [], None
     fetched = await https.fetch_policy(policy_host, rules=net.rules, resolver=net.resolver, context=net.context, deadline=until, addresses=host.records)
-    return host, fetched
+    found, body = https.fetch_findings(fetched, policy_host)
+    found = await pages.explain_fetch(found, fetched, policy_host, pages=on_pages, rules=net.rules, resolver=net.resolver,
+                                      context=net.context, ca_file=options.ca_file, deadline=until, addresses=host.records)
+    return found, body

@@ -1,7 +1,10 @@
-"""The policy fetch: a small HTTP/1.1 client that behaves like a careful sender.
+"""The policy fetch: HTTP/1.1 framed by h11, with the rules of a careful sender on top.
 
-No redirect is followed (RFC 8461 §3.3), the body is capped at 64 KiB both
-by Content-Length and while streaming (chunked or not), and the whole fetch,
+h11 reads the status line, headers and body framing (RFC 9112), so anything
+it refuses is a malformed response, reported with its reason. On top: no
+redirect is followed (RFC 8461 §3.3), 1xx interim responses such as
+`103 Early Hints` are skipped (RFC 9110 §15.2), the body is capped at
+64 KiB both by Content-Length and while streaming, and the whole fetch,
 handshake included, runs under the domain's one deadline.
 """
 
@@ -9,20 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import re
 import ssl
 from dataclasses import dataclass
 
+import h11
+
 from generator import __version__
 from generator.check import codes, dns, tls
-from generator.check.connect import ConnectError, LineTooLong, open_stream, read_line
+from generator.check.connect import ConnectError, open_stream
 from generator.check.options import ConnectTo
 from generator.findings import Finding, error
 from generator.policy import MAX_POLICY_BYTES
 
 POLICY_PATH = "/.well-known/mta-sts.txt"
-HEAD_LIMIT = 32 * 1024  # status line and headers together
-_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,8}")
+# The status line and headers of one response; also the most that interim
+# (1xx) responses may take together before the final one.
+HEAD_LIMIT = 32 * 1024
+_READ_SIZE = 64 * 1024
 
 
 class Status(enum.Enum):
@@ -30,7 +36,7 @@ class Status(enum.Enum):
     CONNECT_FAILED = "connect-failed"
     TLS_FAILED = "tls-failed"  # see tls_problem
     TOO_LARGE = "too-large"
-    INVALID = "invalid"  # not HTTP/1.x, bad framing, cut short
+    INVALID = "invalid"  # h11 refused the response, or it was cut short
     TIMEOUT = "timeout"
 
 
@@ -59,20 +65,21 @@ class _Failure(Exception):
 
 async def fetch_policy(
     host: str, *, rules: tuple[ConnectTo, ...], resolver: dns.Resolver, context: ssl.SSLContext, deadline: float,
-    addresses: tuple[str, ...] = (),
+    addresses: tuple[str, ...] = (), path: str = POLICY_PATH, body: bool = True,
 ) -> FetchResult:
-    """GET ``https://<host>/.well-known/mta-sts.txt``; never raises for a network problem.
+    """GET ``https://<host><path>``; never raises for a network problem.
 
     ``addresses``: the host's, when already looked up (see ``open_stream``).
+    ``body``: read the body of a 200 (else only the status and headers).
     """
     try:
         async with asyncio.timeout_at(deadline):
-            return await _fetch(host, rules, resolver, context, deadline, addresses)
+            return await _fetch(host, path, body, rules, resolver, context, deadline, addresses)
     except TimeoutError:
         return FetchResult(Status.TIMEOUT, "no complete response before the deadline")
 
 
-async def _fetch(host: str, rules, resolver, context, deadline, addresses) -> FetchResult:
+async def _fetch(host: str, path: str, want_body: bool, rules, resolver, context, deadline, addresses) -> FetchResult:
     try:
         reader, writer = await open_stream(host, 443, rules=rules, resolver=resolver, deadline=deadline, tls=context, addresses=addresses)
     except ConnectError as exc:
@@ -83,19 +90,19 @@ async def _fetch(host: str, rules, resolver, context, deadline, addresses) -> Fe
     except OSError as exc:
         return FetchResult(Status.CONNECT_FAILED, exc.strerror or str(exc))
     days = tls.days_left(writer.get_extra_info("ssl_object"))
+    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=HEAD_LIMIT)
     try:
-        writer.write(
-            f"GET {POLICY_PATH} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: mta-sts-pages/{__version__}\r\n"
-            "Accept: */*\r\nConnection: close\r\n\r\n".encode("ascii")
-        )
+        writer.write(conn.send(h11.Request(method="GET", target=path, headers=[
+            ("Host", host), ("User-Agent", f"mta-sts-pages/{__version__}"), ("Accept", "*/*"), ("Connection", "close"),
+        ])) + conn.send(h11.EndOfMessage()))
         await writer.drain()
-        status, headers = await _read_head(reader)
-        body = await _read_body(reader, headers) if status == 200 else None
+        response = await _read_head(conn, reader)
+        body = await _read_body(conn, reader, response) if response.status_code == 200 and want_body else None
     except _Failure as exc:
         return FetchResult(exc.status, str(exc), cert_days_left=days)
-    except LineTooLong as exc:
+    except h11.RemoteProtocolError as exc:
         return FetchResult(Status.INVALID, str(exc), cert_days_left=days)
-    except (asyncio.IncompleteReadError, ConnectionError) as exc:
+    except ConnectionError as exc:
         return FetchResult(Status.INVALID, f"the connection ended early ({exc.__class__.__name__})", cert_days_left=days)
     except OSError as exc:
         return FetchResult(Status.INVALID, f"the connection failed ({exc.strerror or exc})", cert_days_left=days)
@@ -103,74 +110,58 @@ async def _fetch(host: str, rules, resolver, context, deadline, addresses) -> Fe
         # Abort, not close: a TLS close waits for the peer's close_notify,
         # which some servers never send, and we have all we need.
         writer.transport.abort()
-    joined = {name: ", ".join(values) for name, values in headers.items()}
-    return FetchResult(Status.OK, http_status=status, headers=joined, body=body, cert_days_left=days)
+    headers: dict[str, str] = {}
+    for name, value in response.headers:
+        key = name.decode("ascii")  # h11 allows only token characters in names
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    return FetchResult(Status.OK, http_status=response.status_code, headers=headers, body=body, cert_days_left=days)
 
 
-async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, list[str]]]:
-    first = await read_line(reader)
-    parts = first.decode("latin-1").rstrip("\r\n").split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not (parts[1].isdigit() and len(parts[1]) == 3):
-        raise _Failure(Status.INVALID, f"not an HTTP/1.x status line: {first[:60]!r}")
-    size = len(first)
-    headers: dict[str, list[str]] = {}
+async def _read_head(conn: h11.Connection, reader: asyncio.StreamReader) -> h11.Response:
+    """The final response's head, past any 1xx interim responses."""
+    received = 0
     while True:
-        line = await read_line(reader)
-        size += len(line)
-        if size > HEAD_LIMIT:
-            raise _Failure(Status.INVALID, f"the response head is longer than {HEAD_LIMIT // 1024} KiB")
-        text = line.decode("latin-1").rstrip("\r\n")
-        if not text:
-            return int(parts[1]), headers
-        name, sep, value = text.partition(":")
-        if not sep or not name or name != name.strip():
-            raise _Failure(Status.INVALID, f"malformed header line {text[:60]!r}")
-        headers.setdefault(name.lower(), []).append(value.strip())
+        event = conn.next_event()
+        if isinstance(event, h11.Response):
+            return event
+        if isinstance(event, h11.InformationalResponse):
+            continue
+        # NEED_DATA: what came so far is interim responses and part of a
+        # head. h11 caps one head (max_incomplete_event_size); this caps a
+        # run of interim responses too.
+        if received > HEAD_LIMIT:
+            raise _Failure(Status.INVALID, f"the response head is longer than {HEAD_LIMIT // 1024} KiB, 1xx responses included")
+        data = await reader.read(_READ_SIZE)
+        if not data:
+            raise _Failure(Status.INVALID, f"the connection closed after {received} bytes, before a complete response head")
+        received += len(data)
+        conn.receive_data(data)
 
 
 def _too_large(how: str) -> _Failure:
     return _Failure(Status.TOO_LARGE, f"the policy is over {MAX_POLICY_BYTES} bytes ({how})")
 
 
-async def _read_body(reader: asyncio.StreamReader, headers: dict[str, list[str]]) -> bytes:
-    codings = ",".join(headers.get("transfer-encoding", [])).lower()
-    if codings:
-        if [c.strip() for c in codings.split(",")] != ["chunked"]:
-            raise _Failure(Status.INVALID, f"unsupported Transfer-Encoding {codings!r}")
-        return await _read_chunked(reader)
-    lengths = set(headers.get("content-length", []))
-    if lengths:
-        length = lengths.pop()
-        if lengths or not length.isdigit():
-            raise _Failure(Status.INVALID, f"invalid Content-Length {', '.join(headers['content-length'])!r}")
-        if int(length) > MAX_POLICY_BYTES:
-            raise _too_large(f"Content-Length {length}")
-        return await reader.readexactly(int(length))
-    body = await reader.read(MAX_POLICY_BYTES + 1)
-    while len(body) <= MAX_POLICY_BYTES:
-        more = await reader.read(MAX_POLICY_BYTES + 1 - len(body))
-        if not more:
-            return body
-        body += more
-    raise _too_large("read until the connection closed")
-
-
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    body = b""
+async def _read_body(conn: h11.Connection, reader: asyncio.StreamReader, response: h11.Response) -> bytes:
+    headers = dict(response.headers)  # h11 has merged repeated Content-Length values into one
+    chunked = b"transfer-encoding" in headers  # h11 accepts only chunked, which outranks Content-Length
+    length = headers.get(b"content-length")
+    if length is not None and not chunked and int(length) > MAX_POLICY_BYTES:  # ASCII digits: h11 checked
+        raise _too_large(f"Content-Length {length.decode()}")
+    body = bytearray()
     while True:
-        line = (await read_line(reader)).split(b";", 1)[0].strip()
-        if not _CHUNK_SIZE.fullmatch(line):
-            raise _Failure(Status.INVALID, f"invalid chunk size {line[:20]!r}")
-        size = int(line, 16)
-        if size == 0:
-            while (await read_line(reader)).strip():
-                pass  # trailer fields carry nothing a policy needs
-            return body
-        if len(body) + size > MAX_POLICY_BYTES:
-            raise _too_large("chunked transfer")
-        body += await reader.readexactly(size)
-        if await reader.readexactly(2) != b"\r\n":
-            raise _Failure(Status.INVALID, "a chunk does not end with CRLF")
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            # b"" tells h11 the peer closed: the end of a body read until close,
+            # or a body cut short (h11 says so).
+            conn.receive_data(await reader.read(_READ_SIZE))
+        elif isinstance(event, h11.Data):
+            body += event.data
+            if len(body) > MAX_POLICY_BYTES:
+                raise _too_large("chunked transfer" if chunked else "read until the connection closed")
+        else:  # EndOfMessage: h11 yields nothing else inside a body
+            return bytes(body)
 
 
 POLICY_TLS = tls.TlsCodes(

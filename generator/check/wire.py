@@ -5,7 +5,7 @@ dnspython reads every section of a reply into hashed rdata sets of immutable
 objects, and builds a query through its renderer: together about 0.2 ms per
 question, and a check asks four per domain, which made DNS more than half
 of a check's CPU time (benchmarks/bench_check.py). A sender needs only the
-header, the question and the answer records of five types, so those are
+header, the question and the answer records of six types, so those are
 read here, by dnspython's rules (label types, compression pointers, name
 and record lengths); tests/test_check_wire.py holds this reader to
 dnspython's on generated and mangled replies. Replies that are broken only
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import dns.name
 
-A, CNAME, MX, TXT, AAAA = 1, 5, 15, 16, 28
-TYPES = {"A": A, "CNAME": CNAME, "MX": MX, "TXT": TXT, "AAAA": AAAA}
+A, CNAME, MX, TXT, AAAA, CAA = 1, 5, 15, 16, 28, 257
+TYPES = {"A": A, "CNAME": CNAME, "MX": MX, "TXT": TXT, "AAAA": AAAA, "CAA": CAA}
 IN = 1
 
 QR, TC, RD = 0x8000, 0x0200, 0x0100
@@ -51,7 +51,8 @@ class Record:
     owner: Labels
     rdtype: int
     # TXT: the strings; MX: (preference, exchange labels); A/AAAA: the
-    # address text; CNAME: the target labels.
+    # address text; CNAME: the target labels; CAA: (flags, tag, value),
+    # the tag as sent (RFC 8659 compares tags case-insensitively).
     value: object
 
 
@@ -208,6 +209,19 @@ def _cname(data: bytes, offset: int, end: int) -> Labels:
     return target
 
 
+def _caa(data: bytes, offset: int, end: int) -> tuple[int, bytes, bytes]:
+    """RFC 8659 §4.1: flags, a counted tag, and the value to the record's end."""
+    if end - offset < 2:
+        raise Malformed("a CAA record is too short")
+    tag_end = offset + 2 + data[offset + 1]
+    if tag_end > end:
+        raise Malformed("a CAA tag runs past its record")
+    tag = data[offset + 2:tag_end]
+    if not tag.isalnum():  # ASCII letters and digits, at least one (RFC 8659 §4.1, dnspython)
+        raise Malformed("a CAA tag is not letters and digits")
+    return data[offset], tag, data[tag_end:end]
+
+
 def _address(family: int, size: int, kind: str):
     def read(data: bytes, offset: int, end: int) -> str:
         if end - offset != size:
@@ -226,6 +240,7 @@ _READERS = {
     TXT: _txt,
     MX: _mx,
     CNAME: _cname,
+    CAA: _caa,
     A: _address(socket.AF_INET, 4, "A"),
     AAAA: _address(socket.AF_INET6, 16, "AAAA"),
 }

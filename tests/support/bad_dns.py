@@ -15,6 +15,7 @@ from typing import Self
 import dns.exception
 import dns.flags
 import dns.message
+import dns.name
 import dns.query
 import dns.rcode
 import dns.rdatatype
@@ -199,3 +200,17 @@ def truncating_dns(zone_text: str, origin: str, *, tcp: bool = True) -> Scripted
         return reply
 
     return ScriptedDns(answer, tcp=tcp)
+
+
+def zone_only_dns(zone_text: str, origin: str) -> ScriptedDns:
+    """Answers from the zone over UDP, and never for a name outside it (as
+    a server that drops what it is not authoritative for)."""
+    origin_name = dns.name.from_text(origin)
+    from_zone = zone_answer(zone_text, origin)
+
+    def answer(query: dns.message.Message, over_tcp: bool) -> dns.message.Message | None:
+        if not query.question[0].name.is_subdomain(origin_name):
+            return None
+        return from_zone(query, over_tcp)
+
+    return ScriptedDns(answer)

@@ -24,6 +24,7 @@ class CertKind(enum.Enum):
     EXPIRED = "expired"
     NEAR_EXPIRY = "near-expiry"  # valid for NEAR_EXPIRY_DAYS more days
     OLD_TLS = "old-tls"  # a good certificate, on a server that speaks only TLS 1.0 and 1.1
+    GITHUB_IO = "github-io"  # valid, trusted, for *.github.io: what Pages presents for a domain it does not know
 
 
 class LocalCA:
@@ -75,6 +76,8 @@ class LocalCA:
                 return self._untrusted_ca.issue_cert(host)
             case CertKind.WRONG_NAME:
                 return self.ca.issue_cert(WRONG_NAME)
+            case CertKind.GITHUB_IO:
+                return self.ca.issue_cert("*.github.io", "github.io")
             case CertKind.EXPIRED:
                 return self.ca.issue_cert(host, not_before=now - 60 * day, not_after=now - day)
             case CertKind.NEAR_EXPIRY:

@@ -42,6 +42,7 @@ class Mode(enum.Enum):
     ENDLESS_HEADER = "endless-header"  # header lines that never end
     INFINITE_CHUNKED = "infinite-chunked"  # chunks that never end
     NEVER_RESPOND = "never-respond"  # read the request, then silence
+    RAW = "raw"  # the body is the whole response, sent as it is (status line and headers included)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,6 +206,8 @@ class TlsServer(Server):
                     tls.sendall(_chunk(filler))
             case Mode.NEVER_RESPOND:
                 stopping.wait()
+            case Mode.RAW:
+                tls.sendall(route.body)
 
 
 def _read_request(tls: ssl.SSLSocket, sni: str | None) -> Request | None:

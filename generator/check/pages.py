@@ -1,0 +1,209 @@
+"""GitHub Pages' own traps, as seen from outside (SPEC §7).
+
+Each turns a generic finding, or a silent future failure, into the Pages
+setting or DNS record to change:
+
+- CAA records that do not let Let's Encrypt issue: Pages can never get (or
+  renew) the policy host's certificate. The relevant RRset is found as RFC
+  8659 §3 and Let's Encrypt's Boulder (va/caa.go) find it: a CAA query for
+  the policy host, then for each parent up to the TLD, each following
+  CNAMEs; the first name with CAA records decides. An `issue` property must
+  name `letsencrypt.org` exactly (`issuewild` applies to wildcard
+  certificates only, and Pages asks for none); a critical property of a tag
+  Boulder does not know forbids issuance. RFC 8657 parameters (accounturi,
+  validationmethods) are not judged. A failed lookup leaves the question
+  open: Let's Encrypt would refuse to issue, but an authoritative server
+  given with --nameserver refuses names outside its zones.
+- a trusted certificate for `*.github.io` instead of the policy host: the
+  custom domain is not set (or its certificate not yet issued).
+- a 404 for the policy while `/` answers 200: the site is deployed without
+  its `.well-known` folder.
+- with `pages.owner` in the config: `mta-sts.<domain>` does not lead to
+  `<owner>.github.io`.
+
+The CAA and 404 traps are looked for only when the policy host is on Pages
+(its CNAME leads to a github.io name, its address is one of Pages', or the
+config names a Pages owner): elsewhere other CAs and other layouts are fine.
+The extra connections (`/`, the certificate's names) are made only when
+the policy fetch already failed in the way they explain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ssl
+from pathlib import Path
+
+from generator.check import codes, dns, https, tls
+from generator.check.connect import ConnectError, open_stream
+from generator.check.options import ConnectTo
+from generator.findings import Finding, error, warning
+
+# GitHub's documented apex addresses for Pages (docs: "Managing a custom domain").
+PAGES_ADDRESSES = frozenset({
+    "185.199.108.153", "185.199.109.153", "185.199.110.153", "185.199.111.153",
+    "2606:50c0:8000::153", "2606:50c0:8001::153", "2606:50c0:8002::153", "2606:50c0:8003::153",
+})
+PAGES_DOMAIN = "github.io"
+LETS_ENCRYPT = "letsencrypt.org"  # the issuer domain Boulder compares with, exactly
+# Tags Boulder recognises; a critical property with any other tag forbids issuance.
+_KNOWN_TAGS = {b"issue", b"issuewild", b"iodef"}
+# RFC 8659 §4.1 puts the critical flag at 128; Boulder also takes 1, a common misreading.
+_CRITICAL = 128 | 1
+
+
+def _under_pages(name: str) -> bool:
+    return name == PAGES_DOMAIN or name.endswith("." + PAGES_DOMAIN)
+
+
+def on_pages(host: dns.Answer, owner: str | None) -> bool:
+    """Whether the policy host is (meant to be) served by GitHub Pages."""
+    if owner is not None:
+        return True
+    return host.status is dns.Status.FOUND and (_under_pages(host.name) or any(a in PAGES_ADDRESSES for a in host.records))
+
+
+# --- CAA ---------------------------------------------------------------------
+
+
+def _issuer(value: bytes) -> tuple[str, bool]:
+    """The issuer domain of an `issue` value (RFC 8659 §4.2; "" for ";",
+    which names no CA), and whether its parameters are well formed: Boulder
+    skips a property whose parameters are not."""
+    domain, *parameters = value.decode("latin-1").split(";")
+    return domain.strip(" \t"), parameters == [""] or all(_parameter_ok(p) for p in parameters)
+
+
+def _parameter_ok(parameter: str) -> bool:
+    tag, sep, value = parameter.partition("=")
+    tag, value = tag.strip(" \t"), value.strip(" \t")
+    return bool(sep and tag) and all(c.isascii() and (c.isalnum() or c == "-") for c in tag) and all("!" <= c <= "~" for c in value)
+
+
+def caa_refusal(records: tuple[tuple[int, bytes, bytes], ...], name: str) -> tuple[str, str] | None:
+    """Why Let's Encrypt may not issue a (non-wildcard) certificate under
+    this relevant RRset of (flags, tag, value) found at ``name``, and the
+    change that lets it; None when it may."""
+    critical = sorted({tag.decode("ascii") for flags, tag, _ in records if flags & _CRITICAL and tag.lower() not in _KNOWN_TAGS})
+    if critical:
+        return (f"a critical '{critical[0]}' property there, a tag Let's Encrypt does not know, forbids issuance",
+                f"clear the critical flag of the '{critical[0]}' CAA record at {name} (flags 0), or delete it")
+    issuers = [_issuer(value) for _, tag, value in records if tag.lower() == b"issue"]
+    if not issuers or (LETS_ENCRYPT, True) in issuers:
+        return None
+    add = f'add {name}. CAA 0 issue "{LETS_ENCRYPT}" beside the CAA records there'
+    if (LETS_ENCRYPT, False) in issuers:
+        return f"the issue property for {LETS_ENCRYPT} has parameters that are not tag=value, so it counts for nothing", add
+    named = sorted({domain for domain, _ in issuers if domain})
+    return (f"they let only {', '.join(named)} issue" if named else 'they forbid every CA (issue ";")'), add
+
+
+async def caa_findings(resolver: dns.Resolver, policy_host: str, deadline: float) -> list[Finding]:
+    labels = policy_host.split(".")
+    # All asked at once, as Boulder asks them; read nearest first, so the
+    # first name with records decides without waiting for the TLD's answer.
+    lookups = [asyncio.ensure_future(resolver.lookup(".".join(labels[i:]), "CAA")) for i in range(len(labels))]
+    try:
+        async with asyncio.timeout_at(deadline):
+            for lookup in lookups:
+                answer = await lookup
+                if answer.status is dns.Status.FAILED:
+                    return []
+                if answer.status is dns.Status.FOUND:
+                    return _caa_finding(answer, policy_host)
+    except TimeoutError:
+        pass
+    finally:
+        for lookup in lookups:
+            lookup.cancel()
+    return []
+
+
+def _caa_finding(answer: dns.Answer, policy_host: str) -> list[Finding]:
+    refusal = caa_refusal(answer.records, answer.name)
+    if refusal is None:
+        return []
+    at = answer.queried + (f" (through its CNAME to {answer.name})" if answer.via_cname else "")
+    return [error(codes.PAGES_CAA_BLOCKS,
+                  f"the CAA records at {at} decide who may issue a certificate for {policy_host}, and {refusal[0]}; "
+                  "GitHub Pages gets its certificates from Let's Encrypt, so it can never get or renew one",
+                  refusal[1])]
+
+
+# --- what a failed fetch means on Pages ------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _names_context(ca_file: Path | None) -> ssl.SSLContext:
+    """The check's trust, without the name check: to read whom a trusted
+    certificate names after the name check failed."""
+    context = tls.client_context(ca_file)
+    context.check_hostname = False
+    return context
+
+
+async def _certificate_names(host: str, *, rules, resolver, ca_file, deadline, addresses) -> list[str]:
+    try:
+        async with asyncio.timeout_at(deadline):
+            _, writer = await open_stream(host, 443, rules=rules, resolver=resolver, deadline=deadline,
+                                          tls=_names_context(ca_file), addresses=addresses)
+    except (TimeoutError, ConnectError, OSError):  # ssl.SSLError is an OSError
+        return []
+    try:
+        cert = writer.get_extra_info("ssl_object").getpeercert() or {}
+    finally:
+        writer.transport.abort()
+    return [value.lower() for kind, value in cert.get("subjectAltName", ()) if kind == "DNS"]
+
+
+async def explain_fetch(
+    found: list[Finding], result: https.FetchResult, host: str, *, pages: bool, rules: tuple[ConnectTo, ...],
+    resolver: dns.Resolver, context: ssl.SSLContext, ca_file: Path | None, deadline: float, addresses: tuple[str, ...],
+) -> list[Finding]:
+    """``found`` (the fetch's findings), with a Pages trap in place of the
+    generic finding it explains."""
+    reach = {"rules": rules, "resolver": resolver, "deadline": deadline, "addresses": addresses}
+    if result.status is https.Status.TLS_FAILED and result.tls_problem is tls.Problem.NAME:
+        names = await _certificate_names(host, ca_file=ca_file, **reach)
+        if any(_under_pages(name.removeprefix("*.")) for name in names):
+            return _replace(found, codes.POLICY_CERT_NAME, error(
+                codes.PAGES_CERT_GITHUB_IO,
+                f"{host} presents GitHub Pages' own certificate (for {', '.join(names[:3])}), not one for {host}: "
+                "Pages does not know this custom domain, or has not issued its certificate yet",
+                f"set the custom domain to {host} in the repository's Settings > Pages, wait for the certificate, "
+                "then tick Enforce HTTPS"))
+    if pages and result.status is https.Status.OK and result.http_status == 404:
+        root = await https.fetch_policy(host, context=context, path="/", body=False, **reach)
+        if root.status is https.Status.OK and root.http_status == 200:
+            return _replace(found, codes.POLICY_NOT_FOUND, error(
+                codes.PAGES_WELL_KNOWN_DROPPED,
+                f"https://{host}/ answers 200 but {https.POLICY_PATH} answers 404: the site was published without its .well-known folder",
+                "deploy with actions/upload-pages-artifact v5 and include-hidden-files: true; "
+                "when Pages builds with Jekyll, keep include: [\".well-known\"] in _config.yml (mta-sts-pages build writes both)"))
+    return found
+
+
+def _replace(found: list[Finding], code: str, trap: Finding) -> list[Finding]:
+    return [trap if f.code == code else f for f in found]
+
+
+# --- the CNAME ----------------------------------------------------------------
+
+
+def cname_findings(host: dns.Answer, owner: str) -> list[Finding]:
+    """With ``pages.owner``: ``mta-sts.<domain>`` should lead to ``<owner>.github.io``."""
+    expected = f"{owner.lower()}.{PAGES_DOMAIN}"
+    queried = host.queried.lower()
+    if host.status is dns.Status.FAILED or host.name == expected:
+        return []
+    if host.name != queried:
+        now = f"is a CNAME leading to {host.name}"
+    elif host.status is dns.Status.FOUND:
+        now = f"has address records of its own ({', '.join(host.records[:4])})"
+    else:
+        return []  # no records at all: policy-host-missing says what to publish
+    return [warning(codes.PAGES_CNAME_MISMATCH,
+                    f"{queried} should be a CNAME to {expected} (pages.owner is {owner}), but it {now}; "
+                    "the policy may then come from somewhere other than this repository's Pages site",
+                    f"publish {queried}. CNAME {expected}. in place of the records there (`mta-sts-pages records` prints it)")]

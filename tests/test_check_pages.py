@@ -1,0 +1,215 @@
+"""GitHub Pages' traps in `check` (issue 12), against real NSD and TLS servers.
+
+NSD serves a `github.io` zone beside one zone per row, so `mta-sts.<row>`
+can be a CNAME to `<owner>.github.io` as on Pages, and CAA records sit where
+a real zone would hold them. One TLS server answers for every row with the
+certificate, routes or built site the row asks for. Each trap row also
+names the generic finding the trap replaces; each negative row asserts the
+trap stays silent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from generator.check.pages import caa_refusal
+from tests.support.bad_dns import zone_only_dns
+from tests.support.certs import CertKind
+from tests.support.check_run import MX, STS, TLSRPT, policy_bytes, run_check_json
+from tests.support.cli import run_cli
+from tests.support.dns_server import minimal_zone, start_nsd
+from tests.support.tls_server import Route, TlsServer
+from tests.support.tools import require_tool
+
+OWNER = "example-org"
+ON_PAGES = f"mta-sts CNAME {OWNER}.github.io."
+PAGES_A = "mta-sts A 185.199.108.153"  # one of Pages' documented addresses; --connect-to sends the fetch to the test server
+GITHUB_IO = "\n".join([
+    f"{OWNER} A 127.0.0.1",
+    "other-org A 127.0.0.1",
+    "strict-org A 127.0.0.1",
+    'strict-org CAA 0 issue "digicert.com"',  # a CNAME target with CAA records of its own
+])
+CONFIG = f"""
+domain: {{d}}
+policy:
+  mode: enforce
+  mx: [mx1.{{d}}]
+  max_age: 1w
+  id: abc123
+pages:
+  owner: {OWNER}
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    records: str = ON_PAGES  # besides the healthy _mta-sts, _smtp._tls and MX records
+    expect: tuple[str, str] | None = None  # (code, severity) of the trap; None: nothing to find
+    replaces: str = ""  # the generic code the trap stands in for
+    absent: tuple[str, ...] = ()  # codes that must not appear
+    says: tuple[str, ...] = ()  # parts of the trap's message and fix
+    cert: CertKind = CertKind.GOOD
+    routes: tuple[tuple[str | None, Route], ...] = ()  # (path or None for every path, route)
+    dropped_site: bool = False  # serve a built site whose .well-known folder is gone
+    config: bool = False  # check with a config naming pages.owner
+
+    @property
+    def domain(self) -> str:
+        return f"{self.name}.test"
+
+
+NOT_FOUND = Route(status=404, content_type="text/html", body=b"<h1>404</h1>\n")
+HOME = Route(content_type="text/html", body=b"<html>MTA-STS policy host</html>\n")
+CAA_TRAP = ("pages-caa-blocks", "error")
+
+ROWS = [
+    # CAA: RFC 8659 climbs from mta-sts.<domain> to the domain, following CNAMEs.
+    Row("caa-other-ca", records=ON_PAGES + '\n@ CAA 0 issue "digicert.com"\n@ CAA 0 iodef "mailto:ca@example.net"', expect=CAA_TRAP,
+        says=("CAA records at caa-other-ca.test", "only digicert.com", 'add caa-other-ca.test. CAA 0 issue "letsencrypt.org"')),
+    Row("caa-forbids-all", records=ON_PAGES + '\n@ CAA 0 issue ";"', expect=CAA_TRAP, says=("forbid every CA",)),
+    Row("caa-bad-parameters", records=ON_PAGES + '\n@ CAA 0 issue "letsencrypt.org; accounturi"', expect=CAA_TRAP, says=("not tag=value",)),
+    Row("caa-critical", records=ON_PAGES + '\n@ CAA 0 issue "letsencrypt.org"\n@ CAA 128 tbs "unknown"', expect=CAA_TRAP,
+        says=("critical 'tbs' property", "clear the critical flag")),
+    Row("caa-cname-target", records="mta-sts CNAME strict-org.github.io.", expect=CAA_TRAP,
+        says=("through its CNAME to strict-org.github.io", "add strict-org.github.io. CAA 0 issue")),
+    # A policy host with Pages' address instead of a CNAME: its own CAA set is the nearest, and decides.
+    Row("caa-host-blocks", records=f'{PAGES_A}\nmta-sts CAA 0 issue "digicert.com"\n@ CAA 0 issue "letsencrypt.org"', expect=CAA_TRAP,
+        says=("CAA records at mta-sts.caa-host-blocks.test",)),
+    Row("caa-host-allows", records=f'{PAGES_A}\nmta-sts CAA 0 issue "letsencrypt.org"\n@ CAA 0 issue "digicert.com"', absent=("pages-caa-blocks",)),
+    Row("caa-allows", records=ON_PAGES + '\n@ CAA 0 issue "digicert.com"\n@ CAA 0 issue "letsencrypt.org; validationmethods=http-01"\n@ CAA 0 issuewild ";"',
+        absent=("pages-caa-blocks",)),
+    Row("caa-wild-only", records=ON_PAGES + '\n@ CAA 0 issuewild ";"\n@ CAA 128 iodef "mailto:ca@example.net"', absent=("pages-caa-blocks",)),
+    Row("caa-not-pages", records='mta-sts A 127.0.0.1\n@ CAA 0 issue "digicert.com"', absent=("pages-caa-blocks",)),
+    # The certificate Pages presents for a custom domain it does not know.
+    Row("github-io-cert", cert=CertKind.GITHUB_IO, expect=("pages-cert-github-io", "error"), replaces="policy-cert-name",
+        says=("*.github.io", "Settings > Pages")),
+    Row("wrong-name-cert", cert=CertKind.WRONG_NAME, absent=("pages-cert-github-io",)),
+    # A 404 for the policy while the site answers: .well-known was dropped.
+    Row("dot-folder-dropped", dropped_site=True, expect=("pages-well-known-dropped", "error"), replaces="policy-not-found",
+        says=("include-hidden-files: true", 'include: [".well-known"]')),
+    Row("dot-folder-routes", routes=((None, NOT_FOUND), ("/", HOME)), expect=("pages-well-known-dropped", "error"), replaces="policy-not-found"),
+    Row("all-404", routes=((None, NOT_FOUND),), absent=("pages-well-known-dropped",)),
+    Row("not-pages-404", records="mta-sts A 127.0.0.1", routes=((None, NOT_FOUND), ("/", HOME)), absent=("pages-well-known-dropped",)),
+    # pages.owner: the CNAME must lead to <owner>.github.io.
+    Row("cname-other-owner", records="mta-sts CNAME other-org.github.io.", config=True, expect=("pages-cname-mismatch", "warning"),
+        says=("leading to other-org.github.io", f"CNAME {OWNER}.github.io.")),
+    Row("cname-own-address", records="mta-sts A 127.0.0.1", config=True, expect=("pages-cname-mismatch", "warning"),
+        says=("address records of its own (127.0.0.1)",)),
+    Row("cname-right", config=True, absent=("pages-cname-mismatch",)),
+]
+
+# Codes for the generic symptom a trap explains; they stay when no trap does.
+GENERIC = {"wrong-name-cert": "policy-cert-name", "all-404": "policy-not-found", "not-pages-404": "policy-not-found"}
+
+
+@dataclass
+class Servers:
+    nameserver: str
+    ca_file: Path
+    https_port: int
+    errors: list = dataclasses.field(default_factory=list)
+
+
+def _dropped_site(tmp: Path, domain: str) -> Path:
+    """A site `build` wrote, as Pages serves it after an upload without hidden files."""
+    config = tmp / f"{domain}.yml"
+    config.write_text(CONFIG.replace("{d}", domain))
+    site = tmp / domain
+    result = run_cli("build", "-c", str(config), "-o", str(site))
+    assert result.code == 0, result.output
+    shutil.rmtree(site / ".well-known")
+    return site
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory, test_ca):
+    require_tool("nsd")
+    require_tool("nsd-checkzone")
+    zones = {row.domain: minimal_zone(row.domain, "\n".join([STS, TLSRPT, MX, row.records])) for row in ROWS}
+    zones["github.io"] = minimal_zone("github.io", GITHUB_IO)
+    nsd = start_nsd(zones, tmp_path_factory.mktemp("nsd"))
+    https = TlsServer(test_ca).start()
+    sites = tmp_path_factory.mktemp("sites")
+    for row in ROWS:
+        host = f"mta-sts.{row.domain}"
+        https.set_cert(host, row.cert)
+        if row.dropped_site:
+            https.serve_directory(host, _dropped_site(sites, row.domain))
+            continue
+        for path, route in row.routes or ((None, Route(body=policy_bytes(row.domain))),):
+            https.route(host, route, path)
+    yield Servers(nsd.address, test_ca.pem_path, https.port, https.errors)
+    https.stop()
+    nsd.stop()
+
+
+@pytest.mark.parametrize("row", [pytest.param(r, id=r.name, marks=pytest.mark.timeout(20)) for r in ROWS])
+def test_pages_trap(row: Row, servers: Servers, tmp_path: Path) -> None:
+    extra = []
+    if row.config:
+        config = tmp_path / "mta-sts.yml"
+        config.write_text(CONFIG.replace("{d}", row.domain))
+        extra = ["-c", str(config)]
+    run = run_check_json(row.domain, "--nameserver", servers.nameserver, "--ca-file", str(servers.ca_file),
+                         "--connect-to", f":443:127.0.0.1:{servers.https_port}", "--timeout", "5", *extra)
+    findings = run.report(row.domain)["findings"]
+    codes = {(f["code"], f["severity"]) for f in findings}
+    pages_codes = {c for c, _ in codes if c.startswith("pages-")}
+    if row.expect is None:
+        assert not pages_codes, findings
+    else:
+        assert row.expect in codes and pages_codes == {row.expect[0]}, findings
+        trap = next(f for f in findings if f["code"] == row.expect[0])
+        for part in row.says:
+            assert part in trap["message"] + trap["fix"], trap
+    if row.replaces:
+        assert row.replaces not in {c for c, _ in codes}, findings
+    if row.name in GENERIC:
+        assert GENERIC[row.name] in {c for c, _ in codes}, findings
+    assert not set(row.absent) & {c for c, _ in codes}
+    if row.expect is None and row.name not in GENERIC:
+        assert run.report(row.domain)["result"] == "ok", findings
+    assert servers.errors == []
+
+
+@pytest.mark.timeout(30)
+def test_the_nearest_caa_set_decides_while_the_tld_is_still_unanswered(servers: Servers) -> None:
+    """A name server that never answers for names outside its zone (here the
+    TLD `test`): the CAA set found at the domain decides at once, so the
+    trap is reported long before the 10 s deadline would cut the lookups."""
+    domain = "silent-tld.test"
+    records = "\n".join([STS, TLSRPT, MX, PAGES_A, '@ CAA 0 issue "digicert.com"'])
+    with zone_only_dns(minimal_zone(domain, records), domain) as dns_server:
+        run = run_check_json(domain, "--nameserver", dns_server.address, "--ca-file", str(servers.ca_file),
+                             "--connect-to", f":443:127.0.0.1:{servers.https_port}", "--timeout", "10")
+        assert dns_server.errors == []
+    findings = run.report(domain)["findings"]
+    assert CAA_TRAP in {(f["code"], f["severity"]) for f in findings}, findings
+
+
+@pytest.mark.parametrize(
+    ("records", "allowed"),
+    [
+        pytest.param([], True, id="no-records"),
+        pytest.param([(0, b"issue", b"letsencrypt.org")], True, id="letsencrypt"),
+        pytest.param([(0, b"ISSUE", b" letsencrypt.org ;")], True, id="tag-case-and-spaces"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=http-01")], True, id="with-parameters"),
+        pytest.param([(0, b"issue", b"LetsEncrypt.org")], False, id="issuer-case"),  # Boulder compares exactly
+        pytest.param([(0, b"issue", b"letsencrypt.org; accounturi")], False, id="bad-parameter"),
+        pytest.param([(0, b"issue", b";"), (0, b"issue", b"letsencrypt.org")], True, id="forbid-plus-letsencrypt"),
+        pytest.param([(0, b"issuewild", b";"), (0, b"iodef", b"mailto:a@example.net")], True, id="no-issue-property"),
+        pytest.param([(128, b"iodef", b"mailto:a@example.net")], True, id="critical-known-tag"),
+        pytest.param([(1, b"future", b"x"), (0, b"issue", b"letsencrypt.org")], False, id="critical-bit-1"),
+        pytest.param([(0, b"future", b"x")], True, id="unknown-not-critical"),
+        pytest.param([(0, b"issue", b"digicert.com"), (0, b"issuewild", b"letsencrypt.org")], False, id="wild-only"),
+    ],
+)
+def test_caa_decides_as_lets_encrypt_does(records, allowed: bool) -> None:
+    assert (caa_refusal(tuple(records), "example.com") is None) is allowed
