@@ -282,6 +282,53 @@ def reports(
     raise typer.Exit(1 if collection.errors else 0)
 
 
+@app.command()
+def promote(
+    sources: ReportSources = None,
+    config: ConfigOption = Path("mta-sts.yml"),
+    domain: Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="The domain to promote (repeatable; needed when the config has several).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Promote without reports, or although they say not ready.")] = False,
+    imap: ImapOption = None,
+    imap_password_env: ImapPasswordOption = "MTA_STS_PAGES_IMAP_PASSWORD",
+    ca_file: ImapCaOption = None,
+    window_days: WindowOption = 14,
+    min_organisations: OrganisationsOption = 2,
+    min_sessions: SessionsOption = 20,
+) -> None:
+    """Change mode: testing to mode: enforce in the config, once the TLS reports say it is safe."""
+    import datetime as dt
+
+    from generator.errors import UsageError
+    from generator.reports import promote as promotion
+    from generator.reports.command import select_domains, verdicts
+    from generator.reports.ready import Criteria
+    from generator.reports.render import verdict_text
+
+    loaded = _load(config, strict=False)
+    if len(loaded.domains) > 1 and not domain:
+        raise UsageError(f"{config} has {len(loaded.domains)} domains; name the one(s) to promote with --domain")
+    targets = select_domains(loaded, domain or [])
+    plan = promotion.plan(config, loaded, targets)
+    _, _, collection = _read_reports(sources, imap, imap_password_env, ca_file, None, None)
+    if collection is None:
+        if not force:
+            raise UsageError("give the TLS reports (files, folders or --imap) so that promote can check they say enforce is safe, or --force")
+        _err("WARNING: --force: promoting without reading any TLS report; mail to an MX host with a bad certificate will bounce under enforce")
+    else:
+        for error in collection.errors:
+            _err(f"error: {error.source}: {error.message}")
+        found = verdicts(targets, collection, dt.datetime.now(dt.UTC), Criteria(window_days, min_organisations, min_sessions))
+        for verdict in found:
+            typer.echo(verdict_text(verdict))
+        if not all(v.ready for v in found):
+            if not force:
+                _err("promote: not changed; fix the reasons above, or use --force to promote anyway")
+                raise typer.Exit(1)
+            _err("WARNING: --force: promoting although the TLS reports say not ready; mail to the failing MX hosts will bounce under enforce")
+    promotion.write(plan)
+    typer.echo("\n".join(promotion.next_steps(plan, str(config))))
+
+
 def main() -> None:
     """Entry point: Typer handles usage errors (exit 2); the project's own
     errors are caught here, once, and printed without a traceback."""

@@ -123,3 +123,13 @@ def test_another_password_variable_and_a_folder_name_outside_ascii(dovecot, test
                      "--ca-file", test_ca.pem_path, "--json")
     assert result.code == 0, result.output
     assert json.loads(result.out)["reports"] == 1
+
+
+@pytest.mark.timeout(60)
+def test_promote_reads_the_reports_over_imap_and_refuses_when_they_are_old(dovecot, test_ca, tmp_path):
+    config = tmp_path / "mta-sts.yml"
+    config.write_text("domain: example.com\npolicy:\n  mode: testing  # for now\n  mx: [mx.example.com]\n")
+    before = config.read_bytes()
+    result = run_cli("promote", "-c", config, "--imap", url(dovecot), "--ca-file", test_ca.pem_path)
+    assert result.code == 1 and "[no-reports] no TLS report for example.com in the 14 days" in result.out, result.output
+    assert config.read_bytes() == before
