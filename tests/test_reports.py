@@ -264,3 +264,39 @@ def test_text_and_markdown_show_failures_with_cause_and_fix():
     markdown = run_cli("reports", path, "--format", "markdown")
     assert "| `validation-failure` | example.com | 3 |" in markdown.out
     assert markdown.out.startswith("## TLS reports\n")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "filename", "compress"),
+    [
+        ("application/tlsrpt+json", None, False),
+        ("application/tlsrpt+gzip", None, True),
+        ("application/gzip", "google.com!example.com!1704758400!1704844799!001.json.gz", True),
+        ("application/octet-stream", "report.json", False),
+    ],
+)
+def test_attachment_types_real_senders_use(tmp_path, content_type, filename, compress):
+    from email.message import EmailMessage
+
+    data = (FIXTURES / "parsedmarc__smtp_tls.json").read_bytes()
+    message = EmailMessage()
+    message["From"], message["Subject"] = "noreply-smtp-tls-reporting@google.com", "Report Domain: example.com"
+    message.set_content("This is an aggregate TLS report.")
+    maintype, subtype = content_type.split("/")
+    message.add_attachment(gzip.compress(data) if compress else data, maintype=maintype, subtype=subtype, filename=filename)
+    (tmp_path / "report.eml").write_bytes(message.as_bytes())
+    code, document = reports_json(tmp_path / "report.eml")
+    assert code == 0, document["errors"]
+    assert_matches_oracle(document, oracle_sums([json.loads(data)]))
+
+
+def test_a_gzip_or_json_attachment_of_another_kind_is_not_taken_for_a_report(tmp_path):
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["Subject"] = "dmarc@example.net", "DMARC aggregate report"
+    message.set_content("attached")
+    message.add_attachment(gzip.compress(b"<feedback/>"), maintype="application", subtype="gzip", filename="example.com!1!2.xml.gz")
+    (tmp_path / "dmarc.eml").write_bytes(message.as_bytes())
+    code, document = reports_json(tmp_path / "dmarc.eml")
+    assert (code, document["reports"], document["skipped"], document["errors"]) == (0, 0, 1, [])

@@ -32,7 +32,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 # first two; others send generic gzip or JSON types, or octet-stream).
 _REPORT_TYPES = {"application/tlsrpt+gzip", "application/tlsrpt+json"}
 _GENERIC_TYPES = {"application/gzip", "application/x-gzip", "application/json", "application/octet-stream", "text/json"}
-_REPORT_NAME = re.compile(r"\.json(\.gz)?$|\.gz$", re.I)
+_REPORT_NAME = re.compile(r"\.json(\.gz)?$", re.I)  # RFC 8460 §5.1 file names; .xml.gz is DMARC
 # sender!policy-domain!begin!end[!id].json[.gz], RFC 8460 §5.1's file name.
 _FILE_NAME_DOMAIN = re.compile(r"^[^!]+!([^!]+)!\d+!\d+")
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:")
