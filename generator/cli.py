@@ -207,7 +207,7 @@ UntilOption = Annotated[Optional[str], typer.Option("--until", metavar="DATE", h
 WindowOption = Annotated[int, typer.Option("--window-days", min=1, help="Readiness: how many days before --until the reports must cover.")]
 OrganisationsOption = Annotated[int, typer.Option("--min-organisations", min=1, help="Readiness: how many organisations must have reported.")]
 SessionsOption = Annotated[int, typer.Option("--min-sessions", min=0, help="Readiness: how many sessions must have been checked against the sts policy.")]
-DomainOption = Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="Only this domain of the config (repeatable).")]
+DomainOption = Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="Only this policy domain (repeatable); with --ready, a domain of the config.")]
 
 
 class ReportFormat(str, Enum):
@@ -223,7 +223,7 @@ def _read_reports(sources, imap, imap_password_env, ca_file, since, until):
 
     inputs = Inputs(tuple(sources or ()), imap, imap_password_env, ca_file)
     if not inputs.given:
-        return inputs, None, None
+        return None, None
     period = period_of(since, until)
 
     def progress(files):
@@ -231,7 +231,7 @@ def _read_reports(sources, imap, imap_password_env, ca_file, since, until):
             return files
         return _progress_bar(files)
 
-    return inputs, period, read_reports(inputs, period, os.environ, progress)
+    return period, read_reports(inputs, period, os.environ, progress)
 
 
 def _progress_bar(files):
@@ -268,7 +268,7 @@ def reports(
     if not sources and imap is None:
         raise UsageError("give report files or folders, or --imap imaps://user@host/Folder")
     loaded = _load(config or Path("mta-sts.yml"), strict=False) if ready else None
-    inputs, period, collection = _read_reports(sources, imap, imap_password_env, ca_file, since, until)
+    period, collection = _read_reports(sources, imap, imap_password_env, ca_file, since, until)
     found = None
     if loaded is not None:
         criteria = Criteria(window_days, min_organisations, min_sessions)
@@ -309,7 +309,7 @@ def promote(
         raise UsageError(f"{config} has {len(loaded.domains)} domains; name the one(s) to promote with --domain")
     targets = select_domains(loaded, domain or [])
     plan = promotion.plan(config, loaded, targets)
-    _, _, collection = _read_reports(sources, imap, imap_password_env, ca_file, None, None)
+    _, collection = _read_reports(sources, imap, imap_password_env, ca_file, None, None)
     if collection is None:
         if not force:
             raise UsageError("give the TLS reports (files, folders or --imap) so that promote can check they say enforce is safe, or --force")

@@ -8,9 +8,14 @@ import base64
 import gzip
 import json
 import mailbox
+import os
+import pty
 import re
 import shutil
+import subprocess
+import sys
 from collections import Counter, defaultdict
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -276,8 +281,6 @@ def test_text_and_markdown_show_failures_with_cause_and_fix():
     ],
 )
 def test_attachment_types_real_senders_use(tmp_path, content_type, filename, compress):
-    from email.message import EmailMessage
-
     data = (FIXTURES / "parsedmarc__smtp_tls.json").read_bytes()
     message = EmailMessage()
     message["From"], message["Subject"] = "noreply-smtp-tls-reporting@google.com", "Report Domain: example.com"
@@ -291,8 +294,6 @@ def test_attachment_types_real_senders_use(tmp_path, content_type, filename, com
 
 
 def test_a_gzip_or_json_attachment_of_another_kind_is_not_taken_for_a_report(tmp_path):
-    from email.message import EmailMessage
-
     message = EmailMessage()
     message["From"], message["Subject"] = "dmarc@example.net", "DMARC aggregate report"
     message.set_content("attached")
@@ -300,3 +301,31 @@ def test_a_gzip_or_json_attachment_of_another_kind_is_not_taken_for_a_report(tmp
     (tmp_path / "dmarc.eml").write_bytes(message.as_bytes())
     code, document = reports_json(tmp_path / "dmarc.eml")
     assert (code, document["reports"], document["skipped"], document["errors"]) == (0, 0, 1, [])
+
+
+@pytest.mark.timeout(60)
+def test_a_progress_bar_on_a_terminal_only(tmp_path):
+    """Many files on a terminal: a progress bar on stderr; the JSON on stdout stays clean."""
+    data = (FIXTURES / "parsedmarc__smtp_tls.json").read_text()
+    for i in range(120):
+        (tmp_path / f"{i}.json").write_text(data.replace("2024-01-09T00:00:00Z_example.com", f"id-{i}"))
+    command = [sys.executable, "-m", "generator", "reports", str(tmp_path), "--json"]
+    master, slave = pty.openpty()
+    try:
+        run = subprocess.run(command, stdout=subprocess.PIPE, stderr=slave, timeout=50, cwd=Path(__file__).parent.parent)
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(master)
+    assert run.returncode == 0 and json.loads(run.stdout)["reports"] == 120
+    assert b"reading reports" in shown and b"100%" in shown
+    piped = subprocess.run(command, capture_output=True, timeout=50, cwd=Path(__file__).parent.parent)
+    assert piped.returncode == 0 and piped.stderr == b""

@@ -41,7 +41,7 @@ def parse_bound(text: str, option: str, *, end: bool = False) -> dt.datetime:
 @dataclass
 class Collection:
     reports: list[Report] = field(default_factory=list)
-    origins: dict[str, str] = field(default_factory=dict)  # report-id -> where it was read first
+    report_ids: set[str] = field(default_factory=set)  # every one read, in the period or not
     errors: list[InputError] = field(default_factory=list)
     duplicates: int = 0
     skipped: int = 0
@@ -75,10 +75,10 @@ def collect(items: Iterable[Item], period: Period = Period()) -> Collection:
         except MalformedReport as exc:
             result.errors.append(InputError(item.origin, str(exc)))
             continue
-        if report.report_id in result.origins:
+        if report.report_id in result.report_ids:
             result.duplicates += 1
             continue
-        result.origins[report.report_id] = item.origin
+        result.report_ids.add(report.report_id)
         if period.overlaps(report):
             result.reports.append(report)
         else:
