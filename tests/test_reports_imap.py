@@ -15,6 +15,7 @@ from tests.test_reports import EML_FILES, assert_matches_oracle, oracle_document
 from tests.support.cli import run_cli
 
 PASSWORD = "correct horse battery staple"
+UTF8_PASSWORD = "cheval correct, très bien"  # not ASCII: sent with SASL PLAIN, not LOGIN
 _FLAGS = re.compile(rb"UID (\d+) FLAGS \(([^)]*)\)")
 UNRELATED = b"From: a@example.org\r\nSubject: lunch\r\nContent-Type: text/plain\r\n\r\nnoon?\r\n"
 EMPTY_REPORT = (b"From: noreply@example.net\r\nSubject: Report\r\nMessage-ID: <empty@example.net>\r\n"
@@ -22,15 +23,16 @@ EMPTY_REPORT = (b"From: noreply@example.net\r\nSubject: Report\r\nMessage-ID: <e
 
 
 @pytest.fixture
-def dovecot(tmp_path, test_ca, monkeypatch):
+def dovecot(request, tmp_path, test_ca, monkeypatch):
     require_tool("dovecot")
-    server = DovecotServer(tmp_path / "dovecot", "reports@example.com", PASSWORD, test_ca)
+    password = getattr(request, "param", PASSWORD)
+    server = DovecotServer(tmp_path / "dovecot", "reports@example.com", password, test_ca)
     # Some mail read and flagged already, some not: none of it may change.
     for index, path in enumerate(EML_FILES):
         server.add(path.read_bytes(), flags=["", "S", "F", "SF"][index % 4])
     server.add(UNRELATED)
     server.add(EMPTY_REPORT, flags="S")
-    monkeypatch.setenv("MTA_STS_PAGES_IMAP_PASSWORD", PASSWORD)
+    monkeypatch.setenv("MTA_STS_PAGES_IMAP_PASSWORD", password)
     with server:
         yield server
 
@@ -53,6 +55,7 @@ def url(server: DovecotServer, folder: str = "INBOX") -> str:
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("dovecot", [PASSWORD, UTF8_PASSWORD], indirect=True, ids=["ascii-password", "utf8-password"])
 def test_reports_are_read_over_imap_and_the_mailbox_is_left_as_it_was(dovecot, test_ca):
     before = flags(dovecot)
     assert len(before) == len(EML_FILES) + 2 and sum(b"\\Seen" in f for f in before.values()) == 4
@@ -84,6 +87,8 @@ def test_imap_and_files_together_count_each_report_once(dovecot, test_ca):
         ("no-folder", 1, "cannot open the folder 'Reports'"),
         ("password-in-url", 2, "do not put the password in the URL"),
         ("plain-imap", 2, "use imaps://user@host[:port]/Folder (TLS only)"),
+        ("missing-ca-file", 2, "--ca-file"),
+        ("wrong-non-ascii-password", 1, "login as reports@example.com refused"),
     ],
 )
 def test_imap_failures_are_clear_errors(dovecot, test_ca, monkeypatch, change, code, message):
@@ -100,6 +105,10 @@ def test_imap_failures_are_clear_errors(dovecot, test_ca, monkeypatch, change, c
         target = target.replace("%40example.com@", "%40example.com:secret@")
     elif change == "plain-imap":
         target = target.replace("imaps:", "imap:")
+    elif change == "missing-ca-file":
+        args = ["--ca-file", str(test_ca.pem_path) + ".missing"]
+    elif change == "wrong-non-ascii-password":
+        monkeypatch.setenv("MTA_STS_PAGES_IMAP_PASSWORD", "mot de passe érroné")
     before = flags(dovecot)
     result = run_cli("reports", "--imap", target, *args)
     assert result.code == code and message in result.err, result.output

@@ -242,3 +242,20 @@ def test_promote_keeps_the_file_mode_and_writes_through_a_link(tmp_path):
     assert result.code == 0, result.output
     assert link.is_symlink() and (real.stat().st_mode & 0o777) == 0o640
     only_mode_line_changed(CONFIG, real.read_text(), {4})
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "domain: example.com\npolicy: {mode: testing, mx: [mx1.example.com], max_age: 1w}  # flow style\n",
+        "domain: example.com\npolicy:\n  mx: [mx1.example.com]\n  mode: \"testing\"\n",
+        "# mode: testing is what we run\ndomain: example.com\npolicy:\n  mx:\n  - mx1.example.com\n  mode:    testing    # two spaces\n",
+    ],
+    ids=["flow", "double-quoted-last", "comment-mentions-testing"],
+)
+def test_promote_edits_the_mode_value_whatever_the_layout(tmp_path, config):
+    result, path = _promote(tmp_path, config, "--force")
+    assert result.code == 0, result.output
+    after = path.read_text()
+    line = next(i for i, text in enumerate(config.splitlines(), 1) if text.lstrip().startswith(("policy: {", "mode:")))
+    only_mode_line_changed(config, after, {line})

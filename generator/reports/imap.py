@@ -85,7 +85,10 @@ def _text(data: object) -> str:
 
 def imap_items(target: ImapTarget, password: str, ca_file: Path | None = None, timeout: float = TIMEOUT) -> Iterator[Item]:
     """Every report attachment in ``target``'s folder; raise :class:`MailboxError`."""
-    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    try:
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"--ca-file {ca_file}: cannot use it: {getattr(exc, 'strerror', None) or exc}") from None
     where = target.label
     try:
         connection = imaplib.IMAP4_SSL(target.host, target.port, ssl_context=context, timeout=timeout)
@@ -95,7 +98,10 @@ def imap_items(target: ImapTarget, password: str, ca_file: Path | None = None, t
         raise MailboxError(f"{where}: cannot connect: {exc}") from None
     try:
         try:
-            connection.login(target.user, password)
+            if f"{target.user}{password}".isascii():
+                connection.login(target.user, password)
+            else:  # LOGIN sends ASCII only; SASL PLAIN carries UTF-8 (RFC 4616)
+                connection.authenticate("PLAIN", lambda _: f"\0{target.user}\0{password}".encode())
         except imaplib.IMAP4.error as exc:
             raise MailboxError(f"{where}: login as {target.user} refused: {exc}") from None
         status, data = connection.select(_mailbox_name(target.folder), readonly=True)

@@ -139,18 +139,26 @@ def read_mbox(path: Path) -> Iterator[Item]:
 
 def message_payloads(data: bytes, origin: str) -> Iterator[Item]:
     """The report attachments of one e-mail (any MIME depth)."""
-    message = email.message_from_bytes(data, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    message_id = str(message.get("Message-ID", "") or "").strip()
+    try:
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        message_id = str(message.get("Message-ID", "") or "").strip()
+        header_domain = str(message.get("TLS-Report-Domain", "") or "").strip() or None
+        declared = message.get_content_type() == "multipart/report" and str(message.get_param("report-type", "")).lower() == "tlsrpt"
+    except Exception as exc:  # the email package's header parsers raise assorted errors on broken mail
+        yield InputError(origin, f"cannot read the e-mail's headers: {exc}")
+        return
     where = f"{origin} ({message_id})" if message_id else origin
-    header_domain = str(message.get("TLS-Report-Domain", "") or "").strip() or None
-    declared = message.get_content_type() == "multipart/report" and message.get_param("report-type", "").lower() == "tlsrpt"
     found = 0
     for part in message.walk():
         if part.is_multipart():
             continue
-        kind = part.get_content_type()
-        name = part.get_filename() or str(part.get("Content-Description", "") or "").strip() or None
+        try:
+            kind = part.get_content_type()
+            name = part.get_filename() or str(part.get("Content-Description", "") or "").strip() or None
+        except Exception as exc:  # as above
+            yield InputError(where, f"cannot read a MIME part's headers: {exc}")
+            continue
         if kind not in _REPORT_TYPES and not (kind in _GENERIC_TYPES and name and _REPORT_NAME.search(name)):
             continue
         found += 1

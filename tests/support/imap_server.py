@@ -127,7 +127,8 @@ class DovecotServer(Server):
         """A logged-in client of the test's own, to look at the mailbox."""
         context = ssl.create_default_context(cafile=str(self.ca.pem_path))
         connection = imaplib.IMAP4_SSL(HOST, self.port, ssl_context=context, timeout=10)
-        connection.login(self.user, self.password)
+        # LOGIN sends ASCII only; SASL PLAIN carries a UTF-8 password.
+        connection.authenticate("PLAIN", lambda _: f"\0{self.user}\0{self.password}".encode())
         return connection
 
     def log(self) -> str:
