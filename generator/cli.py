@@ -261,7 +261,7 @@ def reports(
 
     from generator.errors import UsageError
     from generator.reports import render
-    from generator.reports.command import select_domains, verdicts
+    from generator.reports.command import domain_names, select_domains, verdicts
     from generator.reports.ready import Criteria
     from generator.reports.summary import summarize
 
@@ -273,7 +273,7 @@ def reports(
     if loaded is not None:
         criteria = Criteria(window_days, min_organisations, min_sessions)
         found = verdicts(select_domains(loaded, domain or []), collection, period.until or dt.datetime.now(dt.UTC), criteria)
-    summaries = [s for s in summarize(collection.reports) if not domain or s.domain in {d.strip().rstrip(".").lower() for d in domain}]
+    summaries = [s for s in summarize(collection.reports) if not domain or s.domain in domain_names(domain)]
     chosen = ReportFormat.json if json_out else format
     writer = {ReportFormat.text: render.to_text, ReportFormat.json: render.to_json, ReportFormat.markdown: render.to_markdown}[chosen]
     typer.echo(writer(summaries, collection, found), nl=False)

@@ -56,12 +56,17 @@ def read_reports(inputs: Inputs, period: Period, environ: Mapping[str, str],
     return collect(itertools.chain(errors, file_items(show_progress(files)), items), period)
 
 
+def domain_names(names: Sequence[str]) -> list[str]:
+    """``--domain`` values as reports and configs spell domains."""
+    return [name.strip().rstrip(".").lower() for name in names]
+
+
 def select_domains(config: Config, names: Sequence[str]) -> list[DomainConfig]:
     """The config's domains named by ``--domain`` (all of them when none is)."""
     if not names:
         return list(config.domains)
     by_name = {d.domain: d for d in config.domains}
-    wanted = [name.strip().rstrip(".").lower() for name in names]
+    wanted = domain_names(names)
     unknown = [name for name in wanted if name not in by_name]
     if unknown:
         raise UsageError(f"--domain {', '.join(unknown)}: not in {config.file} (it has {', '.join(sorted(by_name)[:5])}{'...' if len(by_name) > 5 else ''})")
