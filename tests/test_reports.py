@@ -20,7 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from generator.check.codes import CODES
+from generator.reports.advice import ADVICE
 from tests.support.cli import run_cli
+from tests.test_startup import imported, network_modules
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tlsrpt"
 REPORT_FILES = sorted(p for p in FIXTURES.iterdir() if p.suffix in (".json", ".gz", ".eml"))
@@ -329,3 +332,15 @@ def test_a_progress_bar_on_a_terminal_only(tmp_path):
     assert b"reading reports" in shown and b"100%" in shown
     piped = subprocess.run(command, capture_output=True, timeout=50, cwd=Path(__file__).parent.parent)
     assert piped.returncode == 0 and piped.stderr == b""
+
+
+@pytest.mark.timeout(60)
+def test_reading_files_loads_no_network_module(tmp_path):
+    modules = imported("reports", str(FIXTURES), "--json", cwd=tmp_path)
+    assert "generator.reports.summary" in modules, "the command really ran"
+    assert "imaplib" not in modules and not network_modules(modules)
+
+
+def test_every_check_code_the_advice_names_exists():
+    named = {code for advice in ADVICE.values() for code in advice.check_codes}
+    assert named and named <= set(CODES)
