@@ -197,6 +197,7 @@ def check(
     code = check_command(domains or [], domains_file, loaded, options, json_lines=json_lines, out=sys.stdout, err=sys.stderr)
     raise typer.Exit(code)
 
+
 # TLS reports (generator/reports/): `reports` reads them, `promote` acts on them.
 ReportSources = Annotated[Optional[list[Path]], typer.Argument(metavar="SOURCE", help="Report files (.json, .json.gz), e-mails (.eml), mboxes, Maildirs or folders (searched recursively).", show_default=False)]
 ImapOption = Annotated[Optional[str], typer.Option("--imap", metavar="URL", help="Also read an IMAP mailbox over TLS, read-only: imaps://user@host[:port]/Folder.")]
