@@ -198,6 +198,138 @@ def check(
     raise typer.Exit(code)
 
 
+# TLS reports (generator/reports/): `reports` reads them, `promote` acts on them.
+ReportSources = Annotated[Optional[list[Path]], typer.Argument(metavar="SOURCE", help="Report files (.json, .json.gz), e-mails (.eml), mboxes, Maildirs or folders (searched recursively).", show_default=False)]
+ImapOption = Annotated[Optional[str], typer.Option("--imap", metavar="URL", help="Also read an IMAP mailbox over TLS, read-only: imaps://user@host[:port]/Folder.")]
+ImapPasswordOption = Annotated[str, typer.Option("--imap-password-env", metavar="NAME", help="The environment variable holding the IMAP password.")]
+ImapCaOption = Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="Trust only the CA certificates in this file for --imap, not the system's.", dir_okay=False)]
+SinceOption = Annotated[Optional[str], typer.Option("--since", metavar="DATE", help="Only reports whose date range ends after DATE (2026-11-01, or a date-time).")]
+UntilOption = Annotated[Optional[str], typer.Option("--until", metavar="DATE", help="Only reports whose date range starts before the end of DATE; also the end of the --ready window (default: now).")]
+WindowOption = Annotated[int, typer.Option("--window-days", min=1, help="Readiness: how many days before --until the reports must cover.")]
+OrganisationsOption = Annotated[int, typer.Option("--min-organisations", min=1, help="Readiness: how many organisations must have reported.")]
+SessionsOption = Annotated[int, typer.Option("--min-sessions", min=0, help="Readiness: how many sessions must have been checked against the sts policy.")]
+DomainOption = Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="Only this policy domain (repeatable); with --ready, a domain of the config.")]
+
+
+class ReportFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+def _read_reports(sources, imap, imap_password_env, ca_file, since, until):
+    import os
+
+    from generator.reports.command import Inputs, period_of, read_reports
+
+    inputs = Inputs(tuple(sources or ()), imap, imap_password_env, ca_file)
+    if not inputs.given:
+        return None, None
+    period = period_of(since, until)
+
+    def progress(files):
+        if len(files) < 100 or not sys.stderr.isatty():
+            return files
+        return _progress_bar(files)
+
+    return period, read_reports(inputs, period, os.environ, progress)
+
+
+def _progress_bar(files):
+    with typer.progressbar(files, label="reading reports", file=sys.stderr) as bar:
+        yield from bar
+
+
+@app.command()
+def reports(
+    sources: ReportSources = None,
+    imap: ImapOption = None,
+    imap_password_env: ImapPasswordOption = "MTA_STS_PAGES_IMAP_PASSWORD",
+    ca_file: ImapCaOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document (same as --format json).")] = False,
+    format: Annotated[ReportFormat, typer.Option("--format", "-f", help="text for a terminal, json for scripts, markdown for a CI job summary.")] = ReportFormat.text,
+    ready: Annotated[bool, typer.Option("--ready", help="Say whether the config's domains are ready to enforce; exit 1 with the reasons when not.")] = False,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="The config whose MX patterns --ready checks (default mta-sts.yml).", dir_okay=False)] = None,
+    domain: DomainOption = None,
+    window_days: WindowOption = 14,
+    min_organisations: OrganisationsOption = 2,
+    min_sessions: SessionsOption = 20,
+) -> None:
+    """Sum RFC 8460 TLS reports per domain, with causes and fixes; --ready: is enforce safe?"""
+    import datetime as dt
+
+    from generator.errors import UsageError
+    from generator.reports import render
+    from generator.reports.command import domain_names, select_domains, verdicts
+    from generator.reports.ready import Criteria
+    from generator.reports.summary import summarize
+
+    if not sources and imap is None:
+        raise UsageError("give report files or folders, or --imap imaps://user@host/Folder")
+    loaded = _load(config or Path("mta-sts.yml"), strict=False) if ready else None
+    period, collection = _read_reports(sources, imap, imap_password_env, ca_file, since, until)
+    found = None
+    if loaded is not None:
+        criteria = Criteria(window_days, min_organisations, min_sessions)
+        found = verdicts(select_domains(loaded, domain or []), collection, period.until or dt.datetime.now(dt.UTC), criteria)
+    summaries = [s for s in summarize(collection.reports) if not domain or s.domain in domain_names(domain)]
+    chosen = ReportFormat.json if json_out else format
+    writer = {ReportFormat.text: render.to_text, ReportFormat.json: render.to_json, ReportFormat.markdown: render.to_markdown}[chosen]
+    typer.echo(writer(summaries, collection, found), nl=False)
+    if found is not None:
+        raise typer.Exit(0 if all(v.ready for v in found) else 1)
+    raise typer.Exit(1 if collection.errors else 0)
+
+
+@app.command()
+def promote(
+    sources: ReportSources = None,
+    config: ConfigOption = Path("mta-sts.yml"),
+    domain: Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="The domain to promote (repeatable; needed when the config has several).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Promote without reports, or although they say not ready.")] = False,
+    imap: ImapOption = None,
+    imap_password_env: ImapPasswordOption = "MTA_STS_PAGES_IMAP_PASSWORD",
+    ca_file: ImapCaOption = None,
+    window_days: WindowOption = 14,
+    min_organisations: OrganisationsOption = 2,
+    min_sessions: SessionsOption = 20,
+) -> None:
+    """Change mode: testing to mode: enforce in the config, once the TLS reports say it is safe."""
+    import datetime as dt
+
+    from generator.errors import UsageError
+    from generator.reports import promote as promotion
+    from generator.reports.command import select_domains, verdicts
+    from generator.reports.ready import Criteria
+    from generator.reports.render import verdict_text
+
+    loaded = _load(config, strict=False)
+    if len(loaded.domains) > 1 and not domain:
+        raise UsageError(f"{config} has {len(loaded.domains)} domains; name the one(s) to promote with --domain")
+    targets = select_domains(loaded, domain or [])
+    plan = promotion.plan(config, loaded, targets)
+    _, collection = _read_reports(sources, imap, imap_password_env, ca_file, None, None)
+    if collection is None:
+        if not force:
+            raise UsageError("give the TLS reports (files, folders or --imap) so that promote can check they say enforce is safe, or --force")
+        _err("WARNING: --force: promoting without reading any TLS report; mail to an MX host with a bad certificate will bounce under enforce")
+    else:
+        for error in collection.errors:
+            _err(f"error: {error.source}: {error.message}")
+        found = verdicts(targets, collection, dt.datetime.now(dt.UTC), Criteria(window_days, min_organisations, min_sessions))
+        for verdict in found:
+            typer.echo(verdict_text(verdict))
+        if not all(v.ready for v in found):
+            if not force:
+                _err("promote: not changed; fix the reasons above, or use --force to promote anyway")
+                raise typer.Exit(1)
+            _err("WARNING: --force: promoting although the TLS reports say not ready; mail to the failing MX hosts will bounce under enforce")
+    promotion.write(plan)
+    typer.echo("\n".join(promotion.next_steps(plan, str(config))))
+
+
 def main() -> None:
     """Entry point: Typer handles usage errors (exit 2); the project's own
     errors are caught here, once, and printed without a traceback."""

@@ -66,3 +66,9 @@ class BuildError(MtaStsPagesError):
 
 class UsageError(MtaStsPagesError):
     """The command line asks for something impossible."""
+
+
+class MailboxError(MtaStsPagesError):
+    """A mailbox (IMAP) could not be read: connection, TLS, login or folder."""
+
+    exit_code = 1

@@ -75,3 +75,12 @@ def test_bench_dns_runs() -> None:
     result = run_script("bench_dns.py", "--domains", "100", "--runs", "1")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("DNS lookups of 100 domains (4 per domain)"), result.stdout
+
+
+@pytest.mark.timeout(120)
+def test_bench_reports_runs(tmp_path) -> None:
+    result = run_script("bench_reports.py", "--reports", "50", "--runs", "1", "--dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("reports of 50 gzipped reports"), result.stdout
+    assert f" in {tmp_path}: best " in result.stdout, result.stdout
+    assert not list(tmp_path.iterdir()), "the benchmark cleans up after itself"

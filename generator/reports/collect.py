@@ -1,0 +1,86 @@
+"""From inputs to the reports to count: decode, parse, de-duplicate, filter."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.errors import UsageError
+from generator.reports.parse import MalformedReport, Report, parse_json
+from generator.reports.sources import InputError, Item, Payload, Skipped, decompress, read_file
+
+
+@dataclass(frozen=True)
+class Period:
+    """``[since, until)`` in UTC; either end open. A report counts when its
+    date range overlaps the period (a day's report ending at 23:59:59 or at
+    the next midnight both belong to that day)."""
+
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    def overlaps(self, report: Report) -> bool:
+        return (self.since is None or report.end > self.since) and (self.until is None or report.start < self.until)
+
+
+def parse_bound(text: str, option: str, *, end: bool = False) -> dt.datetime:
+    """A --since/--until value: a date (a whole UTC day; ``end`` takes the
+    day's end) or an ISO 8601 date-time (UTC when it names no zone)."""
+    try:
+        if len(text) == 10:
+            day = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
+            return day + dt.timedelta(days=1) if end else day
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a date (2026-11-01) or a date-time (2026-11-01T12:00:00Z)") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+
+@dataclass
+class Collection:
+    reports: list[Report] = field(default_factory=list)
+    report_ids: set[str] = field(default_factory=set)  # every one read, in the period or not
+    errors: list[InputError] = field(default_factory=list)
+    duplicates: int = 0
+    skipped: int = 0
+    outside_period: int = 0
+
+
+def file_items(files: Iterable[tuple[Path, bool]]) -> Iterator[Item]:
+    for path, named in files:
+        yield from read_file(path, named)
+
+
+def decode(payload: Payload) -> Report:
+    """One payload's report; raise :class:`MalformedReport`."""
+    return parse_json(decompress(payload.data), payload.domain_hint)
+
+
+def collect(items: Iterable[Item], period: Period = Period()) -> Collection:
+    """Parse every payload, keep the first report of each ``report-id``, and
+    those whose date range overlaps ``period``; everything unreadable goes
+    to ``errors`` and the rest carries on."""
+    result = Collection()
+    for item in items:
+        if isinstance(item, Skipped):
+            result.skipped += 1
+            continue
+        if isinstance(item, InputError):
+            result.errors.append(item)
+            continue
+        try:
+            report = decode(item)
+        except MalformedReport as exc:
+            result.errors.append(InputError(item.origin, str(exc)))
+            continue
+        if report.report_id in result.report_ids:
+            result.duplicates += 1
+            continue
+        result.report_ids.add(report.report_id)
+        if period.overlaps(report):
+            result.reports.append(report)
+        else:
+            result.outside_period += 1
+    return result

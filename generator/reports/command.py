@@ -1,0 +1,77 @@
+"""What `reports` and `promote` share: read every input into a collection,
+and decide readiness for the config's domains."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.config import Config, DomainConfig
+from generator.errors import UsageError
+from generator.reports.collect import Collection, Period, collect, file_items, parse_bound
+from generator.reports.ready import Criteria, Readiness, readiness
+from generator.reports.sources import Item, list_files
+
+FileList = list[tuple[Path, bool]]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Where the reports are, as the command line gives it."""
+
+    paths: Sequence[Path] = ()
+    imap_url: str | None = None
+    password_env: str = "MTA_STS_PAGES_IMAP_PASSWORD"
+    ca_file: Path | None = None
+
+    @property
+    def given(self) -> bool:
+        return bool(self.paths) or self.imap_url is not None
+
+
+def period_of(since: str | None, until: str | None) -> Period:
+    period = Period(parse_bound(since, "--since") if since else None, parse_bound(until, "--until", end=True) if until else None)
+    if period.since and period.until and period.until <= period.since:
+        raise UsageError("--until is before --since")
+    return period
+
+
+def read_reports(inputs: Inputs, period: Period, environ: Mapping[str, str],
+                 show_progress: Callable[[FileList], Iterable[tuple[Path, bool]]] = lambda files: files) -> Collection:
+    """Every report of ``inputs`` in ``period``; IMAP is asked last, after the
+    files, so that a file error is not hidden by a mailbox that fails."""
+    items: Iterable[Item] = ()
+    if inputs.imap_url is not None:
+        from generator.reports.imap import imap_items, parse_imap_url
+
+        target = parse_imap_url(inputs.imap_url)
+        password = environ.get(inputs.password_env)
+        if not password:
+            raise UsageError(f"--imap: set the password of {target.user} in the environment variable {inputs.password_env}")
+        items = imap_items(target, password, inputs.ca_file)
+    files, errors = list_files(inputs.paths)
+    return collect(itertools.chain(errors, file_items(show_progress(files)), items), period)
+
+
+def domain_names(names: Sequence[str]) -> list[str]:
+    """``--domain`` values as reports and configs spell domains."""
+    return [name.strip().rstrip(".").lower() for name in names]
+
+
+def select_domains(config: Config, names: Sequence[str]) -> list[DomainConfig]:
+    """The config's domains named by ``--domain`` (all of them when none is)."""
+    if not names:
+        return list(config.domains)
+    by_name = {d.domain: d for d in config.domains}
+    wanted = domain_names(names)
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown:
+        raise UsageError(f"--domain {', '.join(unknown)}: not in {config.file} (it has {', '.join(sorted(by_name)[:5])}{'...' if len(by_name) > 5 else ''})")
+    return [by_name[name] for name in dict.fromkeys(wanted)]
+
+
+def verdicts(domains: Sequence[DomainConfig], collection: Collection, until: dt.datetime, criteria: Criteria) -> list[Readiness]:
+    return [readiness(d.domain, d.policy.mx, collection.reports, until, criteria) for d in domains]

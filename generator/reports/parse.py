@@ -1,0 +1,206 @@
+"""One RFC 8460 §4 aggregate report (JSON) into typed dataclasses.
+
+Pure: bytes or a decoded object in, a :class:`Report` out, or
+:class:`MalformedReport` naming the field and what is wrong with it.
+
+Tolerant of what real senders send (see tests/fixtures/tlsrpt/README.md):
+counts as strings ("2"), dates without a time zone (Microsoft, read as UTC)
+or with fractions, no ``failure-details`` when nothing failed, ``sts``
+policies without ``policy-string`` or ``mx-host``, ``contact-info: null``,
+``policy-domain`` in another case or with a trailing dot, and a missing
+``policy-domain`` (then the domain the e-mail or file name names, if any).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+# RFC 8460 §4.3 result types, grouped as the RFC groups them.
+NEGOTIATION_FAILURES = frozenset({
+    "starttls-not-supported", "certificate-host-mismatch", "certificate-expired",
+    "certificate-not-trusted", "validation-failure",
+})
+STS_FAILURES = frozenset({"sts-policy-fetch-error", "sts-policy-invalid", "sts-webpki-invalid"})
+DANE_FAILURES = frozenset({"tlsa-invalid", "dnssec-invalid", "dane-required"})
+
+
+class MalformedReport(ValueError):
+    """The document is not a usable TLS report; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class FailureDetail:
+    result_type: str
+    sessions: int
+    receiving_mx_hostname: str | None = None
+    sending_mta_ip: str | None = None
+    receiving_ip: str | None = None
+    failure_reason_code: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    policy_type: str
+    domain: str
+    successful: int
+    failed: int
+    policy_strings: tuple[str, ...] = ()
+    mx_hosts: tuple[str, ...] = ()
+    failures: tuple[FailureDetail, ...] = ()
+
+    @property
+    def mode(self) -> str | None:
+        """The ``mode`` the sender saw in an ``sts`` policy, when it reported the policy."""
+        for line in self.policy_strings:
+            key, sep, value = line.partition(":")
+            if sep and key.strip() == "mode":
+                return value.strip()
+        return None
+
+
+@dataclass(frozen=True)
+class Report:
+    report_id: str
+    organization: str
+    contact: str | None
+    start: dt.datetime
+    end: dt.datetime
+    policies: tuple[PolicyResult, ...]
+
+
+def _text(value: object, where: str, *, required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    if isinstance(value, str) and (value.strip() or not required):
+        return value.strip() or None
+    got = "nothing" if value is None else f"{type(value).__name__} {value!r:.40}"
+    raise MalformedReport(f"{where}: expected text, got {got}")
+
+
+def _count(value: object, where: str) -> int:
+    """A session count: an int, or digits in a string as some senders write it."""
+    if isinstance(value, bool):
+        raise MalformedReport(f"{where}: expected a session count, got {value!r}")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        raise MalformedReport(f"{where}: expected a session count, got {value!r:.40}")
+    if number < 0:
+        raise MalformedReport(f"{where}: a session count cannot be negative ({number})")
+    return number
+
+
+def parse_datetime(value: object, where: str) -> dt.datetime:
+    """RFC 3339 as senders write it; no zone means UTC (Microsoft omits it)."""
+    if not isinstance(value, str):
+        raise MalformedReport(f"{where}: expected a date-time, got {value!r:.40}")
+    text = value.strip()
+    try:
+        parsed = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "zZ" and text else text)
+    except ValueError:
+        raise MalformedReport(f"{where}: {value!r:.40} is not a date-time (e.g. 2026-11-01T00:00:00Z)") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def _domain(value: str) -> str:
+    return value.strip().rstrip(".").lower()
+
+
+def _strings(value: object, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(v.rstrip("\r") for v in value)
+    raise MalformedReport(f"{where}: expected a list of strings")
+
+
+def _mapping(value: object, where: str) -> dict:
+    if not isinstance(value, dict):
+        got = "nothing" if value is None else type(value).__name__
+        raise MalformedReport(f"{where}: expected an object, got {got}")
+    return value
+
+
+def _failure(raw: object, where: str) -> FailureDetail:
+    raw = _mapping(raw, where)
+    return FailureDetail(
+        result_type=_text(raw.get("result-type"), f"{where}.result-type").lower(),
+        sessions=_count(raw.get("failed-session-count"), f"{where}.failed-session-count"),
+        receiving_mx_hostname=_optional_host(raw.get("receiving-mx-hostname"), f"{where}.receiving-mx-hostname"),
+        sending_mta_ip=_text(raw.get("sending-mta-ip"), f"{where}.sending-mta-ip", required=False),
+        receiving_ip=_text(raw.get("receiving-ip"), f"{where}.receiving-ip", required=False),
+        failure_reason_code=_text(raw.get("failure-reason-code"), f"{where}.failure-reason-code", required=False),
+    )
+
+
+def _optional_host(value: object, where: str) -> str | None:
+    host = _text(value, where, required=False)
+    return _domain(host) if host else None
+
+
+def _policy(raw: object, where: str, domain_hint: str | None) -> PolicyResult:
+    raw = _mapping(raw, where)
+    policy = _mapping(raw.get("policy"), f"{where}.policy")
+    summary = _mapping(raw.get("summary"), f"{where}.summary")
+    domain = _text(policy.get("policy-domain"), f"{where}.policy.policy-domain", required=False) or domain_hint
+    if not domain:
+        raise MalformedReport(f"{where}.policy.policy-domain: missing, and neither the e-mail nor the file name names the domain")
+    details = raw.get("failure-details")
+    if details is None:
+        details = []
+    if not isinstance(details, list):
+        raise MalformedReport(f"{where}.failure-details: expected a list, got {type(details).__name__}")
+    return PolicyResult(
+        policy_type=_text(policy.get("policy-type"), f"{where}.policy.policy-type").lower(),
+        domain=_domain(domain),
+        successful=_count(summary.get("total-successful-session-count"), f"{where}.summary.total-successful-session-count"),
+        failed=_count(summary.get("total-failure-session-count"), f"{where}.summary.total-failure-session-count"),
+        policy_strings=_strings(policy.get("policy-string"), f"{where}.policy.policy-string"),
+        mx_hosts=tuple(_domain(h) for h in _strings(policy.get("mx-host"), f"{where}.policy.mx-host")),
+        failures=tuple(_failure(d, f"{where}.failure-details[{i}]") for i, d in enumerate(details)),
+    )
+
+
+def parse_report(document: object, domain_hint: str | None = None) -> Report:
+    """A decoded JSON document to a :class:`Report`; raise :class:`MalformedReport`."""
+    raw = _mapping(document, "the report")
+    date_range = _mapping(raw.get("date-range"), "date-range")
+    start = parse_datetime(date_range.get("start-datetime"), "date-range.start-datetime")
+    end = parse_datetime(date_range.get("end-datetime"), "date-range.end-datetime")
+    if end < start:
+        raise MalformedReport(f"date-range: ends ({end:%Y-%m-%dT%H:%M:%SZ}) before it starts ({start:%Y-%m-%dT%H:%M:%SZ})")
+    policies = raw.get("policies")
+    if not isinstance(policies, list) or not policies:
+        raise MalformedReport("policies: expected a non-empty list")
+    contact = raw.get("contact-info")
+    return Report(
+        report_id=_text(raw.get("report-id"), "report-id"),
+        organization=_text(raw.get("organization-name"), "organization-name", required=False) or "(no organization-name)",
+        contact=contact.strip() or None if isinstance(contact, str) else None,
+        start=start,
+        end=end,
+        policies=tuple(_policy(p, f"policies[{i}]", domain_hint) for i, p in enumerate(policies)),
+    )
+
+
+def parse_json(data: bytes, domain_hint: str | None = None) -> Report:
+    """Report JSON bytes (UTF-8, a BOM tolerated) to a :class:`Report`."""
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise MalformedReport(f"not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise MalformedReport(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise MalformedReport("the JSON is nested too deeply") from None
+    return parse_report(document, domain_hint)

@@ -1,0 +1,126 @@
+"""The enforce-readiness verdict for one policy domain.
+
+The window is the ``days`` before ``until`` (default: 14 days up to now).
+Over the reports whose date range overlaps it, a domain is ready to move
+from testing to enforce only when all of these hold:
+
+1. at least ``min_organisations`` organisations sent reports (default 2):
+   one sender's view can miss a broken path another takes;
+2. at least ``min_sessions`` sessions were evaluated against the domain's
+   ``sts`` policy (default 20): enough mail to have exercised every MX;
+3. no session failed TLS negotiation (RFC 8460 §4.3.1: STARTTLS missing, a
+   certificate problem, validation failure) on an MX host the policy lists;
+   under enforce each such session is mail that is not delivered;
+4. no session failed on an MX host the policy does not list, or on one the
+   sender did not name: under enforce senders refuse those hosts outright;
+5. no sender failed to fetch or validate the policy itself (``sts-policy-*``):
+   enforce then protects nothing, and usually the Pages site is broken.
+
+DANE failures (``tlsa`` policies) are counted in the summary but do not
+decide this verdict: enforce does not change how DANE senders deliver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from generator.names import mx_matches
+from generator.reports.advice import advice
+from generator.reports.collect import Period
+from generator.reports.parse import NEGOTIATION_FAILURES, STS_FAILURES, Report
+
+DEFAULT_DAYS = 14
+DEFAULT_MIN_ORGANISATIONS = 2
+DEFAULT_MIN_SESSIONS = 20
+# Policy types whose failures say what enforce would do: the sts policy
+# itself, and senders that found no policy (e.g. before it was served).
+_DECIDING_TYPES = ("sts", "no-policy-found")
+
+
+@dataclass(frozen=True)
+class Criteria:
+    days: int = DEFAULT_DAYS
+    min_organisations: int = DEFAULT_MIN_ORGANISATIONS
+    min_sessions: int = DEFAULT_MIN_SESSIONS
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Readiness:
+    domain: str
+    ready: bool
+    window: Period
+    reports: int
+    organisations: tuple[str, ...]
+    sts_sessions: int
+    reasons: tuple[Reason, ...]
+
+
+def window(until: dt.datetime, days: int) -> Period:
+    return Period(until - dt.timedelta(days=days), until)
+
+
+def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], until: dt.datetime,
+              criteria: Criteria = Criteria()) -> Readiness:
+    """Decide whether ``domain`` (whose policy lists ``patterns``) may enforce."""
+    period = window(until, criteria.days)
+    organisations: set[str] = set()
+    report_ids: set[str] = set()
+    sts_sessions = 0
+    listed: dict[tuple[str, str], int] = defaultdict(int)
+    unlisted: dict[tuple[str, str], int] = defaultdict(int)
+    unnamed: dict[str, int] = defaultdict(int)
+    policy_failures: dict[str, int] = defaultdict(int)
+    for report in reports:
+        if not period.overlaps(report):
+            continue
+        for policy in report.policies:
+            if policy.domain != domain:
+                continue
+            organisations.add(report.organization)
+            report_ids.add(report.report_id)
+            if policy.policy_type == "sts":
+                sts_sessions += policy.successful + policy.failed
+            if policy.policy_type not in _DECIDING_TYPES:
+                continue
+            for detail in policy.failures:
+                if detail.result_type in STS_FAILURES:
+                    policy_failures[detail.result_type] += detail.sessions
+                elif detail.result_type not in NEGOTIATION_FAILURES:
+                    continue
+                elif detail.receiving_mx_hostname is None:
+                    unnamed[detail.result_type] += detail.sessions
+                elif any(mx_matches(p, detail.receiving_mx_hostname) for p in patterns):
+                    listed[(detail.receiving_mx_hostname, detail.result_type)] += detail.sessions
+                else:
+                    unlisted[(detail.receiving_mx_hostname, detail.result_type)] += detail.sessions
+    reasons: list[Reason] = []
+    span = f"in the {criteria.days} days to {until:%Y-%m-%d %H:%M} UTC"
+    if not report_ids:
+        reasons.append(Reason("no-reports", f"no TLS report for {domain} {span}"))
+    elif len(organisations) < criteria.min_organisations:
+        reasons.append(Reason("few-organisations",
+                              f"{len(organisations)} organisation(s) reported ({', '.join(sorted(organisations))}) {span}; at least {criteria.min_organisations} wanted"))
+    if report_ids and sts_sessions < criteria.min_sessions:
+        reasons.append(Reason("few-sessions", f"{sts_sessions} session(s) were checked against the sts policy {span}; at least {criteria.min_sessions} wanted"))
+    for (host, result_type), sessions in sorted(listed.items()):
+        tip = advice(result_type, domain)
+        reasons.append(Reason("mx-failures", f"{sessions} session(s) to {host} failed with {result_type}: {tip.cause}; fix: {tip.fix}"))
+    for (host, result_type), sessions in sorted(unlisted.items()):
+        reasons.append(Reason("mx-not-in-policy",
+                              f"{sessions} session(s) to {host} failed with {result_type}, and the policy does not list {host}; add it to policy.mx if it is your MX"))
+    for result_type, sessions in sorted(unnamed.items()):
+        tip = advice(result_type, domain)
+        reasons.append(Reason("mx-failures", f"{sessions} session(s) to an MX host the sender did not name failed with {result_type}: {tip.cause}; fix: {tip.fix}"))
+    for result_type, sessions in sorted(policy_failures.items()):
+        tip = advice(result_type, domain)
+        reasons.append(Reason("policy-failures", f"{sessions} session(s) failed with {result_type}: {tip.cause}; fix: {tip.fix}"))
+    return Readiness(domain, not reasons, period, len(report_ids), tuple(sorted(organisations)), sts_sessions, tuple(reasons))

@@ -1,0 +1,133 @@
+"""The reports summary as text for a terminal, JSON for scripts, and
+Markdown for a CI job summary. Pure: data in, a string out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+
+from generator.reports.collect import Collection
+from generator.reports.ready import Readiness
+from generator.reports.summary import Count, DomainSummary
+
+
+def _time(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _count_json(count: Count, key: str) -> dict:
+    return {key: count.key, "reports": count.reports, "successful_sessions": count.successful, "failed_sessions": count.failed}
+
+
+def to_json(summaries: Sequence[DomainSummary], collection: Collection, verdicts: Sequence[Readiness] | None = None) -> str:
+    document: dict = {
+        "domains": [
+            {
+                "domain": s.domain,
+                "reports": s.reports,
+                "period": {"start": _time(s.start), "end": _time(s.end)},
+                "organisations": list(s.organisations),
+                "successful_sessions": s.successful,
+                "failed_sessions": s.failed,
+                "modes_reported": list(s.modes),
+                "days": [_count_json(c, "date") for c in s.days],
+                "senders": [_count_json(c, "organisation") for c in s.senders],
+                "policy_types": [_count_json(c, "policy_type") for c in s.policy_types],
+                "failures": [
+                    {"result_type": f.result_type, "receiving_mx_hostname": f.receiving_mx_hostname, "sessions": f.sessions,
+                     "cause": f.advice.cause, "fix": f.advice.fix, "check_codes": list(f.advice.check_codes)}
+                    for f in s.failures
+                ],
+            }
+            for s in summaries
+        ],
+        "reports": len(collection.reports),
+        "duplicates": collection.duplicates,
+        "outside_period": collection.outside_period,
+        "skipped": collection.skipped,
+        "errors": [{"source": e.source, "message": e.message} for e in collection.errors],
+    }
+    if verdicts is not None:
+        document["readiness"] = [
+            {"domain": v.domain, "ready": v.ready, "window": {"start": _time(v.window.since), "end": _time(v.window.until)},
+             "reports": v.reports, "organisations": list(v.organisations), "sts_sessions": v.sts_sessions,
+             "reasons": [{"code": r.code, "message": r.message} for r in v.reasons]}
+            for v in verdicts
+        ]
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _totals_line(collection: Collection) -> str:
+    extra = [f"{_plural(collection.duplicates, 'duplicate')} ignored"] if collection.duplicates else []
+    if collection.outside_period:
+        extra.append(f"{collection.outside_period} outside --since/--until")
+    if collection.skipped:
+        extra.append(f"{collection.skipped} messages or files without a report skipped")
+    if collection.errors:
+        extra.append(_plural(len(collection.errors), "unreadable input"))
+    return f"{_plural(len(collection.reports), 'report')} read" + (f" ({', '.join(extra)})" if extra else "")
+
+
+def to_text(summaries: Sequence[DomainSummary], collection: Collection, verdicts: Sequence[Readiness] | None = None) -> str:
+    lines = [_totals_line(collection)]
+    for s in summaries:
+        lines += ["", f"{s.domain}: {_plural(s.reports, 'report')}, {_time(s.start)} to {_time(s.end)}",
+                  f"  sessions: {s.successful} successful, {s.failed} failed",
+                  f"  organisations: {', '.join(s.organisations)}"]
+        if s.modes:
+            lines.append(f"  policy mode senders saw: {', '.join(s.modes)}")
+        lines.append("  per day:")
+        lines += [f"    {c.key}  {c.successful:>8} ok {c.failed:>8} failed" for c in s.days]
+        lines.append("  per sender:")
+        lines += [f"    {c.key}: {_plural(c.reports, 'report')}, {c.successful} ok, {c.failed} failed" for c in s.senders]
+        if s.failures:
+            lines.append("  failures:")
+            for f in s.failures:
+                codes = f" (check codes: {', '.join(f.advice.check_codes)})" if f.advice.check_codes else ""
+                lines += [f"    {f.result_type} on {f.receiving_mx_hostname or '(host not named)'}: {_plural(f.sessions, 'session')}",
+                          f"      cause: {f.advice.cause}", f"      fix: {f.advice.fix}{codes}"]
+    for error in collection.errors:
+        lines.append(f"error: {error.source}: {error.message}")
+    for verdict in verdicts or ():
+        lines += ["", verdict_text(verdict)]
+    return "\n".join(lines) + "\n"
+
+
+def verdict_text(verdict: Readiness) -> str:
+    window = f"{verdict.window.since:%Y-%m-%d} to {verdict.window.until:%Y-%m-%d}"
+    head = (f"{verdict.domain}: {'ready to enforce' if verdict.ready else 'not ready to enforce'} "
+            f"({window}: {_plural(verdict.reports, 'report')} from {_plural(len(verdict.organisations), 'organisation')}, "
+            f"{_plural(verdict.sts_sessions, 'session')} under the sts policy)")
+    return "\n".join([head, *(f"  - [{r.code}] {r.message}" for r in verdict.reasons)])
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(summaries: Sequence[DomainSummary], collection: Collection, verdicts: Sequence[Readiness] | None = None) -> str:
+    lines = ["## TLS reports", "", _totals_line(collection) + "."]
+    for verdict in verdicts or ():
+        lines += ["", f"**{verdict.domain}: {'ready to enforce' if verdict.ready else 'not ready to enforce'}**"]
+        lines += [f"- `{r.code}`: {_cell(r.message)}" for r in verdict.reasons]
+    for s in summaries:
+        lines += ["", f"### {s.domain}", "",
+                  f"{_plural(s.reports, 'report')} from {_time(s.start)} to {_time(s.end)}; "
+                  f"{s.successful} successful and {s.failed} failed sessions.", "", f"Organisations: {_cell(', '.join(s.organisations))}",
+                  "", "| Day | Successful | Failed |", "|---|---:|---:|"]
+        lines += [f"| {c.key} | {c.successful} | {c.failed} |" for c in s.days]
+        lines += ["", "| Sender | Reports | Successful | Failed |", "|---|---:|---:|---:|"]
+        lines += [f"| {_cell(c.key)} | {c.reports} | {c.successful} | {c.failed} |" for c in s.senders]
+        if s.failures:
+            lines += ["", "| Result type | MX host | Sessions | Likely cause | Fix |", "|---|---|---:|---|---|"]
+            lines += [f"| `{_cell(f.result_type)}` | {_cell(f.receiving_mx_hostname or '(not named)')} | {f.sessions} | {_cell(f.advice.cause)} | {_cell(f.advice.fix)} |"
+                      for f in s.failures]
+    if collection.errors:
+        lines += ["", "### Unreadable inputs", ""]
+        lines += [f"- {_cell(e.source)}: {_cell(e.message)}" for e in collection.errors]
+    return "\n".join(lines) + "\n"

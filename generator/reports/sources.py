@@ -1,0 +1,179 @@
+"""Where reports come from: files, folders, e-mails, mboxes and Maildirs.
+
+Each input gives :class:`Payload` items (one report document's bytes and
+where it came from), :class:`InputError` items (an input that cannot be
+read, named with what is wrong) and :class:`Skipped` items (mail or files
+that hold no TLS report, which a mailbox shared with other mail is full of).
+
+The container is told from the bytes, not the name: senders and archivers
+name files loosely (a ``.json`` that is gzip, an ``.eml`` that is an mbox).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import mailbox
+import os
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+from generator.reports.parse import MalformedReport
+
+# A report is a few KiB; the cap stops a gzip bomb from eating the memory.
+MAX_REPORT_BYTES = 32 * 1024 * 1024
+MAX_INPUT_BYTES = 256 * 1024 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+# What real senders label report attachments with (RFC 8460 §5.3 names the
+# first two; others send generic gzip or JSON types, or octet-stream).
+_REPORT_TYPES = {"application/tlsrpt+gzip", "application/tlsrpt+json"}
+_GENERIC_TYPES = {"application/gzip", "application/x-gzip", "application/json", "application/octet-stream", "text/json"}
+_REPORT_NAME = re.compile(r"\.json(\.gz)?$", re.I)  # RFC 8460 §5.1 file names; .xml.gz is DMARC
+# sender!policy-domain!begin!end[!id].json[.gz], RFC 8460 §5.1's file name.
+_FILE_NAME_DOMAIN = re.compile(r"^[^!]+!([^!]+)!\d+!\d+")
+_HEADER_LINE = re.compile(rb"^[!-9;-~]+:")
+
+
+@dataclass(frozen=True)
+class Payload:
+    origin: str
+    data: bytes
+    domain_hint: str | None = None
+
+
+@dataclass(frozen=True)
+class InputError:
+    source: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    source: str
+    why: str
+
+
+Item = Payload | InputError | Skipped
+
+
+def domain_from_name(name: str | None) -> str | None:
+    match = _FILE_NAME_DOMAIN.match(name or "")
+    return match.group(1) if match else None
+
+
+def decompress(data: bytes) -> bytes:
+    """The bytes of a gzip member, at most :data:`MAX_REPORT_BYTES`; plain bytes pass."""
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, MAX_REPORT_BYTES + 1)
+    except zlib.error as exc:
+        raise MalformedReport(f"broken gzip data ({exc})") from None
+    if len(out) > MAX_REPORT_BYTES:
+        raise MalformedReport(f"the report unpacks to more than {MAX_REPORT_BYTES // (1024 * 1024)} MiB")
+    if not inflater.eof:
+        raise MalformedReport("the gzip data is cut short")
+    return out
+
+
+def list_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, bool]], list[InputError]]:
+    """Expand folders recursively (sorted) into ``(file, named)`` pairs.
+
+    ``named`` is True for a file given on the command line: an unreadable one
+    is an error, while unrecognised files met inside folders are skipped.
+    A Maildir's ``tmp`` folder is left out: mail there is still being written.
+    """
+    files: list[tuple[Path, bool]] = []
+    errors: list[InputError] = []
+    for path in paths:
+        if path.is_dir():
+            for root, dirs, names in os.walk(path):
+                if {"cur", "new", "tmp"} <= set(dirs):
+                    dirs.remove("tmp")
+                dirs.sort()
+                files += [(Path(root) / name, False) for name in sorted(names)]
+        elif path.exists():
+            files.append((path, True))
+        else:
+            errors.append(InputError(str(path), "no such file or folder"))
+    return files, errors
+
+
+def read_file(path: Path, named: bool) -> Iterator[Item]:
+    """The report payloads in one file, whatever its container."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        yield InputError(str(path), f"cannot read it: {exc.strerror}")
+        return
+    if len(data) > MAX_INPUT_BYTES:
+        yield InputError(str(path), f"larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB")
+        return
+    head = data.lstrip()[:1]
+    if data.startswith(GZIP_MAGIC) or head in (b"{", b"["):
+        yield Payload(str(path), data, domain_from_name(path.name))
+    elif data.startswith(b"From "):
+        yield from read_mbox(path)
+    elif _HEADER_LINE.match(data):
+        yield from message_payloads(data, str(path))
+    elif named:
+        yield InputError(str(path), "not a TLS report: neither JSON, gzip, an e-mail nor an mbox")
+    else:
+        yield Skipped(str(path), "not JSON, gzip or mail")
+
+
+def read_mbox(path: Path) -> Iterator[Item]:
+    box = mailbox.mbox(path, create=False)
+    try:
+        for number, key in enumerate(box.iterkeys(), 1):
+            yield from message_payloads(box.get_bytes(key), f"{path} message {number}")
+    finally:
+        box.close()
+
+
+def message_payloads(data: bytes, origin: str) -> Iterator[Item]:
+    """The report attachments of one e-mail (any MIME depth)."""
+    try:
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        message_id = str(message.get("Message-ID", "") or "").strip()
+        header_domain = str(message.get("TLS-Report-Domain", "") or "").strip() or None
+        declared = message.get_content_type() == "multipart/report" and str(message.get_param("report-type", "")).lower() == "tlsrpt"
+    except Exception as exc:  # the email package's header parsers raise assorted errors on broken mail
+        yield InputError(origin, f"cannot read the e-mail's headers: {exc}")
+        return
+    where = f"{origin} ({message_id})" if message_id else origin
+    found = 0
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        try:
+            kind = part.get_content_type()
+            name = part.get_filename() or str(part.get("Content-Description", "") or "").strip() or None
+        except Exception as exc:  # as above
+            yield InputError(where, f"cannot read a MIME part's headers: {exc}")
+            continue
+        if kind not in _REPORT_TYPES and not (kind in _GENERIC_TYPES and name and _REPORT_NAME.search(name)):
+            continue
+        found += 1
+        label = f"{where} attachment {name}" if name else f"{where} part {kind}"
+        try:
+            body = part.get_payload(decode=True)
+        except Exception as exc:  # the email package raises assorted errors on broken encodings
+            yield InputError(label, f"cannot decode the attachment: {exc}")
+            continue
+        if not body:
+            yield InputError(label, "the attachment is empty")
+            continue
+        yield Payload(label, body, domain_from_name(name) or header_domain)
+    if not found:
+        if declared:
+            yield InputError(where, "a TLS report e-mail (multipart/report; report-type=tlsrpt) without a report attachment")
+        else:
+            yield Skipped(where, "no TLS report attachment")

@@ -1,0 +1,261 @@
+"""`reports --ready` and `promote`: the readiness verdict, each reason on
+its own, and the one-line config edit. The reports are real ones
+(tests/fixtures/tlsrpt) with their dates, counts and failures changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import run_cli
+from tests.test_reports import FIXTURES
+
+UNTIL = "2026-11-20"
+IN_WINDOW = dt.date(2026, 11, 15)
+CONFIG = """\
+# MTA-STS for example.com: two MX hosts and a hosted pool.
+domain: example.com   # the policy domain
+policy:
+  mode: testing       # enforce once two weeks of reports are clean
+  mx:
+    - mx1.example.com
+    - "*.mail.example.com"
+  max_age: 1w
+"""
+_SENDERS = {"google": "dmarc-report-viewer__google.json", "microsoft": "dmarc-report-viewer__microsoft.json"}
+_DETAIL = json.loads((FIXTURES / "parsedmarc__smtp_tls.json").read_text())["policies"][0]["failure-details"][0]
+_counter = iter(range(1_000_000))
+
+
+def report(sender: str, day: dt.date, ok: int = 15, failures: tuple = (), policy_type: str = "sts", domain: str = "example.com") -> dict:
+    """A real ``sender`` report re-dated to ``day`` with these sessions.
+    ``failures``: (result-type, receiving-mx-hostname or None, sessions)."""
+    doc = json.loads((FIXTURES / _SENDERS[sender]).read_text())
+    doc["report-id"] = f"{sender}-{next(_counter)}"
+    doc["date-range"] = {"start-datetime": f"{day}T00:00:00Z", "end-datetime": f"{day}T23:59:59Z"}
+    policy = doc["policies"][0]
+    doc["policies"] = [policy]
+    policy["policy"]["policy-type"] = policy_type
+    policy["policy"]["policy-domain"] = domain
+    details = []
+    for result_type, host, sessions in failures:
+        detail = dict(_DETAIL, **{"result-type": result_type, "failed-session-count": sessions})
+        if host is None:
+            for key in ("receiving-mx-hostname", "sending-mta-ip", "receiving-ip"):
+                del detail[key]
+        else:
+            detail["receiving-mx-hostname"] = host
+        details.append(detail)
+    policy["summary"] = {"total-successful-session-count": ok, "total-failure-session-count": sum(f[2] for f in failures)}
+    if details:
+        policy["failure-details"] = details
+    return doc
+
+
+def write_reports(folder: Path, docs: list[dict]) -> Path:
+    folder.mkdir(exist_ok=True)
+    for doc in docs:
+        (folder / f"{doc['report-id']}.json.gz").write_bytes(gzip.compress(json.dumps(doc).encode()))
+    return folder
+
+
+CLEAN = [report("google", IN_WINDOW), report("microsoft", IN_WINDOW - dt.timedelta(days=3), ok=10)]
+SCENARIOS = [
+    ("ready", CLEAN, set()),
+    ("tlsa-failures-do-not-decide", [*CLEAN, report("microsoft", IN_WINDOW, ok=0, policy_type="tlsa", failures=(("tlsa-invalid", "mx1.example.com", 4),))], set()),
+    ("no-reports", [], {"no-reports"}),
+    ("reports-before-the-window", [report("google", dt.date(2026, 11, 1)), report("microsoft", dt.date(2026, 10, 30))], {"no-reports"}),
+    ("one-organisation", [report("google", IN_WINDOW), report("google", IN_WINDOW - dt.timedelta(days=1))], {"few-organisations"}),
+    ("few-sessions", [report("google", IN_WINDOW, ok=5), report("microsoft", IN_WINDOW, ok=4)], {"few-sessions"}),
+    ("only-other-policy-types", [report("google", IN_WINDOW, policy_type="no-policy-found"), report("microsoft", IN_WINDOW, policy_type="no-policy-found")], {"few-sessions"}),
+    ("certificate-on-a-listed-host", [*CLEAN, report("google", IN_WINDOW, failures=(("certificate-host-mismatch", "mx1.example.com", 2),))], {"mx-failures"}),
+    ("expired-on-a-wildcard-host", [*CLEAN, report("microsoft", IN_WINDOW, failures=(("certificate-expired", "eu.mail.example.com", 1),))], {"mx-failures"}),
+    ("starttls-on-an-unnamed-host", [*CLEAN, report("google", IN_WINDOW, failures=(("starttls-not-supported", None, 1),))], {"mx-failures"}),
+    ("host-not-in-the-policy", [*CLEAN, report("google", IN_WINDOW, failures=(("validation-failure", "mx9.example.net", 3),))], {"mx-not-in-policy"}),
+    ("two-labels-under-a-wildcard", [*CLEAN, report("google", IN_WINDOW, failures=(("validation-failure", "a.b.mail.example.com", 1),))], {"mx-not-in-policy"}),
+    ("policy-fetch-failed", [*CLEAN, report("microsoft", IN_WINDOW, ok=0, failures=(("sts-policy-fetch-error", None, 3),))], {"policy-failures"}),
+    ("another-domain-does-not-count", [*CLEAN, report("google", IN_WINDOW, domain="example.org", failures=(("certificate-expired", "mx1.example.org", 9),))], set()),
+    ("several-reasons", [report("google", IN_WINDOW, ok=3, failures=(("certificate-not-trusted", "mx1.example.com", 1),))], {"few-organisations", "few-sessions", "mx-failures"}),
+]
+
+
+@pytest.mark.parametrize(("name", "docs", "reasons"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_readiness_verdict(tmp_path, name, docs, reasons):
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    folder = write_reports(tmp_path / "reports", docs)
+    result = run_cli("reports", folder, "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL, "--json")
+    [verdict] = json.loads(result.out)["readiness"]
+    assert {r["code"] for r in verdict["reasons"]} == reasons
+    assert (result.code, verdict["ready"]) == ((0, True) if not reasons else (1, False))
+    assert verdict["window"] == {"start": "2026-11-07T00:00:00Z", "end": "2026-11-21T00:00:00Z"}
+    text = run_cli("reports", folder, "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL)
+    assert text.code == result.code
+    assert ("example.com: ready to enforce" if not reasons else "example.com: not ready to enforce") in text.out
+
+
+def test_a_failure_reason_names_the_host_the_cause_and_the_fix(tmp_path):
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    docs = [*CLEAN, report("google", IN_WINDOW, failures=(("certificate-host-mismatch", "mx1.example.com", 2),))]
+    result = run_cli("reports", write_reports(tmp_path / "r", docs), "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL)
+    assert ("[mx-failures] 2 session(s) to mx1.example.com failed with certificate-host-mismatch: "
+            "the MX host's certificate does not name the host senders connected to; fix: install a certificate naming the MX host") in result.out
+
+
+def test_the_thresholds_are_options(tmp_path):
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    folder = write_reports(tmp_path / "r", [report("google", IN_WINDOW, ok=3)])
+    args = ["reports", folder, "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL]
+    assert run_cli(*args).code == 1
+    assert run_cli(*args, "--min-organisations", "1", "--min-sessions", "3").code == 0
+    assert run_cli(*args, "--min-organisations", "1", "--min-sessions", "3", "--window-days", "2").code == 1
+
+
+MULTI = """\
+defaults:
+  policy:
+    mode: testing   # every domain starts in testing
+    mx: [mx1.example.com]
+domains:
+  - domain: example.com
+  - domain: example.org
+    policy:
+      mode: 'testing'   # its own mode line
+      mx: [mx1.example.org]
+  - domain: example.net
+"""
+
+
+def test_ready_judges_each_domain_of_a_multi_domain_config(tmp_path):
+    (tmp_path / "mta-sts.yml").write_text(MULTI)
+    docs = [*CLEAN, report("google", IN_WINDOW, domain="example.org", failures=(("certificate-expired", "mx1.example.org", 1),))]
+    folder = write_reports(tmp_path / "r", docs)
+    result = run_cli("reports", folder, "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL, "--json")
+    verdicts = {v["domain"]: {r["code"] for r in v["reasons"]} for v in json.loads(result.out)["readiness"]}
+    assert verdicts == {"example.com": set(), "example.org": {"few-organisations", "few-sessions", "mx-failures"}, "example.net": {"no-reports"}}
+    assert result.code == 1
+    only = run_cli("reports", folder, "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL, "--domain", "example.com")
+    assert only.code == 0 and "example.org" not in only.out
+
+
+def test_ready_without_a_config_is_a_config_error(tmp_path):
+    result = run_cli("reports", FIXTURES, "--ready", "-c", tmp_path / "missing.yml")
+    assert result.code == 2 and "config file not found" in result.err
+
+
+# promote
+
+RECENT = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
+
+
+def _promote(tmp_path: Path, config: str, *args) -> tuple[object, Path]:
+    path = tmp_path / "mta-sts.yml"
+    path.write_bytes(config.encode())
+    return run_cli("promote", "-c", path, *map(str, args)), path
+
+
+def only_mode_line_changed(before: str, after: str, lines: set[int]) -> None:
+    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    assert len(old) == len(new)
+    changed = {i + 1 for i, (a, b) in enumerate(zip(old, new)) if a != b}
+    assert changed == lines
+    for number in lines:
+        assert new[number - 1] == old[number - 1].replace("testing", "enforce", 1)
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_promote_changes_only_the_mode_line_when_reports_say_ready(tmp_path, line_end):
+    config = CONFIG.replace("\n", line_end)
+    folder = write_reports(tmp_path / "r", [report("google", RECENT), report("microsoft", RECENT, ok=10)])
+    os.chmod(tmp_path, 0o755)
+    result, path = _promote(tmp_path, config, folder)
+    assert result.code == 0, result.output
+    after = path.read_bytes().decode()
+    only_mode_line_changed(config, after, {4})
+    assert "  mode: enforce       # enforce once two weeks of reports are clean" + line_end in after
+    assert "example.com: ready to enforce" in result.out
+    assert "mta-sts-pages build -c" in result.out and "_mta-sts.example.com. TXT \"v=STSv1; id=" in result.out
+    new_id = run_cli("records", "-c", path, "--format", "json").out
+    assert result.out.split('id=')[1].split('"')[0] in new_id
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".mta-sts-promote-")]
+
+
+def test_promote_refuses_when_reports_say_not_ready_and_force_overrides_loudly(tmp_path):
+    failing = [report("google", RECENT), report("microsoft", RECENT, failures=(("certificate-expired", "mx1.example.com", 2),))]
+    folder = write_reports(tmp_path / "r", failing)
+    result, path = _promote(tmp_path, CONFIG, folder)
+    assert result.code == 1 and "not ready to enforce" in result.out and "[mx-failures]" in result.out
+    assert "promote: not changed" in result.err
+    assert path.read_text() == CONFIG
+    forced = run_cli("promote", "-c", path, folder, "--force")
+    assert forced.code == 0 and "WARNING: --force: promoting although the TLS reports say not ready" in forced.err
+    only_mode_line_changed(CONFIG, path.read_text(), {4})
+
+
+def test_promote_without_reports_needs_force(tmp_path):
+    result, path = _promote(tmp_path, CONFIG)
+    assert result.code == 2 and "give the TLS reports" in result.err and path.read_text() == CONFIG
+    forced = run_cli("promote", "-c", path, "--force")
+    assert forced.code == 0 and "WARNING: --force: promoting without reading any TLS report" in forced.err
+    only_mode_line_changed(CONFIG, path.read_text(), {4})
+
+
+@pytest.mark.parametrize(
+    ("config", "args", "message"),
+    [
+        (CONFIG.replace("mode: testing", "mode: enforce"), [], "example.com is in mode enforce, not testing"),
+        (CONFIG.replace("  mode: testing       # enforce once two weeks of reports are clean\n", ""), [], "is in testing by default (no mode: line)"),
+        (MULTI, [], "has 3 domains; name the one(s) to promote with --domain"),
+        (MULTI, ["--domain", "example.com"], "defaults.policy.mode also sets the mode of example.net"),
+        (MULTI, ["--domain", "example.invalid"], "--domain example.invalid: not in"),
+    ],
+    ids=["already-enforce", "no-mode-line", "multi-without-domain", "shared-default", "unknown-domain"],
+)
+def test_promote_refuses_what_it_cannot_do_cleanly(tmp_path, config, args, message):
+    result, path = _promote(tmp_path, config, *args, "--force")
+    assert result.code == 2 and message in result.err, result.output
+    assert path.read_text() == config
+
+
+def test_promote_in_a_multi_domain_config(tmp_path):
+    result, path = _promote(tmp_path, MULTI, "--domain", "example.org", "--force")
+    assert result.code == 0, result.output
+    only_mode_line_changed(MULTI, path.read_text(), {9})
+    assert "      mode: 'enforce'   # its own mode line\n" in path.read_text()
+    both = run_cli("promote", "-c", path, "-d", "example.com", "-d", "example.net", "--force")
+    assert both.code == 0, both.output
+    only_mode_line_changed(MULTI, path.read_text(), {3, 9})
+
+
+def test_promote_keeps_the_file_mode_and_writes_through_a_link(tmp_path):
+    real = tmp_path / "configs" / "real.yml"
+    real.parent.mkdir()
+    real.write_text(CONFIG)
+    real.chmod(0o640)
+    link = tmp_path / "mta-sts.yml"
+    link.symlink_to(real)
+    result = run_cli("promote", "-c", link, "--force")
+    assert result.code == 0, result.output
+    assert link.is_symlink() and (real.stat().st_mode & 0o777) == 0o640
+    only_mode_line_changed(CONFIG, real.read_text(), {4})
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "domain: example.com\npolicy: {mode: testing, mx: [mx1.example.com], max_age: 1w}  # flow style\n",
+        "domain: example.com\npolicy:\n  mx: [mx1.example.com]\n  mode: \"testing\"\n",
+        "# mode: testing is what we run\ndomain: example.com\npolicy:\n  mx:\n  - mx1.example.com\n  mode:    testing    # two spaces\n",
+    ],
+    ids=["flow", "double-quoted-last", "comment-mentions-testing"],
+)
+def test_promote_edits_the_mode_value_whatever_the_layout(tmp_path, config):
+    result, path = _promote(tmp_path, config, "--force")
+    assert result.code == 0, result.output
+    after = path.read_text()
+    line = next(i for i, text in enumerate(config.splitlines(), 1) if text.lstrip().startswith(("policy: {", "mode:")))
+    only_mode_line_changed(config, after, {line})
