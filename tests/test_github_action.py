@@ -142,6 +142,7 @@ def test_an_input_with_a_newline_cannot_forge_an_output(runner):
 
 @pytest.mark.parametrize(("inputs", "commands"), [
     pytest.param({"output": "site\n::error::forged"}, ["::group::mta-sts-pages build", "::endgroup::"], id="output-printed-by-the-build"),
+    pytest.param({"config": "missing.yml\n::error::forged"}, [], id="config-in-an-error-message"),
     pytest.param({"strict": "yes\n::warning::forged"}, ["::error::strict is 'yes%0A::warning::forged'; use 'true' or 'false'"], id="strict-echoed"),
     pytest.param({"strict": "100%"}, ["::error::strict is '100%25'; use 'true' or 'false'"], id="strict-percent"),
 ])
