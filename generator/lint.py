@@ -27,7 +27,7 @@ def lint_policy_file(path: Path) -> list[Finding]:
             data = handle.read(MAX_POLICY_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"--policy {path}: {exc.strerror}") from None
-    return _notes(lambda: parse_policy(data).notes)
+    return _notes(lambda: parse_policy(data, repository_file=True).notes)
 
 
 def lint_sts_record(text: str) -> list[Finding]:

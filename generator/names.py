@@ -25,6 +25,10 @@ class InvalidName(ValueError):
     """A name is not a usable domain; the message says why in plain words."""
 
 
+class OneLabelName(InvalidName):
+    """A well-formed name of one label (``localhost``): not a domain on the internet."""
+
+
 def _describe(ch: str) -> str:
     if ch == " ":
         return "a space"
@@ -69,6 +73,8 @@ def normalize_domain(name: str) -> str:
     """
     if not isinstance(name, str) or not name:
         raise InvalidName("is empty")
+    if not name.strip("."):
+        raise InvalidName("is not a host name (a lone dot names the DNS root)")
     bad = next((c for c in name if ord(c) < 0x20 or ord(c) == 0x7F or c in " \u00a0"), None)
     if bad is not None:
         raise InvalidName(f"contains {_describe(bad)}")
@@ -93,7 +99,7 @@ def normalize_domain(name: str) -> str:
     if len(ascii_name) > MAX_NAME:
         raise InvalidName(f"is {len(ascii_name)} characters long (at most {MAX_NAME})")
     if len(labels) < 2:
-        raise InvalidName("is a bare top-level name; give a full domain such as example.com")
+        raise OneLabelName("is a bare top-level name; give a full domain such as example.com")
     if labels[-1].isdigit():
         raise InvalidName("ends in an all-numeric label; an IP address is not a host name")
     return ascii_name

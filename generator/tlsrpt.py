@@ -8,8 +8,8 @@ from urllib.parse import unquote, urlsplit
 
 from generator.errors import ParseError
 from generator.findings import Finding, error, raise_if_errors, warning
-from generator.names import InvalidName, normalize_domain
-from generator.policy import EXT_NAME, EXT_VALUE
+from generator.names import InvalidName, OneLabelName, normalize_domain
+from generator.policy import EXT_NAME, EXT_VALUE, record_fields
 
 # Characters that may stand in a URI at all (RFC 3986), '%' for escapes.
 _URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@$&'()*+=%]+\Z")
@@ -20,6 +20,14 @@ _DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*\Z")
 
 class InvalidRua(ValueError):
     """A report URI a sender could not use; the message says why."""
+
+
+class OneLabelHost(InvalidRua):
+    """A valid URI whose host is one label (``mailto:x@localhost``): no
+    sender can deliver reports there over the internet."""
+
+
+_ONE_LABEL = "is a single label: the URI is valid, but senders cannot deliver reports to it over the internet"
 
 
 def check_rua(uri: str) -> str:
@@ -53,6 +61,8 @@ def check_rua(uri: str) -> str:
             raise InvalidRua(f"has a local part {local!r} that is not a plain mailbox name")
         try:
             normalize_domain(domain)
+        except OneLabelName:
+            raise OneLabelHost(f"address domain {domain!r} {_ONE_LABEL}") from None
         except InvalidName as exc:
             raise InvalidRua(f"address domain {domain!r} {exc}") from None
         return uri
@@ -61,12 +71,17 @@ def check_rua(uri: str) -> str:
         if not rest.startswith("//") or not parts.hostname:
             raise InvalidRua("needs a host: https://reports.example.com/path")
         try:
-            normalize_domain(parts.hostname)
             port = parts.port  # raises ValueError past 65535
-        except (InvalidName, ValueError) as exc:
+        except ValueError as exc:
             raise InvalidRua(f"host {parts.netloc!r} {exc}") from None
         if port == 0:
             raise InvalidRua(f"host {parts.netloc!r} has port 0")
+        try:
+            normalize_domain(parts.hostname)
+        except OneLabelName:
+            raise OneLabelHost(f"host {parts.netloc!r} {_ONE_LABEL}") from None
+        except InvalidName as exc:
+            raise InvalidRua(f"host {parts.netloc!r} {exc}") from None
         return uri
     raise InvalidRua("must start with mailto: or https:")
 
@@ -87,23 +102,24 @@ def parse_tlsrpt_record(text: str) -> tuple[TlsRptRecord, tuple[Finding, ...]]:
 
     Raises :class:`ParseError` with every problem found.
     """
-    findings: list[Finding] = []
-    fields = [f.strip(" \t") for f in text.split(";")]
-    if len(fields) > 1 and fields[-1] == "":
-        fields.pop()
-    if not fields or fields[0] != "v=TLSRPTv1":
-        raise ParseError([error("tlsrpt-record-version", f"the record does not begin with 'v=TLSRPTv1': {text[:60]!r}",
-                                "publish 'v=TLSRPTv1; rua=mailto:tls-reports@<domain>'")])
+    fields, findings = record_fields(text, "v=TLSRPTv1", "tlsrpt", "publish 'v=TLSRPTv1; rua=mailto:tls-reports@<domain>'")
     rua: list[str] = []
     extensions: list[tuple[str, str]] = []
     rua_fields = 0
-    for field in fields[1:]:
+    for field in fields:
         name, sep, value = field.partition("=")
         if name == "rua" and sep:
             rua_fields += 1
             for uri in (u.strip(" \t") for u in value.split(",")):
                 try:
                     rua.append(check_rua(uri))
+                except OneLabelHost as exc:
+                    # Valid URI syntax (RFC 8460 §3): someone else's record is
+                    # linted with a warning; a config this tool publishes
+                    # refuses it (check_rua's callers there see the error).
+                    rua.append(uri)
+                    findings.append(warning("tlsrpt-rua-one-label", f"rua {uri!r} {exc}",
+                                            "use a full domain name, e.g. mailto:tls-reports@example.com"))
                 except InvalidRua as exc:
                     findings.append(error("tlsrpt-rua-invalid", f"rua {uri!r} {exc}",
                                           "use mailto:address or https://host/path, with , ! ; percent-encoded"))

@@ -5,14 +5,23 @@ manifest of what it wrote, with hashes, tells which); never write through a
 link that leads out of the folder; decide everything before touching
 anything, so a refused build changes nothing; move each file in with an
 atomic rename; one build at a time per output folder (a lock).
+
+A build killed at any point (SIGKILL, out of memory, a closed terminal) leaves a
+folder the next build accepts: before the first rename the manifest is
+replaced by a journal that accepts both the old and the new hash of every
+file the build touches, and only after the last rename and removal by the
+final manifest. Staging folders a killed build left behind are removed by the
+next build, which holds the lock, so no live build can own them.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -23,6 +32,8 @@ from generator.errors import BuildError
 
 MANIFEST = ".mta-sts-pages-manifest.json"
 _TMP_PREFIX = ".mta-sts-pages-tmp-"
+# Inside a staging folder, everything this tool stages is named by a number.
+_STAGED_NAME = re.compile(r"[0-9]+\Z")
 
 
 def _sha256(data: bytes) -> str:
@@ -35,22 +46,30 @@ class Plan:
 
     folder: Path
     files: dict[str, bytes]
-    previous: dict[str, str]
+    previous: dict[str, frozenset[str]]  # path -> the hashes the manifest accepts as ours
     write: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     remove: list[str] = field(default_factory=list)
 
 
-def _read_manifest(folder: Path) -> dict[str, str]:
+def _accepted(value: object) -> frozenset[str] | None:
+    """A manifest entry's hashes: one string, or a journal's list of them."""
+    hashes = [value] if isinstance(value, str) else value
+    if isinstance(hashes, list) and hashes and all(isinstance(h, str) for h in hashes):
+        return frozenset(hashes)
+    return None
+
+
+def _read_manifest(folder: Path) -> dict[str, frozenset[str]]:
     path = folder / MANIFEST
     if path.is_symlink() or not path.exists():
         return {}
     try:
         data = json.loads(path.read_text("utf-8"))
-        files = data["files"]
-        if isinstance(files, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        files = {name: _accepted(value) for name, value in data["files"].items()}
+        if all(isinstance(name, str) and hashes for name, hashes in files.items()):
             return files
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     raise BuildError(f"{path}: not a manifest written by mta-sts-pages; move it away and build again")
 
@@ -63,13 +82,30 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
+def _link_problem(path: Path) -> str | None:
+    """Why the link at ``path`` cannot be followed (a loop, or nothing behind it), or None."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{path} is a symbolic link loop (a link that leads back to itself); remove it and build again"
+        return f"{path} is a broken link (it leads nowhere); remove it and build again"
+    return None
+
+
 def _check_parents(folder: Path, relative: str) -> str | None:
     """A reason the folders above ``relative`` cannot hold it, or None."""
     current = folder
     for part in Path(relative).parts[:-1]:
         current = current / part
-        if current.is_symlink() and not _inside(current, folder):
-            return f"{current} is a link that leads outside {folder}; mta-sts-pages does not write through it"
+        if current.is_symlink():
+            problem = _link_problem(current)
+            if problem:
+                return problem
+            if not _inside(current, folder):
+                return f"{current} is a link that leads outside {folder}; mta-sts-pages does not write through it"
         if current.exists() and not current.is_dir():
             return f"{current} is a file where a folder is needed"
     return None
@@ -77,8 +113,9 @@ def _check_parents(folder: Path, relative: str) -> str | None:
 
 def plan_folder(folder: Path, files: dict[str, bytes]) -> tuple[Plan, list[str]]:
     """Decide what to write, keep and remove in ``folder``; list every conflict."""
-    if folder.is_symlink() and not folder.exists():
-        return Plan(folder, files, {}), [f"{folder} is a broken link"]
+    problem = _link_problem(folder)
+    if problem:
+        return Plan(folder, files, {}), [problem]
     if folder.exists() and not folder.is_dir():
         return Plan(folder, files, {}), [f"{folder} is a file, not a folder"]
     if not folder.exists():
@@ -94,7 +131,7 @@ def plan_folder(folder: Path, files: dict[str, bytes]) -> tuple[Plan, list[str]]
             conflicts.append(reason)
             continue
         if target.is_symlink():
-            conflicts.append(f"{target} is a link; mta-sts-pages will not replace it (remove it and build again)")
+            conflicts.append(_link_problem(target) or f"{target} is a link; mta-sts-pages will not replace it (remove it and build again)")
         elif not target.exists():
             plan.write.append(relative)
         elif not target.is_file():
@@ -103,7 +140,7 @@ def plan_folder(folder: Path, files: dict[str, bytes]) -> tuple[Plan, list[str]]
             current = _sha256(target.read_bytes())
             if current == _sha256(data):
                 plan.unchanged.append(relative)
-            elif previous.get(relative) == current:
+            elif current in previous.get(relative, ()):
                 plan.write.append(relative)
             else:
                 conflicts.append(
@@ -112,12 +149,23 @@ def plan_folder(folder: Path, files: dict[str, bytes]) -> tuple[Plan, list[str]]
                 )
     for relative in sorted(set(previous) - set(files)):
         target = folder / relative
-        if target.is_file() and not target.is_symlink() and _inside(target, folder) and _sha256(target.read_bytes()) == previous[relative]:
+        if _check_parents(folder, relative) is None and target.is_file() and not target.is_symlink() \
+                and _sha256(target.read_bytes()) in previous[relative]:
             plan.remove.append(relative)
     return plan, conflicts
 
 
-def _manifest_bytes(plan: Plan) -> bytes:
+def _manifest(entries: dict[str, str | list[str]]) -> bytes:
+    return (json.dumps({"generator": "mta-sts-pages", "files": entries}, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _manifests(plan: Plan) -> tuple[bytes, bytes]:
+    """The final manifest, and the journal that stands in for it while files move.
+
+    The journal accepts, for every file the build writes or removes, the hash
+    it had before and the one it will have, so a build killed between two
+    renames leaves files the next build still knows as its own.
+    """
     # Only files this tool wrote, or wrote before and still owns; a user's
     # identical file is left out so a later build never deletes it.
     owned = {
@@ -125,7 +173,11 @@ def _manifest_bytes(plan: Plan) -> bytes:
         for rel in plan.files
         if rel in plan.write or rel in plan.previous
     }
-    return (json.dumps({"generator": "mta-sts-pages", "files": owned}, indent=2, sort_keys=True) + "\n").encode()
+    journal: dict[str, str | list[str]] = {
+        rel: sorted(plan.previous.get(rel, frozenset()) | {digest}) for rel, digest in owned.items()
+    }
+    journal.update((rel, sorted(plan.previous[rel])) for rel in plan.remove)
+    return _manifest(owned), _manifest(journal)
 
 
 def _write_tree(root: Path, files: dict[str, bytes]) -> None:
@@ -143,31 +195,34 @@ def apply(plan: Plan, area: Path) -> None:
     """Carry a conflict-free plan out, staging in ``area`` (a new path on the same file system).
 
     A folder that did not exist is staged whole and renamed into place in one
-    step; in an existing folder each file is staged, then renamed over its target.
+    step. In an existing folder every file is staged first; then the journal
+    replaces the manifest, each file is renamed over its target, stale files
+    go, and the final manifest replaces the journal.
     """
-    manifest = _manifest_bytes(plan)
+    manifest, journal = _manifests(plan)
     manifest_path = plan.folder / MANIFEST
-    writes = {relative: plan.files[relative] for relative in plan.write}
-    if not (manifest_path.is_file() and manifest_path.read_bytes() == manifest):
-        writes[MANIFEST] = manifest  # last, so it never lists a file not yet in place
-    if not writes and not plan.remove:
+    current = manifest_path.read_bytes() if manifest_path.is_file() and not manifest_path.is_symlink() else None
+    if not plan.write and not plan.remove and current == manifest:
         return
     # mkdir, not mkdtemp: a fresh site folder is renamed into place and must
     # get the usual permissions, not mkdtemp's owner-only ones.
     area.mkdir()
     if not plan.folder.exists():
-        _write_tree(area, writes)
+        _write_tree(area, {**{relative: plan.files[relative] for relative in plan.write}, MANIFEST: manifest})
         plan.folder.parent.mkdir(parents=True, exist_ok=True)
         os.rename(area, plan.folder)
         return
-    staged: list[tuple[Path, str]] = []
-    for index, (relative, data) in enumerate(writes.items()):
+    staged: list[tuple[Path, Path]] = []
+    for index, relative in enumerate(plan.write):
         temp = area / str(index)
-        temp.write_bytes(data)
-        staged.append((temp, relative))
+        temp.write_bytes(plan.files[relative])
+        staged.append((temp, plan.folder / relative))
+    if plan.write or plan.remove:
+        temp = area / "journal"
+        temp.write_bytes(journal)
+        os.replace(temp, manifest_path)
     made: set[Path] = set()
-    for temp, relative in staged:
-        target = plan.folder / relative
+    for temp, target in staged:
         if target.parent not in made:
             target.parent.mkdir(parents=True, exist_ok=True)
             made.add(target.parent)
@@ -178,6 +233,9 @@ def apply(plan: Plan, area: Path) -> None:
         while parent != plan.folder and parent.is_dir() and not any(parent.iterdir()):
             parent.rmdir()
             parent = parent.parent
+    temp = area / "manifest"
+    temp.write_bytes(manifest)
+    os.replace(temp, manifest_path)
 
 
 @contextmanager
@@ -193,15 +251,35 @@ def locked(folder: Path):
         os.close(fd)
 
 
+def _stale_staging(out: Path) -> list[Path]:
+    """Staging folders a killed build left in ``out``.
+
+    Only folders this tool names (the prefix) and lays out (numbered entries
+    only), owned by this user; called under the lock, so none is a live
+    build's. Anything else with a like name is the user's and stays.
+    """
+    stale = []
+    for path in out.iterdir():
+        if not path.name.startswith(_TMP_PREFIX) or path.is_symlink() or not path.is_dir():
+            continue
+        if path.stat().st_uid == os.geteuid() and all(_STAGED_NAME.match(p.name) for p in path.iterdir()):
+            stale.append(path)
+    return stale
+
+
 def write_sites(out: Path, sites: dict[Path, dict[str, bytes]]) -> list[Plan]:
     """Write several sites (folder -> files) under ``out``, all or nothing.
 
     Conflicts anywhere stop the whole build before any file is written.
     """
+    problem = _link_problem(out)
+    if problem:
+        raise BuildError(problem)
     if out.exists() and not out.is_dir():
         raise BuildError(f"{out} is a file, not a folder")
     for folder in sites:
-        if folder != out and not _inside(folder, out):
+        # A link problem at a site folder is reported with the other conflicts.
+        if folder != out and _link_problem(folder) is None and not _inside(folder, out):
             raise BuildError(f"{folder} would be outside {out}")
     try:
         return _write_locked(out, sites)
@@ -219,6 +297,8 @@ def _write_locked(out: Path, sites: dict[Path, dict[str, bytes]]) -> list[Plan]:
             conflicts += found
         if conflicts:
             raise BuildError("nothing was written:\n" + "\n".join(f"  {c}" for c in conflicts))
+        for path in _stale_staging(out):
+            shutil.rmtree(path)
         staging = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=out))
         try:
             for index, plan in enumerate(plans):

@@ -186,3 +186,38 @@ def test_without_the_jekyll_config_the_policy_is_dropped(tmp_path):
     dest = tmp_path / "_site"
     subprocess.run([jekyll, "build", "-s", site, "-d", dest, "--disable-disk-cache"], check=True, capture_output=True, timeout=60)
     assert not (dest / ".well-known/mta-sts.txt").exists()
+
+
+@pytest.mark.parametrize("links, named", [
+    pytest.param({".well-known": ".well-known"}, ".well-known", id="site-folder-links-to-itself"),
+    pytest.param({".github/workflows": "loop-b", "loop-b": ".github/workflows"}, "workflows", id="two-links-in-a-circle"),
+    pytest.param({"CNAME": "CNAME"}, "CNAME", id="file-links-to-itself"),
+])
+def test_symlink_loop_is_a_conflict(tmp_path, links, named):
+    out = tmp_path / "repo"
+    out.mkdir()
+    for link, target in links.items():
+        (out / link).parent.mkdir(parents=True, exist_ok=True)
+        (out / link).symlink_to(out / target)
+    before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    result = run_cli("build", "-c", GOOGLE, "-o", out)
+    assert result.code == 2, result.output
+    assert "Traceback" not in result.err
+    assert f"{named} is a symbolic link loop" in result.err, result.err
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before, "a refused build must write nothing"
+
+
+def test_output_folder_that_is_a_symlink_loop(tmp_path):
+    out = tmp_path / "site"
+    out.symlink_to(out)
+    result = run_cli("build", "-c", GOOGLE, "-o", out)
+    assert result.code == 2 and f"{out} is a symbolic link loop" in result.err, result.output
+
+
+def test_site_folder_of_a_multi_domain_build_that_is_a_symlink_loop(tmp_path):
+    out = tmp_path / "sites"
+    out.mkdir()
+    (out / "example.net").symlink_to(out / "example.net")
+    result = run_cli("build", "-c", EXAMPLES / "multi-domain.yml", "-o", out)
+    assert result.code == 2 and "example.net is a symbolic link loop" in result.err, result.output
+    assert [p.name for p in out.iterdir()] == ["example.net"]

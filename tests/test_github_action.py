@@ -3,16 +3,21 @@ installed from GITHUB_ACTION_PATH into a fresh interpreter, then built."""
 
 from __future__ import annotations
 
+import hashlib
+import re
+import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from packaging.markers import Marker
 
 from generator.config import load
 from generator.records import records_for
 from generator.site import POLICY_PATH
-from tests.support.github import ROOT, action_checkout, fresh_python, run_composite
+from tests.support.github import ROOT, action_checkout, fresh_python, run_composite, workflow_commands
 
 pytestmark = pytest.mark.timeout(60)
 EXAMPLES = ROOT / "examples"
@@ -125,3 +130,84 @@ def test_action_fails_the_step_and_builds_nothing(runner, files, inputs, message
     assert not (runner.workspace / "_site").exists()
     assert result.summary == ""
 
+
+
+def test_an_input_with_a_newline_cannot_forge_an_output(runner):
+    result = runner({"mta-sts.yml": NO_TLSRPT}, {"output": "site\npolicy-id=forged"})
+    assert result.returncode == 0, result.log
+    assert result.outputs["site-path"] == "site\npolicy-id=forged"
+    assert result.outputs["policy-id"] != "forged"
+    assert result.outputs["mta-sts-record"] == f"v=STSv1; id={result.outputs['policy-id']}"
+
+
+@pytest.mark.parametrize(("inputs", "commands"), [
+    pytest.param({"output": "site\n::error::forged"}, ["::group::mta-sts-pages build", "::endgroup::"], id="output-printed-by-the-build"),
+    pytest.param({"config": "missing.yml\n::error::forged"}, [], id="config-in-an-error-message"),
+    pytest.param({"strict": "yes\n::warning::forged"}, ["::error::strict is 'yes%0A::warning::forged'; use 'true' or 'false'"], id="strict-echoed"),
+    pytest.param({"strict": "100%"}, ["::error::strict is '100%25'; use 'true' or 'false'"], id="strict-percent"),
+])
+def test_inputs_never_become_workflow_commands(runner, inputs, commands):
+    result = runner({"mta-sts.yml": NO_TLSRPT}, inputs)
+    assert workflow_commands(result.log) == commands, result.log
+
+
+LOCK_LINE = re.compile(r"^([A-Za-z0-9._-]+)==", re.MULTILINE)
+
+
+def _tamper_hashes(lock: str, package: str) -> str:
+    """The lock with every hash of ``package`` replaced by a wrong one."""
+    forged = hashlib.sha256(b"not the real file").hexdigest()
+    block = re.search(rf"^{package}==.*?(?=^\S|\Z)", lock, re.MULTILINE | re.DOTALL).group(0)
+    return lock.replace(block, re.sub(r"sha256:[0-9a-f]{64}", f"sha256:{forged}", block))
+
+
+def _drop(lock: str, package: str) -> str:
+    """The lock without ``package``'s entry."""
+    return re.sub(rf"^{package}==.*?(?=^\S|\Z)", "", lock, flags=re.MULTILINE | re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def pip_cache(tmp_path_factory) -> Path:
+    """One download cache for the module's real installs (pip still checks every hash)."""
+    return tmp_path_factory.mktemp("pip-cache")
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("edit", [
+    pytest.param(None, id="as-shipped"),
+    pytest.param(lambda lock: _tamper_hashes(lock, "jinja2"), id="a-hash-that-does-not-match"),
+    pytest.param(lambda lock: _drop(lock, "mdurl"), id="a-dependency-missing-from-the-lock"),
+])
+def test_action_installs_exactly_the_locked_files_from_pypi(tmp_path, pip_cache, edit):
+    """A real install from PyPI into a new interpreter with pip, as on a runner:
+    the locks are enough, and a wrong hash or an unlisted package stops the step."""
+    action = action_checkout(tmp_path / "action")
+    lock = action / "requirements" / "action.lock"
+    if edit is not None:
+        lock.write_text(edit(lock.read_text()))
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "python")], check=True, timeout=120)
+    python_bin = tmp_path / "python" / "bin"
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    shutil.copy(EXAMPLES / "google-workspace.yml", workspace / "mta-sts.yml")
+    result = run_composite(action, {}, workspace, python_bin, tmp_path / "runner-temp", pip_env={"PIP_CACHE_DIR": str(pip_cache)})
+    if edit is not None:
+        assert result.returncode != 0, result.log
+        assert "--- Install mta-sts-pages (exit" in result.log and "--- Build the site" not in result.log
+        assert "hash" in result.log.lower(), result.log
+        return
+    assert result.returncode == 0, result.log
+    assert (workspace / "_site" / POLICY_PATH).is_file()
+    check = subprocess.run([str(python_bin / "python"), "-m", "pip", "check"], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
+    listed = subprocess.run([str(python_bin / "python"), "-m", "pip", "list", "--format=freeze"],
+                            capture_output=True, text=True, check=True, timeout=120).stdout
+    installed = {line.split("==")[0].lower().replace("_", "-") for line in listed.splitlines()}
+    locked = {
+        name.lower()
+        for path in (action / "requirements").glob("*.lock")
+        for name, marker in re.findall(r"^([A-Za-z0-9._-]+)==[^ ;\\]*(?: ; (.*?))? \\$", path.read_text(), re.MULTILINE)
+        if not marker or Marker(marker).evaluate()  # the new interpreter is this one's
+    }
+    # pip and setuptools come with the new interpreter, not from the action.
+    assert installed - {"pip", "setuptools"} == locked | {"mta-sts-pages"}

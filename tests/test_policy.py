@@ -137,7 +137,7 @@ def test_sts_record_accepts(record, sts_id):
         ("v=STSv1", "sts-id-missing"),
         ("v=STSv1; id=2026-11-28", "sts-id-invalid"),
         ("v=STSv1; id=" + "a" * 33, "sts-id-invalid"),
-        ("v=STSv1; id=", "sts-record-syntax"),
+        ("v=STSv1; id=", "sts-id-invalid"),
         ("v=stsv1; id=abc", "sts-record-version"),
         ("id=abc; v=STSv1", "sts-record-version"),
         ("v=STSv1; id=a; id=b", "sts-record-syntax"),

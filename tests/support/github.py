@@ -139,14 +139,39 @@ def _file_command(path: Path) -> dict[str, str]:
     return values
 
 
-def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, python_bin: Path, temp: Path) -> ActionRun:
+# The stand-in interpreter of fresh_python already has the dependencies and
+# the build backend, so pip needs no index; "0" turns build isolation off (pip
+# stores the value of a "no-" option as the option's own value).
+OFFLINE_PIP = {"PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0"}
+
+
+def workflow_commands(log: str) -> list[str]:
+    """The lines of a log the runner would act on as workflow commands
+    (``::name::...``), skipping those between ``::stop-commands::TOKEN`` and
+    ``::TOKEN::`` as the runner does."""
+    commands: list[str] = []
+    resume = None
+    for line in log.splitlines():
+        if resume is not None:
+            resume = None if line == f"::{resume}::" else resume
+        elif line.startswith("::stop-commands::"):
+            resume = line.removeprefix("::stop-commands::")
+        elif line.startswith("::"):
+            commands.append(line)
+    return commands
+
+
+def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, python_bin: Path, temp: Path,
+                  pip_env: dict[str, str] = OFFLINE_PIP) -> ActionRun:
     """Run ``action_dir/action.yml`` as the runner runs a composite action.
 
     Each ``run:`` step in order, under ``bash --noprofile --norc -eo pipefail``,
     with its ``env:`` resolved from the inputs and earlier steps' outputs,
     its own GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, and the working
-    directory at the workspace. ``uses:`` steps may only set up Python
-    (``python_bin`` takes its place). Stops at the first failing step.
+    directory at the workspace; its stdout and stderr interleave in the log
+    as on a runner. ``uses:`` steps may only set up Python (``python_bin``
+    takes its place). ``pip_env`` configures pip (offline by default).
+    Stops at the first failing step.
     """
     action = yaml.safe_load((action_dir / "action.yml").read_text("utf-8"))
     assert action["runs"]["using"] == "composite"
@@ -164,11 +189,7 @@ def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, pyt
         "GITHUB_ACTIONS": "true",
         "GITHUB_ACTION_PATH": str(action_dir),
         "GITHUB_WORKSPACE": str(workspace),
-        # The stand-in interpreter already has the dependencies and the build
-        # backend, so pip needs no index; "0" turns build isolation off (pip
-        # stores the value of a "no-" option as the option's own value).
-        "PIP_NO_INDEX": "1",
-        "PIP_NO_BUILD_ISOLATION": "0",
+        **pip_env,
     }
     summary, log = [], []
     for index, step in enumerate(action["runs"]["steps"]):
@@ -187,9 +208,9 @@ def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, pyt
         run = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
             cwd=workspace, env={**env, **{k: str(v) for k, v in files.items()}, **step_env},
-            capture_output=True, text=True, timeout=60,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120,
         )
-        log.append(f"--- {step.get('name', index)} (exit {run.returncode})\n{run.stdout}{run.stderr}")
+        log.append(f"--- {step.get('name', index)} (exit {run.returncode})\n{run.stdout}")
         summary.append(files["GITHUB_STEP_SUMMARY"].read_text("utf-8"))
         if run.returncode != 0:
             return ActionRun(run.returncode, {}, "".join(summary), "\n".join(log))
