@@ -198,6 +198,61 @@ def check(
     raise typer.Exit(code)
 
 
+NameserverOption = Annotated[Optional[list[str]], typer.Option("--nameserver", metavar="IP[:PORT]", help="Ask this DNS server instead of the system's resolver (repeatable).")]
+CaFileOption = Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="Trust only the CA certificates in this file, not the system's.", dir_okay=False)]
+ConnectToOption = Annotated[Optional[list[str]], typer.Option("--connect-to", metavar="HOST:PORT:ADDR:PORT", help="Connect to ADDR:PORT instead of HOST:PORT, like curl (repeatable; an empty HOST or PORT matches any).")]
+
+
+@app.command()
+def verify(
+    domain: Annotated[Optional[str], typer.Argument(help="The domain, with --policy; with --config, only this one of its domains.", show_default=False)] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Expect the policy and id this config builds.", dir_okay=False)] = None,
+    policy: Annotated[Optional[Path], typer.Option("--policy", metavar="FILE", help="Expect this built policy file (a repository that holds the site).", dir_okay=False)] = None,
+    sts_id: Annotated[Optional[str], typer.Option("--id", help="The built policy's id, with --policy. Default: the automatic id of its bytes.")] = None,
+    wait: Annotated[float, typer.Option("--wait", metavar="S", help="Keep trying, with a pause that doubles, for up to this many seconds.")] = 300.0,
+    summary: Annotated[Optional[Path], typer.Option("--summary", metavar="FILE", help="Also append the result as Markdown to FILE (e.g. $GITHUB_STEP_SUMMARY).", dir_okay=False)] = None,
+    nameserver: NameserverOption = None,
+    ca_file: CaFileOption = None,
+    connect_to: ConnectToOption = None,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for one fetch, in seconds.")] = 20.0,
+) -> None:
+    """After a deploy: fail unless the policy URL serves the built policy, byte for byte."""
+    from generator.check.options import make_options, select_targets
+    from generator.errors import UsageError
+    from generator.verify import domain_from_site, markdown, text
+    from generator.verify import verify as run_verify
+
+    if (config is None) == (policy is None):
+        raise UsageError("give --config FILE, or DOMAIN and --policy FILE")
+    if wait < 0:
+        raise UsageError(f"--wait {wait}: give a number of seconds, 0 or more")
+    if policy is not None:
+        if domain is None:
+            raise UsageError("--policy needs the DOMAIN it is for")
+        expected = [domain_from_site(domain, policy, sts_id)]
+    else:
+        if sts_id is not None:
+            raise UsageError("--id goes with --policy; with --config the config gives the id")
+        loaded = _load(config, strict=False)
+        expected = [t.config for t in select_targets([("DOMAIN", domain)] if domain else [], loaded)]
+    options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=1, smtp=False)
+    verdicts = run_verify(expected, options, wait)
+    typer.echo("\n\n".join(text(v) for v in verdicts))
+    if summary is not None:
+        _append(summary, "\n".join(markdown(v) for v in verdicts))
+    raise typer.Exit(0 if all(v.served for v in verdicts) else 1)
+
+
+def _append(path: Path, text: str) -> None:
+    from generator.errors import UsageError
+
+    try:
+        with path.open("a", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from None
+
+
 def main() -> None:
     """Entry point: Typer handles usage errors (exit 2); the project's own
     errors are caught here, once, and printed without a traceback."""
