@@ -26,6 +26,9 @@ app = typer.Typer(
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The config file.")]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")]
+NameserverOption = Annotated[Optional[list[str]], typer.Option("--nameserver", metavar="IP[:PORT]", help="Ask this DNS server instead of the system's resolver (repeatable).")]
+CaFileOption = Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="Trust only the CA certificates in this file, not the system's.", dir_okay=False)]
+ConnectToOption = Annotated[Optional[list[str]], typer.Option("--connect-to", metavar="HOST:PORT:ADDR:PORT", help="Connect to ADDR:PORT instead of HOST:PORT, like curl (repeatable; an empty HOST or PORT matches any).")]
 
 
 def _version(value: bool) -> None:
@@ -171,16 +174,23 @@ def schema() -> None:
     typer.echo(json_schema_text(), nl=False)
 
 
+class CheckFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
 @app.command()
 def check(
     domains: Annotated[Optional[list[str]], typer.Argument(help="Domains to check. Default: every domain of --config (or ./mta-sts.yml).", show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Also compare the live policy and id with this config (drift).", dir_okay=False)] = None,
     domains_file: Annotated[Optional[Path], typer.Option("--domains-file", help="Check the domains listed in FILE, one a line ('#' starts a comment).", dir_okay=False)] = None,
-    json_lines: Annotated[bool, typer.Option("--json", help="Print one JSON object per domain as each finishes (JSON lines).")] = False,
+    json_lines: Annotated[bool, typer.Option("--json", help="Print one JSON object per domain as each finishes (JSON lines); same as --format json.")] = False,
+    format: Annotated[Optional[CheckFormat], typer.Option("--format", "-f", help="text: for people; json: JSON lines; markdown: GitHub-flavoured, for job summaries and issues.", show_default=False)] = None,
     smtp: Annotated[bool, typer.Option("--smtp", help="Also connect to every MX host on port 25 and verify its STARTTLS certificate.")] = False,
-    nameserver: Annotated[Optional[list[str]], typer.Option("--nameserver", metavar="IP[:PORT]", help="Ask this DNS server instead of the system's resolver (repeatable).")] = None,
-    ca_file: Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="Trust only the CA certificates in this file, not the system's.", dir_okay=False)] = None,
-    connect_to: Annotated[Optional[list[str]], typer.Option("--connect-to", metavar="HOST:PORT:ADDR:PORT", help="Connect to ADDR:PORT instead of HOST:PORT, like curl (repeatable; an empty HOST or PORT matches any).")] = None,
+    nameserver: NameserverOption = None,
+    ca_file: CaFileOption = None,
+    connect_to: ConnectToOption = None,
     # generator.check.options' DEFAULT_TIMEOUT and DEFAULT_CONCURRENCY, spelled out so start-up
     # does not import generator.check; test_check_units.py holds them equal.
     timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for all the checks of one domain, in seconds.")] = 20.0,
@@ -189,18 +199,17 @@ def check(
     """Check live deployments as a sender does: DNS, the HTTPS policy, MX coverage, drift, STARTTLS."""
     from generator.check.command import check_command
     from generator.check.options import make_options
+    from generator.errors import UsageError
 
+    if json_lines and format not in (None, CheckFormat.json):
+        raise UsageError(f"--json and --format {format.value} ask for two formats; give one")
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=concurrency, smtp=smtp)
     if config is None and not domains and domains_file is None and Path("mta-sts.yml").is_file():
         config = Path("mta-sts.yml")
     loaded = _load(config, strict=False) if config is not None else None
-    code = check_command(domains or [], domains_file, loaded, options, json_lines=json_lines, out=sys.stdout, err=sys.stderr)
+    code = check_command(domains or [], domains_file, loaded, options, json_lines=json_lines or format is CheckFormat.json,
+                         markdown=format is CheckFormat.markdown, out=sys.stdout, err=sys.stderr)
     raise typer.Exit(code)
-
-
-NameserverOption = Annotated[Optional[list[str]], typer.Option("--nameserver", metavar="IP[:PORT]", help="Ask this DNS server instead of the system's resolver (repeatable).")]
-CaFileOption = Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="Trust only the CA certificates in this file, not the system's.", dir_okay=False)]
-ConnectToOption = Annotated[Optional[list[str]], typer.Option("--connect-to", metavar="HOST:PORT:ADDR:PORT", help="Connect to ADDR:PORT instead of HOST:PORT, like curl (repeatable; an empty HOST or PORT matches any).")]
 
 
 @app.command()

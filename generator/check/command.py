@@ -18,6 +18,7 @@ def check_command(
     options: CheckOptions,
     *,
     json_lines: bool,
+    markdown: bool = False,
     out: TextIO,
     err: TextIO,
 ) -> int:
@@ -40,7 +41,11 @@ def check_command(
     finally:
         if progress is not None:
             progress.close()
-    if not json_lines:
+    if markdown:
+        from generator.check.markdown import document
+
+        out.write(document(reports))
+    elif not json_lines:
         shown = [r for r in reports if len(reports) == 1 or r.result != "ok"]
         for report in shown:
             out.write(show.human(report) + "\n\n")
