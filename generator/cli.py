@@ -28,6 +28,7 @@ ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The config f
 StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")]
 NameserverOption = Annotated[Optional[list[str]], typer.Option("--nameserver", metavar="IP[:PORT]", help="Ask this DNS server instead of the system's resolver (repeatable).")]
 CaFileOption = Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="Trust only the CA certificates in this file, not the system's.", dir_okay=False)]
+SummaryOption = Annotated[Optional[Path], typer.Option("--summary", metavar="FILE", help="Also append the result as Markdown to FILE (e.g. $GITHUB_STEP_SUMMARY).", dir_okay=False)]
 ConnectToOption = Annotated[Optional[list[str]], typer.Option("--connect-to", metavar="HOST:PORT:ADDR:PORT", help="Connect to ADDR:PORT instead of HOST:PORT, like curl (repeatable; an empty HOST or PORT matches any).")]
 
 
@@ -187,6 +188,7 @@ def check(
     domains_file: Annotated[Optional[Path], typer.Option("--domains-file", help="Check the domains listed in FILE, one a line ('#' starts a comment).", dir_okay=False)] = None,
     json_lines: Annotated[bool, typer.Option("--json", help="Print one JSON object per domain as each finishes (JSON lines); same as --format json.")] = False,
     format: Annotated[Optional[CheckFormat], typer.Option("--format", "-f", help="text: for people; json: JSON lines; markdown: GitHub-flavoured, for job summaries and issues.", show_default=False)] = None,
+    summary: SummaryOption = None,
     smtp: Annotated[bool, typer.Option("--smtp", help="Also connect to every MX host on port 25 and verify its STARTTLS certificate.")] = False,
     nameserver: NameserverOption = None,
     ca_file: CaFileOption = None,
@@ -208,7 +210,7 @@ def check(
         config = Path("mta-sts.yml")
     loaded = _load(config, strict=False) if config is not None else None
     code = check_command(domains or [], domains_file, loaded, options, json_lines=json_lines or format is CheckFormat.json,
-                         markdown=format is CheckFormat.markdown, out=sys.stdout, err=sys.stderr)
+                         markdown=format is CheckFormat.markdown, summary=summary, out=sys.stdout, err=sys.stderr)
     raise typer.Exit(code)
 
 
@@ -219,7 +221,7 @@ def verify(
     policy: Annotated[Optional[Path], typer.Option("--policy", metavar="FILE", help="Expect this built policy file (a repository that holds the site).", dir_okay=False)] = None,
     sts_id: Annotated[Optional[str], typer.Option("--id", help="The built policy's id, with --policy. Default: the automatic id of its bytes.")] = None,
     wait: Annotated[float, typer.Option("--wait", metavar="S", help="Keep trying, with a pause that doubles, for up to this many seconds.")] = 300.0,
-    summary: Annotated[Optional[Path], typer.Option("--summary", metavar="FILE", help="Also append the result as Markdown to FILE (e.g. $GITHUB_STEP_SUMMARY).", dir_okay=False)] = None,
+    summary: SummaryOption = None,
     nameserver: NameserverOption = None,
     ca_file: CaFileOption = None,
     connect_to: ConnectToOption = None,
@@ -228,6 +230,7 @@ def verify(
     """After a deploy: fail unless the policy URL serves the built policy, byte for byte."""
     from generator.check.options import make_options, select_targets
     from generator.errors import UsageError
+    from generator.markdown import append
     from generator.verify import domain_from_site, markdown, text
     from generator.verify import verify as run_verify
 
@@ -248,18 +251,8 @@ def verify(
     verdicts = run_verify(expected, options, wait)
     typer.echo("\n\n".join(text(v) for v in verdicts))
     if summary is not None:
-        _append(summary, "\n".join(markdown(v) for v in verdicts))
+        append(summary, "\n".join(markdown(v) for v in verdicts))
     raise typer.Exit(0 if all(v.served for v in verdicts) else 1)
-
-
-def _append(path: Path, text: str) -> None:
-    from generator.errors import UsageError
-
-    try:
-        with path.open("a", encoding="utf-8") as out:
-            out.write(text)
-    except OSError as exc:
-        raise UsageError(f"{path}: {exc.strerror or exc}") from None
 
 
 def main() -> None:

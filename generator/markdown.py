@@ -9,6 +9,9 @@ user wrote goes through one of these functions first.
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+from generator.errors import UsageError
 
 # C0 and C1 controls, DEL, and the invisible format characters that can
 # reorder or hide text (bidi overrides, zero-width joiners, BOM).
@@ -51,3 +54,12 @@ def block(value: str, language: str = "text") -> str:
     longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{language}\n{value.rstrip(chr(10))}\n{fence}"
+
+
+def append(path: Path, document: str) -> None:
+    """Add ``document`` to a summary file such as ``$GITHUB_STEP_SUMMARY``."""
+    try:
+        with path.open("a", encoding="utf-8") as out:
+            out.write(document)
+    except OSError as exc:
+        raise UsageError(f"--summary {path}: {exc.strerror or exc}") from None

@@ -19,6 +19,7 @@ def check_command(
     *,
     json_lines: bool,
     markdown: bool = False,
+    summary: Path | None = None,
     out: TextIO,
     err: TextIO,
 ) -> int:
@@ -41,11 +42,16 @@ def check_command(
     finally:
         if progress is not None:
             progress.close()
-    if markdown:
+    if markdown or summary is not None:
         from generator.check.markdown import document
+        from generator.markdown import append
 
-        out.write(document(reports))
-    elif not json_lines:
+        rendered = document(reports)
+        if summary is not None:
+            append(summary, rendered)
+        if markdown:
+            out.write(rendered)
+    if not json_lines and not markdown:
         shown = [r for r in reports if len(reports) == 1 or r.result != "ok"]
         for report in shown:
             out.write(show.human(report) + "\n\n")
