@@ -104,7 +104,7 @@ def _cron(value: str) -> str:
     return " ".join(fields)
 
 
-def _label(value: str) -> str:
+def check_label(value: str) -> str:
     if not 0 < len(value) <= 50 or value != value.strip() or "," in value or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
         raise ValueError("is not a GitHub label name (1-50 characters, no comma, no control characters, no leading or trailing space)")
     return value
@@ -168,7 +168,7 @@ MONITOR = Section(
     {
         "schedule": Key(Text(convert=_cron, pattern=_CRON), "When the monitor workflow checks the domain: a cron schedule in UTC (GitHub runs it at most every 5 minutes).", default=DEFAULT_SCHEDULE),
         "smtp": Key(Flag(), "Also probe every MX host's STARTTLS and certificate (needs outbound port 25, which GitHub's hosted runners may block).", default=False),
-        "label": Key(Text(convert=_label, pattern="[^,\\x00-\\x1f]{1,50}"), "The label on the issue the monitor keeps for the domain.", default="mta-sts"),
+        "label": Key(Text(convert=check_label, pattern="[^,\\x00-\\x1f]{1,50}"), "The label on the issue the monitor keeps for the domain.", default="mta-sts"),
     },
     doc="Opt in to a scheduled workflow that checks the live domain and keeps one GitHub issue per domain open while it needs action.",
 )

@@ -80,6 +80,7 @@ def test_action_builds_the_site_and_reports_the_records(runner):
         "mta-sts-record": f"v=STSv1; id={domain.id}",
         "tlsrpt-record": "v=TLSRPTv1; rua=mailto:tls-reports@example.com",
         "site-path": "_site",
+        "result": "",
     }
     for record in records:
         assert f"| `{record.name}.` | {record.type} | `{record.value}` |" in result.summary
