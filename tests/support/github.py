@@ -51,6 +51,17 @@ def zizmor_findings(*files: Path) -> list[dict]:
     return json.loads(run.stdout)
 
 
+def actionlint_findings(*files: Path) -> list[str]:
+    """actionlint's findings for these workflows, with ShellCheck on their
+    run: scripts (actionlint skips that part silently when it is missing)."""
+    run = subprocess.run(
+        [python_tool("actionlint"), "-no-color", "-shellcheck", require_tool("shellcheck"), *map(str, files)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode in (0, 1), run.stdout + run.stderr  # 1: findings; above: it could not run
+    return run.stdout.splitlines()
+
+
 def resolve(text: str, context: dict[str, str]) -> str:
     """Substitute ``${{ name }}`` expressions; anything not in ``context``
     (a missing output, an operator) fails the test instead of becoming ''."""
@@ -271,6 +282,13 @@ def render_template(output_dir: Path, *overrides: str) -> Path:
     assert run.returncode == 0, run.stdout + run.stderr
     [repo] = output_dir.iterdir()
     return repo
+
+
+def readme_workflow() -> str:
+    """The way-2 Pages workflow the README shows."""
+    text = (ROOT / "README.md").read_text("utf-8")
+    section = text[text.index("<!-- github:start -->"):text.index("<!-- github:end -->")]
+    return re.search(r"```yaml\n(# Builds the MTA-STS site.*?)```\n", section, re.DOTALL).group(1)
 
 
 def project_wheel(directory: Path) -> Path:

@@ -16,6 +16,7 @@ DEBIAN_PACKAGES = {
     "named-checkzone": "bind9-utils",
     "jekyll": "jekyll",
     "openssl": "openssl",
+    "shellcheck": "shellcheck",
 }
 
 # Daemons live in sbin, which a non-root PATH often lacks.

@@ -1,0 +1,131 @@
+"""The monitor workflow `build` writes for `monitor:`, run step by step as a
+runner runs it on its schedule, against NSD and a TLS server, with a
+recording stand-in for `gh` on PATH: one issue per domain, opened while the
+domain needs action, commented when the findings change, closed when it is
+healthy again; never a duplicate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.config import load
+from generator.records import to_bind
+from generator.site import MONITOR_PATH
+from tests.support.check_run import MX, TLSRPT
+from tests.support.cli import run_cli
+from tests.support.dns_server import minimal_zone
+from tests.support.github import JobRunner, action_checkout, fresh_python, project_wheel, run_job
+from tests.support.tls_server import Route
+
+pytestmark = pytest.mark.timeout(240)
+
+DOMAIN = "watch.test"
+CONFIG = f"""\
+domain: {DOMAIN}
+policy:
+  mode: testing
+  mx: [mx1.{DOMAIN}]
+tlsrpt:
+  rua: ["mailto:tls@example.net"]
+pages:
+  owner: example-org
+monitor:
+  schedule: "5 4 * * 1-5"
+  label: "mta-sts: health"
+"""
+FAKE_GH = Path(__file__).resolve().parent / "support" / "fake_gh.py"
+
+
+@pytest.fixture(scope="module")
+def tools(tmp_path_factory):
+    base = tmp_path_factory.mktemp("runner")
+    return action_checkout(base / "action"), project_wheel(base / "wheels"), fresh_python(base / "python")
+
+
+def _gh_on_path(folder: Path) -> Path:
+    """A `gh` executable that runs the recording stand-in."""
+    folder.mkdir()
+    gh = folder / "gh"
+    gh.write_text(f"#!/bin/sh\nexec {sys.executable} {FAKE_GH} \"$@\"\n")
+    gh.chmod(0o755)
+    return folder
+
+
+def test_one_issue_opened_kept_updated_and_closed(tmp_path, tools, dns_server_factory, tls_server_factory):
+    action_dir, wheels, python_bin = tools
+    config = tmp_path / "mta-sts.yml"
+    config.write_text(CONFIG)
+    repo = tmp_path / "repo"
+    assert run_cli("build", "-c", config, "-o", repo).code == 0
+    [built] = load(str(config)).domains
+    workflow = repo / MONITOR_PATH
+    spec = yaml.safe_load(workflow.read_text())
+    assert spec[True] == {"schedule": [{"cron": "5 4 * * 1-5"}], "workflow_dispatch": None}
+    assert spec["permissions"] == {}
+    assert spec["jobs"]["monitor"]["permissions"] == {"contents": "read", "issues": "write"}
+
+    zone = minimal_zone(DOMAIN, to_bind([built]) + TLSRPT + "\n" + MX + "\n")
+    nsd = dns_server_factory({DOMAIN: zone, "github.io": minimal_zone("github.io", "example-org A 127.0.0.1")})
+    https = tls_server_factory()
+    state = tmp_path / "gh-state.json"
+    runner = JobRunner(
+        python_bin=python_bin, action_dir=action_dir, wheels=wheels, path=[_gh_on_path(tmp_path / "bin")],
+        env={
+            "FAKE_GH_STATE": str(state),
+            "MTA_STS_PAGES_NAMESERVER": nsd.address,
+            "MTA_STS_PAGES_CA_FILE": str(https.ca_pem_path),
+            "MTA_STS_PAGES_CONNECT_TO": f"mta-sts.{DOMAIN}:443:example-org.github.io:{https.port}",
+        },
+        context={"github.token": "token-of-the-run", "github.repository": "example-org/mta-sts-watch"},
+    )
+
+    def scheduled_run(route: Route, n: int) -> tuple[dict, list[list[str]]]:
+        https.route(f"mta-sts.{DOMAIN}", route)
+        before = len(json.loads(state.read_text())["calls"]) if state.exists() else 0
+        result = run_job(workflow, "monitor", repo, runner, tmp_path / f"run-{n}")
+        assert result.returncode == 0, result.log
+        assert f"{DOMAIN}" in result.summary and "## MTA-STS check" in result.summary
+        shutil.rmtree(tmp_path / f"run-{n}")
+        recorded = json.loads(state.read_text())
+        calls = recorded["calls"][before:]
+        assert all(c["repo"] == "example-org/mta-sts-watch" for c in calls)
+        return recorded, [c["args"][:2] for c in calls]
+
+    # Broken: the policy answers 404. One issue, labelled, with the report.
+    recorded, calls = scheduled_run(Route(status=404, content_type="text/html", body=b"<h1>404</h1>"), 1)
+    assert calls == [["issue", "list"], ["label", "create"], ["issue", "create"]]
+    [issue] = recorded["issues"]
+    assert issue["title"] == f"MTA-STS: {DOMAIN} needs attention"
+    assert issue["labels"] == ["mta-sts: health"] and issue["state"] == "open"
+    assert "`policy-not-found`" in issue["body"] and f"<!-- mta-sts-pages monitor: domain={DOMAIN} fingerprint=" in issue["body"]
+
+    # Still broken the next day: no duplicate, no comment.
+    recorded, calls = scheduled_run(Route(status=404, content_type="text/html", body=b"<h1>404</h1>"), 2)
+    assert calls == [["issue", "list"]]
+    assert len(recorded["issues"]) == 1 and recorded["issues"][0]["comments"] == []
+
+    # Broken another way (an old policy is served): a comment, and the body follows.
+    stale = built.policy_bytes.replace(b"mode: testing", b"mode: enforce")
+    recorded, calls = scheduled_run(Route(body=stale), 3)
+    assert calls == [["issue", "list"], ["issue", "comment"], ["issue", "edit"]]
+    [issue] = recorded["issues"]
+    assert len(issue["comments"]) == 1 and "`policy-differs`" in issue["comments"][0]
+    assert "`policy-differs`" in issue["body"] and "`policy-not-found`" not in issue["body"]
+
+    # Fixed: the issue is closed, with a last comment.
+    recorded, calls = scheduled_run(Route(body=built.policy_bytes), 4)
+    assert calls == [["issue", "list"], ["issue", "comment"], ["issue", "close"]]
+    [issue] = recorded["issues"]
+    assert issue["state"] == "closed" and issue["comments"][-1].startswith("Healthy again.")
+
+    # Healthy and no issue open: gh is only asked.
+    recorded, calls = scheduled_run(Route(body=built.policy_bytes), 5)
+    assert calls == [["issue", "list"]]
+    assert len(recorded["issues"]) == 1
+    assert https.errors == []
