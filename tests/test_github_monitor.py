@@ -6,6 +6,7 @@ healthy again; never a duplicate."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -14,7 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.config import load
+from generator.check import codes
+from generator.check.domain import DomainReport
+from generator.config import load, loads
+from generator.findings import error, info, warning
+from generator.monitor import Gh, GhError, fingerprint, needs_action, sync
 from generator.records import to_bind
 from generator.site import MONITOR_PATH
 from tests.support.check_run import MX, TLSRPT
@@ -129,3 +134,39 @@ def test_one_issue_opened_kept_updated_and_closed(tmp_path, tools, dns_server_fa
     assert calls == [["issue", "list"]]
     assert len(recorded["issues"]) == 1
     assert https.errors == []
+
+
+def test_fingerprint_ignores_counts_that_change_every_day():
+    expiring = [warning(codes.POLICY_CERT_EXPIRING, "the policy host mta-sts.a.test's certificate expires in 12 days")]
+    tomorrow = [warning(codes.POLICY_CERT_EXPIRING, "the policy host mta-sts.a.test's certificate expires in 11 days")]
+    other = [error(codes.POLICY_NOT_FOUND, "https://mta-sts.a.test/.well-known/mta-sts.txt answers 404 Not Found")]
+    assert fingerprint(expiring) == fingerprint(tomorrow) != fingerprint(other)
+    assert fingerprint(expiring + other) == fingerprint(other + expiring)
+    assert fingerprint([]) == "none"
+
+
+@pytest.mark.parametrize(
+    ("finding", "tlsrpt", "acts"),
+    [
+        pytest.param(error(codes.POLICY_NOT_FOUND, "404"), None, True, id="error"),
+        pytest.param(warning(codes.POLICY_CERT_EXPIRING, "expires"), None, True, id="certificate-expiring"),
+        pytest.param(warning(codes.MX_NOT_COVERED, "not covered"), None, True, id="mx-not-covered"),
+        pytest.param(warning(codes.TLSRPT_RECORD_MISSING, "no record"), ("mailto:a@b.test",), True, id="tlsrpt-configured-but-missing"),
+        pytest.param(warning(codes.TLSRPT_RECORD_MISSING, "no record"), None, False, id="tlsrpt-not-wanted"),
+        pytest.param(info(codes.SMTP_NOT_CHECKED, "not checked"), None, False, id="note"),
+    ],
+)
+def test_which_findings_need_action(finding, tlsrpt, acts):
+    config = dataclasses.replace(loads(CONFIG).domains[0], tlsrpt_rua=tlsrpt)
+    assert needs_action(finding, config) is acts
+
+
+def test_gh_failures_are_errors_that_name_gh(tmp_path, monkeypatch):
+    report = DomainReport(DOMAIN, [error(codes.POLICY_NOT_FOUND, "404")])
+    monkeypatch.setenv("FAKE_GH_STATE", str(tmp_path / "state.json"))
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    gh = Gh(str(_gh_on_path(tmp_path / "bin") / "gh"))
+    with pytest.raises(GhError, match="gh label create failed .exit 4.: To use GitHub CLI in a GitHub Actions workflow, set the GH_TOKEN"):
+        sync(report, None, None, gh, "mta-sts")
+    with pytest.raises(GhError, match="no-such-gh not found: the monitor needs the GitHub CLI"):
+        sync(report, None, None, Gh("no-such-gh"), "mta-sts")
