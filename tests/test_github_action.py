@@ -62,7 +62,8 @@ class Runner:
             (self.workspace / name).parent.mkdir(parents=True, exist_ok=True)
             (self.workspace / name).write_text(text)
         self.workspace.mkdir(exist_ok=True)
-        return run_composite(self.action_dir, inputs, self.workspace, self.python_bin, self.temp, extra_env)
+        github = {"github.token": "token-of-the-run", "github.repository": "example-org/mta-sts-example"}
+        return run_composite(self.action_dir, inputs, self.workspace, self.python_bin, self.temp, extra_env, github)
 
 
 @pytest.fixture

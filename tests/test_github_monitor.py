@@ -10,6 +10,7 @@ import dataclasses
 import json
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ import yaml
 
 from generator.check import codes
 from generator.check.domain import DomainReport
-from generator.config import load, loads
+from generator.config import loads
 from generator.findings import error, info, warning
 from generator.monitor import Gh, GhError, fingerprint, needs_action, sync
 from generator.records import to_bind
@@ -25,8 +26,16 @@ from generator.site import MONITOR_PATH
 from tests.support.check_run import MX, TLSRPT
 from tests.support.cli import run_cli
 from tests.support.dns_server import minimal_zone
-from tests.support.github import JobRunner, action_checkout, fresh_python, project_wheel, run_job
-from tests.support.tls_server import Route
+from tests.support.github import (
+    README_MONITOR_WORKFLOW,
+    JobRunner,
+    action_checkout,
+    fresh_python,
+    project_wheel,
+    readme_workflow,
+    run_job,
+)
+from tests.support.tls_server import Route, TlsServer
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -45,6 +54,7 @@ monitor:
   label: "mta-sts: health"
 """
 FAKE_GH = Path(__file__).resolve().parent / "support" / "fake_gh.py"
+BUILT = loads(CONFIG).domains[0]
 
 
 @pytest.fixture(scope="module")
@@ -62,20 +72,36 @@ def _gh_on_path(folder: Path) -> Path:
     return folder
 
 
-def test_one_issue_opened_kept_updated_and_closed(tmp_path, tools, dns_server_factory, tls_server_factory):
-    action_dir, wheels, python_bin = tools
-    config = tmp_path / "mta-sts.yml"
-    config.write_text(CONFIG)
-    repo = tmp_path / "repo"
-    assert run_cli("build", "-c", config, "-o", repo).code == 0
-    [built] = load(str(config)).domains
-    workflow = repo / MONITOR_PATH
-    spec = yaml.safe_load(workflow.read_text())
-    assert spec[True] == {"schedule": [{"cron": "5 4 * * 1-5"}], "workflow_dispatch": None}
-    assert spec["permissions"] == {}
-    assert spec["jobs"]["monitor"]["permissions"] == {"contents": "read", "issues": "write"}
+@dataclass
+class Scheduler:
+    """Runs a monitor workflow's job as the schedule would, day after day,
+    with the policy host answering what each day's test asks."""
 
-    zone = minimal_zone(DOMAIN, to_bind([built]) + TLSRPT + "\n" + MX + "\n")
+    https: TlsServer
+    runner: JobRunner
+    state: Path
+    temp: Path
+    days: int = 0
+
+    def run(self, workflow: Path, repository: Path, route: Route) -> tuple[dict, list[list[str]]]:
+        """The run's result: gh's state afterwards, and the gh commands it ran."""
+        self.https.route(f"mta-sts.{DOMAIN}", route)
+        self.days += 1
+        before = len(json.loads(self.state.read_text())["calls"]) if self.state.exists() else 0
+        result = run_job(workflow, "monitor", repository, self.runner, self.temp / f"run-{self.days}")
+        assert result.returncode == 0, result.log
+        assert f"{DOMAIN}" in result.summary and "## MTA-STS check" in result.summary
+        shutil.rmtree(self.temp / f"run-{self.days}")
+        recorded = json.loads(self.state.read_text())
+        calls = recorded["calls"][before:]
+        assert all(c["repo"] == "example-org/mta-sts-watch" for c in calls)
+        return recorded, [c["args"][:2] for c in calls]
+
+
+@pytest.fixture
+def scheduler(tmp_path, tools, dns_server_factory, tls_server_factory) -> Scheduler:
+    action_dir, wheels, python_bin = tools
+    zone = minimal_zone(DOMAIN, to_bind([BUILT]) + TLSRPT + "\n" + MX + "\n")
     nsd = dns_server_factory({DOMAIN: zone, "github.io": minimal_zone("github.io", "example-org A 127.0.0.1")})
     https = tls_server_factory()
     state = tmp_path / "gh-state.json"
@@ -89,21 +115,26 @@ def test_one_issue_opened_kept_updated_and_closed(tmp_path, tools, dns_server_fa
         },
         context={"github.token": "token-of-the-run", "github.repository": "example-org/mta-sts-watch"},
     )
+    return Scheduler(https, runner, state, tmp_path)
 
-    def scheduled_run(route: Route, n: int) -> tuple[dict, list[list[str]]]:
-        https.route(f"mta-sts.{DOMAIN}", route)
-        before = len(json.loads(state.read_text())["calls"]) if state.exists() else 0
-        result = run_job(workflow, "monitor", repo, runner, tmp_path / f"run-{n}")
-        assert result.returncode == 0, result.log
-        assert f"{DOMAIN}" in result.summary and "## MTA-STS check" in result.summary
-        shutil.rmtree(tmp_path / f"run-{n}")
-        recorded = json.loads(state.read_text())
-        calls = recorded["calls"][before:]
-        assert all(c["repo"] == "example-org/mta-sts-watch" for c in calls)
-        return recorded, [c["args"][:2] for c in calls]
+
+NOT_FOUND = Route(status=404, content_type="text/html", body=b"<h1>404</h1>")
+
+
+def test_one_issue_opened_kept_updated_and_closed(tmp_path, scheduler):
+    """Way 1: the workflow `build` wrote into the repository that holds the site."""
+    config = tmp_path / "mta-sts.yml"
+    config.write_text(CONFIG)
+    repo = tmp_path / "repo"
+    assert run_cli("build", "-c", config, "-o", repo).code == 0
+    workflow = repo / MONITOR_PATH
+    spec = yaml.safe_load(workflow.read_text())
+    assert spec[True] == {"schedule": [{"cron": "5 4 * * 1-5"}], "workflow_dispatch": None}
+    assert spec["permissions"] == {}
+    assert spec["jobs"]["monitor"]["permissions"] == {"contents": "read", "issues": "write"}
 
     # Broken: the policy answers 404. One issue, labelled, with the report.
-    recorded, calls = scheduled_run(Route(status=404, content_type="text/html", body=b"<h1>404</h1>"), 1)
+    recorded, calls = scheduler.run(workflow, repo, NOT_FOUND)
     assert calls == [["issue", "list"], ["label", "create"], ["issue", "create"]]
     [issue] = recorded["issues"]
     assert issue["title"] == f"MTA-STS: {DOMAIN} needs attention"
@@ -111,29 +142,48 @@ def test_one_issue_opened_kept_updated_and_closed(tmp_path, tools, dns_server_fa
     assert "`policy-not-found`" in issue["body"] and f"<!-- mta-sts-pages monitor: domain={DOMAIN} fingerprint=" in issue["body"]
 
     # Still broken the next day: no duplicate, no comment.
-    recorded, calls = scheduled_run(Route(status=404, content_type="text/html", body=b"<h1>404</h1>"), 2)
+    recorded, calls = scheduler.run(workflow, repo, NOT_FOUND)
     assert calls == [["issue", "list"]]
     assert len(recorded["issues"]) == 1 and recorded["issues"][0]["comments"] == []
 
     # Broken another way (an old policy is served): a comment, and the body follows.
-    stale = built.policy_bytes.replace(b"mode: testing", b"mode: enforce")
-    recorded, calls = scheduled_run(Route(body=stale), 3)
+    stale = BUILT.policy_bytes.replace(b"mode: testing", b"mode: enforce")
+    recorded, calls = scheduler.run(workflow, repo, Route(body=stale))
     assert calls == [["issue", "list"], ["issue", "comment"], ["issue", "edit"]]
     [issue] = recorded["issues"]
     assert len(issue["comments"]) == 1 and "`policy-differs`" in issue["comments"][0]
     assert "`policy-differs`" in issue["body"] and "`policy-not-found`" not in issue["body"]
 
     # Fixed: the issue is closed, with a last comment.
-    recorded, calls = scheduled_run(Route(body=built.policy_bytes), 4)
+    recorded, calls = scheduler.run(workflow, repo, Route(body=BUILT.policy_bytes))
     assert calls == [["issue", "list"], ["issue", "comment"], ["issue", "close"]]
     [issue] = recorded["issues"]
     assert issue["state"] == "closed" and issue["comments"][-1].startswith("Healthy again.")
 
     # Healthy and no issue open: gh is only asked.
-    recorded, calls = scheduled_run(Route(body=built.policy_bytes), 5)
+    recorded, calls = scheduler.run(workflow, repo, Route(body=BUILT.policy_bytes))
     assert calls == [["issue", "list"]]
     assert len(recorded["issues"]) == 1
-    assert https.errors == []
+    assert scheduler.https.errors == []
+
+
+def test_the_readme_workflow_for_way_2_uses_the_action(tmp_path, scheduler):
+    """Way 2: the repository holds mta-sts.yml; the action's monitor command reads its monitor: section."""
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / "mta-sts.yml").write_text(CONFIG)
+    workflow = repo / ".github" / "workflows" / "mta-sts-monitor.yml"
+    workflow.write_text(readme_workflow(README_MONITOR_WORKFLOW))
+
+    recorded, calls = scheduler.run(workflow, repo, NOT_FOUND)
+    assert calls == [["issue", "list"], ["label", "create"], ["issue", "create"]]
+    [issue] = recorded["issues"]
+    assert issue["labels"] == ["mta-sts: health"]  # from the config's monitor: section
+    recorded, calls = scheduler.run(workflow, repo, NOT_FOUND)
+    assert calls == [["issue", "list"]]
+    recorded, calls = scheduler.run(workflow, repo, Route(body=BUILT.policy_bytes))
+    assert calls == [["issue", "list"], ["issue", "comment"], ["issue", "close"]]
+    assert [i["state"] for i in recorded["issues"]] == ["closed"]
 
 
 def test_fingerprint_ignores_counts_that_change_every_day():

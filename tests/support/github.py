@@ -160,7 +160,7 @@ def _file_command(path: Path) -> dict[str, str]:
 
 
 def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, python_bin: Path, temp: Path,
-                  extra_env: dict[str, str] | None = None) -> ActionRun:
+                  extra_env: dict[str, str] | None = None, github: dict[str, str] | None = None) -> ActionRun:
     """Run ``action_dir/action.yml`` as the runner runs a composite action.
 
     Each ``run:`` step in order, under ``bash --noprofile --norc -eo pipefail``,
@@ -174,7 +174,9 @@ def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, pyt
     assert action["runs"]["using"] == "composite"
     declared = action.get("inputs", {})
     assert set(inputs) <= set(declared), f"undeclared inputs: {set(inputs) - set(declared)}"
-    context = {f"inputs.{name}": inputs.get(name, as_input(spec.get("default", ""))) for name, spec in declared.items()}
+    # github.* values (``github``) serve defaults such as ${{ github.token }} and env: lines.
+    context = dict(github or {})
+    context |= {f"inputs.{name}": inputs.get(name, resolve(as_input(spec.get("default", "")), context)) for name, spec in declared.items()}
     temp.mkdir(parents=True, exist_ok=True)
     env = {
         "PATH": f"{python_bin}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
@@ -284,11 +286,15 @@ def render_template(output_dir: Path, *overrides: str) -> Path:
     return repo
 
 
-def readme_workflow() -> str:
-    """The way-2 Pages workflow the README shows."""
+README_PAGES_WORKFLOW = "# Builds the MTA-STS site"
+README_MONITOR_WORKFLOW = "# Checks the MTA-STS deployment every day"
+
+
+def readme_workflow(first_line: str = README_PAGES_WORKFLOW) -> str:
+    """A workflow the README's GitHub section shows, by its first line."""
     text = (ROOT / "README.md").read_text("utf-8")
     section = text[text.index("<!-- github:start -->"):text.index("<!-- github:end -->")]
-    return re.search(r"```yaml\n(# Builds the MTA-STS site.*?)```\n", section, re.DOTALL).group(1)
+    return re.search(rf"```yaml\n({re.escape(first_line)}.*?)```\n", section, re.DOTALL).group(1)
 
 
 def project_wheel(directory: Path) -> Path:
@@ -361,7 +367,7 @@ def run_job(workflow: Path, job: str, repository: Path, runner: JobRunner, temp:
             assert not uses.startswith("actions/"), f"cannot run {uses} offline"
             inputs = {key: resolve(as_input(value), runner.context) for key, value in step.get("with", {}).items()}
             result = run_composite(runner.action_dir, inputs, workspace, runner.python_bin, temp / f"action-{index}",
-                                   extra_env=env | {"PATH": f"{runner.python_bin}{os.pathsep}{env['PATH']}"})
+                                   extra_env=env | {"PATH": f"{runner.python_bin}{os.pathsep}{env['PATH']}"}, github=runner.context)
             log.append(f"=== {name} (exit {result.returncode})\n{result.log}")
             summary.append(result.summary)
             if result.returncode != 0:
