@@ -62,8 +62,7 @@ class Runner:
             (self.workspace / name).parent.mkdir(parents=True, exist_ok=True)
             (self.workspace / name).write_text(text)
         self.workspace.mkdir(exist_ok=True)
-        github = {"github.token": "token-of-the-run", "github.repository": "example-org/mta-sts-example"}
-        return run_composite(self.action_dir, inputs, self.workspace, self.python_bin, self.temp, extra_env, github)
+        return run_composite(self.action_dir, inputs, self.workspace, self.python_bin, self.temp, extra_env)
 
 
 @pytest.fixture

@@ -174,8 +174,9 @@ def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, pyt
     assert action["runs"]["using"] == "composite"
     declared = action.get("inputs", {})
     assert set(inputs) <= set(declared), f"undeclared inputs: {set(inputs) - set(declared)}"
-    # github.* values (``github``) serve defaults such as ${{ github.token }} and env: lines.
-    context = dict(github or {})
+    # github.* values serve defaults such as ${{ github.token }} and env: lines;
+    # a runner always has them, so stand-ins fill in what ``github`` lacks.
+    context = {"github.token": "token-of-the-run", "github.repository": "example-org/mta-sts-example"} | (github or {})
     context |= {f"inputs.{name}": inputs.get(name, resolve(as_input(spec.get("default", "")), context)) for name, spec in declared.items()}
     temp.mkdir(parents=True, exist_ok=True)
     env = {
