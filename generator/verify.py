@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import markdown as md
-from generator.check import dns, drift, https, tls
+from generator.check import deadline, dns, drift, https, tls
 from generator.check.options import CheckOptions
 from generator.config import DomainConfig
 from generator.errors import ParseError, UsageError
@@ -124,7 +123,7 @@ async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: s
     while True:
         verdict.attempts += 1
         verdict.fetch = await https.fetch_policy(expected.policy_host, rules=options.connect_to, resolver=resolver, context=context,
-                                                 deadline=loop.time() + options.timeout)
+                                                 deadline=deadline.start(options.timeout))
         found, body = https.fetch_findings(verdict.fetch, expected.policy_host)
         verdict.findings = found + (drift.policy_drift(expected, body) if body is not None else [])
         left = started + wait - loop.time()
