@@ -273,8 +273,8 @@ def monitor(
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Check the domains of this config, drift included; its monitor: section gives the label and smtp.", dir_okay=False)] = None,
     policy: PolicyFileOption = None,
     sts_id: IdOption = None,
-    label: Annotated[Optional[str], typer.Option("--label", help="The issues' label. Default: monitor.label of the config, else mta-sts.")] = None,
-    smtp: Annotated[bool, typer.Option("--smtp", help="Also probe every MX host's STARTTLS (default: monitor.smtp of the config).")] = False,
+    label: Annotated[Optional[str], typer.Option("--label", help="The issues' label. Default: each domain's monitor.label, else mta-sts.")] = None,
+    smtp: Annotated[bool, typer.Option("--smtp", help="Also probe every MX host's STARTTLS (default: each domain's monitor.smtp).")] = False,
     summary: SummaryOption = None,
     nameserver: NameserverOption = None,
     ca_file: CaFileOption = None,
@@ -284,21 +284,21 @@ def monitor(
     """Check the live domains and keep one GitHub issue per domain in step (uses gh)."""
     from generator.check.markdown import document
     from generator.check.options import Target, make_options
-    from generator.config import Monitor, check_label
+    from generator.config import check_label
     from generator.errors import UsageError
     from generator.markdown import append
     from generator.monitor import Gh
     from generator.monitor import monitor as run_monitor
 
+    if label is not None:
+        try:
+            check_label(label)
+        except ValueError as exc:
+            raise UsageError(f"--label {label!r} {exc}") from None
     targets = [Target(d.domain, d) for d in _expected(domain, config, policy, sts_id)]
-    settings = targets[0].config.monitor or Monitor()
-    try:
-        label = check_label(label) if label is not None else settings.label
-    except ValueError as exc:
-        raise UsageError(f"--label {label!r} {exc}") from None
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout,
-                           concurrency=min(len(targets), 50), smtp=smtp or settings.smtp)
-    synced = run_monitor(targets, options, label, Gh())
+                           concurrency=50, smtp=smtp)
+    synced = run_monitor(targets, options, Gh(), label=label, smtp=smtp)
     for item in synced:
         typer.echo(item.line())
     if summary is not None:

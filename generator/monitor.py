@@ -15,6 +15,7 @@ tells whether anything changed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -26,7 +27,7 @@ from generator.check.domain import DomainReport
 from generator.check.markdown import domain_section
 from generator.check.options import CheckOptions, Target
 from generator.check.runner import run_checks
-from generator.config import DomainConfig
+from generator.config import DomainConfig, Monitor
 from generator.errors import MtaStsPagesError
 from generator.findings import Finding, Severity
 
@@ -157,8 +158,23 @@ def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int,
     return Sync(report, "commented", number)
 
 
-def monitor(targets: list[Target], options: CheckOptions, label: str, gh: Gh) -> list[Sync]:
-    """Check every target, then keep each domain's issue in step."""
-    reports = run_checks(targets, options)
-    existing = open_issues(gh, label)
-    return [sync(report, target.config, existing.get(report.domain), gh, label) for report, target in zip(reports, targets)]
+def monitor(targets: list[Target], options: CheckOptions, gh: Gh, *, label: str | None = None, smtp: bool = False) -> list[Sync]:
+    """Check every target, then keep each domain's issue in step.
+
+    Each domain's ``monitor:`` section gives its label and whether to probe
+    STARTTLS; ``label`` and ``smtp`` (the command line) override them.
+    """
+    settings = {t.domain: (t.config.monitor if t.config is not None and t.config.monitor else Monitor()) for t in targets}
+    reports: dict[str, DomainReport] = {}
+    for probe in (False, True):
+        group = [t for t in targets if (smtp or settings[t.domain].smtp) is probe]
+        if group:
+            reports.update((r.domain, r) for r in run_checks(group, dataclasses.replace(options, smtp=probe)))
+    listed: dict[str, dict[str, tuple[int, str]]] = {}
+    synced = []
+    for target in targets:
+        name = label or settings[target.domain].label
+        if name not in listed:
+            listed[name] = open_issues(gh, name)
+        synced.append(sync(reports[target.domain], target.config, listed[name].get(target.domain), gh, name))
+    return synced

@@ -20,7 +20,8 @@ from generator.check import codes
 from generator.check.domain import DomainReport
 from generator.config import loads
 from generator.findings import error, info, warning
-from generator.monitor import Gh, GhError, fingerprint, needs_action, sync
+from generator.check.options import Target, make_options
+from generator.monitor import Gh, GhError, fingerprint, monitor, needs_action, sync
 from generator.records import to_bind
 from generator.site import MONITOR_PATH
 from tests.support.check_run import MX, TLSRPT
@@ -220,3 +221,33 @@ def test_gh_failures_are_errors_that_name_gh(tmp_path, monkeypatch):
         sync(report, None, None, gh, "mta-sts")
     with pytest.raises(GhError, match="no-such-gh not found: the monitor needs the GitHub CLI"):
         sync(report, None, None, Gh("no-such-gh"), "mta-sts")
+
+
+@pytest.mark.timeout(30)
+def test_each_domain_of_a_config_keeps_its_issue_under_its_own_label(tmp_path, monkeypatch):
+    config = loads(
+        "defaults:\n  policy: {mx: [mx.a.test]}\n  monitor: {label: ops}\n"
+        "domains:\n  - domain: a.test\n  - domain: b.test\n    monitor: {label: mail-team}\n  - domain: c.test\n"
+    )
+    assert config.domains[1].monitor.label == "mail-team" and config.domains[2].monitor.label == "ops"
+    monkeypatch.setenv("FAKE_GH_STATE", str(tmp_path / "state.json"))
+    monkeypatch.setenv("GH_TOKEN", "token")
+    monkeypatch.setenv("GH_REPO", "example-org/policies")
+    # Nothing listens on port 1: every lookup fails at once, so every domain needs action.
+    options = make_options(nameservers=["127.0.0.1:1"], ca_file=None, connect_to=[], timeout=5, concurrency=3, smtp=False)
+    gh = Gh(str(_gh_on_path(tmp_path / "bin") / "gh"))
+
+    synced = monitor([Target(d.domain, d) for d in config.domains], options, gh)
+
+    assert [(s.report.domain, s.action, s.number) for s in synced] == [("a.test", "opened", 1), ("b.test", "opened", 2), ("c.test", "opened", 3)]
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert [(i["title"], i["labels"]) for i in state["issues"]] == [
+        ("MTA-STS: a.test needs attention", ["ops"]), ("MTA-STS: b.test needs attention", ["mail-team"]), ("MTA-STS: c.test needs attention", ["ops"]),
+    ]
+    assert [c["args"][:4] for c in state["calls"] if c["args"][:2] == ["issue", "list"]] == [
+        ["issue", "list", "--label", "ops"], ["issue", "list", "--label", "mail-team"],
+    ]
+    # The next run finds all three and opens nothing; a --label given on the command line wins.
+    again = monitor([Target(d.domain, d) for d in config.domains], options, gh)
+    assert [s.action for s in again] == ["unchanged"] * 3
+    assert [s.action for s in monitor([Target(config.domains[0].domain, config.domains[0])], options, gh, label="other")] == ["opened"]
