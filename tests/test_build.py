@@ -186,3 +186,18 @@ def test_without_the_jekyll_config_the_policy_is_dropped(tmp_path):
     dest = tmp_path / "_site"
     subprocess.run([jekyll, "build", "-s", site, "-d", dest, "--disable-disk-cache"], check=True, capture_output=True, timeout=60)
     assert not (dest / ".well-known/mta-sts.txt").exists()
+
+
+def test_monitor_section_adds_the_monitor_workflow_and_dropping_it_removes_it(tmp_path):
+    config = tmp_path / "mta-sts.yml"
+    base = (EXAMPLES / "self-hosted.yml").read_text()
+    config.write_text(base + "monitor:\n  schedule: '0 7 * * 1'\n")
+    out = tmp_path / "site"
+    build(config, out)
+    # Branch publishing has no deploy workflow; the monitor runs all the same.
+    assert sorted(p.name for p in (out / ".github/workflows").iterdir()) == ["mta-sts-monitor.yml"]
+    workflow = yaml.safe_load((out / ".github/workflows/mta-sts-monitor.yml").read_text())
+    assert workflow[True]["schedule"] == [{"cron": "0 7 * * 1"}]
+    config.write_text(base)
+    assert "1 removed" in build(config, out).out
+    assert not (out / ".github/workflows/mta-sts-monitor.yml").exists()
