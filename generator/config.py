@@ -113,7 +113,7 @@ def check_label(value: str) -> str:
 def _verification(value: str) -> str:
     if re.fullmatch(r"[A-Za-z0-9]{10,64}", value):
         return value
-    raise ValueError("is not the code GitHub shows when you add the domain under Settings > Pages (letters and digits, like 4214bb9a51c5ed1030c7a54aead84c)")
+    raise ValueError("is not the code GitHub shows when you add the domain under Settings > Pages (letters and digits, like a8f3e1c07d9b4265e0b1c3d5f7a9e2)")
 
 
 def _owner(value: str) -> str:

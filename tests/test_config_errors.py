@@ -111,7 +111,7 @@ ROWS = [
     ("branch-invalid", BASE + "pages:\n  branch: feature..x\n", "pages.branch", "not a plain git branch name", 11),
     ("branch-glob", BASE + "pages:\n  branch: 'release/*'\n", "pages.branch", "not a plain git branch name", 11),
     ("branch-dot-component", BASE + "pages:\n  branch: release/.next\n", "pages.branch", "not a plain git branch name", 11),
-    ("verification-without-owner", BASE + "pages:\n  verification: 4214bb9a51c5ed1030c7a54aead84c\n", "pages.verification", "needs pages.owner", 11),
+    ("verification-without-owner", BASE + "pages:\n  verification: a8f3e1c07d9b4265e0b1c3d5f7a9e2\n", "pages.verification", "needs pages.owner", 11),
     ("verification-invalid", BASE + "pages:\n  owner: example-org\n  verification: 'abc-123'\n", "pages.verification", "is not the code GitHub shows", 12),
     ("monitor-unknown-key", BASE + "monitor:\n  cron: '0 6 * * *'\n", "monitor.cron", "unknown key; expected one of: schedule, smtp, label", 11),
     ("monitor-schedule-fields", BASE + "monitor:\n  schedule: '0 6 * *'\n", "monitor.schedule", "has 4 fields; a cron schedule has 5", 11),

@@ -82,13 +82,13 @@ def test_verification_code_gives_githubs_challenge_record_that_nsd_serves(tmp_pa
     """GitHub looks the code up at _github-pages-challenge-<owner>.<domain>."""
     config = tmp_path / "mta-sts.yml"
     config.write_text("domain: example.com\npolicy:\n  mx: [mx.example.com]\npages:\n"
-                      "  owner: Example-Org\n  verification: 4214bb9a51c5ed1030c7a54aead84c\n")
+                      "  owner: Example-Org\n  verification: a8f3e1c07d9b4265e0b1c3d5f7a9e2\n")
     result = run_cli("records", "-c", config)
     assert result.code == 0, result.output
-    assert '_github-pages-challenge-example-org.example.com.\t3600\tIN\tTXT\t"4214bb9a51c5ed1030c7a54aead84c"\n' in result.out
+    assert '_github-pages-challenge-example-org.example.com.\t3600\tIN\tTXT\t"a8f3e1c07d9b4265e0b1c3d5f7a9e2"\n' in result.out
     checked = check_zone(tmp_path, "example.com", result.out)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
     nsd = dns_server_factory({"example.com": minimal_zone("example.com", result.out)})
     answer = loopback_resolver(nsd.port).resolve("_github-pages-challenge-example-org.example.com", "TXT")
-    assert [b"".join(r.strings) for r in answer] == [b"4214bb9a51c5ed1030c7a54aead84c"]
+    assert [b"".join(r.strings) for r in answer] == [b"a8f3e1c07d9b4265e0b1c3d5f7a9e2"]

@@ -191,7 +191,7 @@ GOOD = {
     "idn-u-labels": "domain: bücher.example\npolicy:\n  mx: ['*.bücher.example', 'mx.bücher。example']\n",
     "idn-a-labels": "domain: xn--bcher-kva.example\npolicy:\n  mx: [mx.xn--bcher-kva.example]\n",
     "rua-percent-encoded": "domain: example.com\npolicy:\n  mx: [mx.example.com]\ntlsrpt:\n  rua: ['mailto:tls+reports@example.com', 'https://r.example.com/a%2Cb%3Bc%21']\n",
-    "single-monitor": "domain: example.com\npolicy:\n  mx: [mx.example.com]\npages:\n  owner: example-org\n  verification: 4214bb9a51c5ed1030c7a54aead84c\n"
+    "single-monitor": "domain: example.com\npolicy:\n  mx: [mx.example.com]\npages:\n  owner: example-org\n  verification: a8f3e1c07d9b4265e0b1c3d5f7a9e2\n"
                       "monitor:\n  schedule: '*/30 1-5 * JAN-MAR mon,FRI'\n  smtp: true\n  label: 'MTA-STS health'\n",
     "multi-minimal": "domains:\n  - domain: example.net\n    policy: {mx: [mx.example.net]}\n",
     "multi-defaults": MULTI_BASE + "  - domain: example.org\n    policy: {mode: enforce}\n    tlsrpt: {rua: ['mailto:tls@example.org']}\n",
