@@ -33,6 +33,8 @@ from generator.findings import Finding, Severity
 
 _MARKER = re.compile(r"<!-- mta-sts-pages monitor: domain=(\S+) fingerprint=([0-9a-f]+|none) -->")
 LABEL_COLOR = "d93f0b"
+# GitHub refuses issue bodies and comments over 65,536 characters.
+MAX_TEXT = 60_000
 # Issues read per run when looking for the domain's own: far more than one
 # repository holds open under the monitor's label (one per domain).
 LIST_LIMIT = 500
@@ -73,10 +75,18 @@ def title(domain: str) -> str:
     return f"MTA-STS: {domain} needs attention"
 
 
+def section(report: DomainReport) -> str:
+    """The domain's report, cut short where GitHub would refuse it."""
+    text = domain_section(report)
+    if len(text) <= MAX_TEXT:
+        return text
+    return text[:MAX_TEXT].rsplit("\n", 1)[0] + "\n\n(The report is cut here; the run's job summary has all of it.)\n"
+
+
 def body(report: DomainReport, print_: str) -> str:
     return "\n".join([
         marker(report.domain, print_),
-        domain_section(report),
+        section(report),
         "---",
         "Kept by the mta-sts-pages monitor workflow: it comments here when the findings change "
         "and closes this issue once the domain is healthy.",
@@ -141,7 +151,7 @@ def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int,
         if existing is None:
             return Sync(report, "healthy", None)
         number = existing[0]
-        gh("issue", "comment", str(number), "--body-file", "-", stdin=f"Healthy again.\n\n{domain_section(report)}")
+        gh("issue", "comment", str(number), "--body-file", "-", stdin=f"Healthy again.\n\n{section(report)}")
         gh("issue", "close", str(number))
         return Sync(report, "closed", number)
     text = body(report, print_)
@@ -153,7 +163,7 @@ def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int,
     number, recorded = existing
     if recorded == print_:
         return Sync(report, "unchanged", number)
-    gh("issue", "comment", str(number), "--body-file", "-", stdin=f"The findings changed.\n\n{domain_section(report)}")
+    gh("issue", "comment", str(number), "--body-file", "-", stdin=f"The findings changed.\n\n{section(report)}")
     gh("issue", "edit", str(number), "--body-file", "-", stdin=text)
     return Sync(report, "commented", number)
 

@@ -21,7 +21,7 @@ from generator.check.domain import DomainReport
 from generator.config import loads
 from generator.findings import error, info, warning
 from generator.check.options import Target, make_options
-from generator.monitor import Gh, GhError, fingerprint, monitor, needs_action, sync
+from generator.monitor import Gh, GhError, body, fingerprint, monitor, needs_action, sync
 from generator.records import to_bind
 from generator.site import MONITOR_PATH
 from tests.support.check_run import MX, TLSRPT
@@ -251,3 +251,11 @@ def test_each_domain_of_a_config_keeps_its_issue_under_its_own_label(tmp_path, m
     again = monitor([Target(d.domain, d) for d in config.domains], options, gh)
     assert [s.action for s in again] == ["unchanged"] * 3
     assert [s.action for s in monitor([Target(config.domains[0].domain, config.domains[0])], options, gh, label="other")] == ["opened"]
+
+
+def test_a_huge_report_is_cut_to_what_github_accepts():
+    report = DomainReport(DOMAIN, [error(codes.POLICY_REDIRECT, f"redirect {i} to https://x.test/" + "a" * 2000) for i in range(100)])
+    text = body(report, fingerprint(report.findings))
+    assert len(text) < 65536
+    assert text.startswith(f"<!-- mta-sts-pages monitor: domain={DOMAIN} fingerprint=")
+    assert "(The report is cut here; the run's job summary has all of it.)" in text
