@@ -26,6 +26,13 @@ app = typer.Typer(
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The config file.")]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")]
+NameserverOption = Annotated[Optional[list[str]], typer.Option("--nameserver", metavar="IP[:PORT]", envvar="MTA_STS_PAGES_NAMESERVER", help="Ask this DNS server instead of the system's resolver (repeatable).")]
+CaFileOption = Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", envvar="MTA_STS_PAGES_CA_FILE", help="Trust only the CA certificates in this file, not the system's.", dir_okay=False)]
+SummaryOption = Annotated[Optional[Path], typer.Option("--summary", metavar="FILE", help="Also append the result as Markdown to FILE (e.g. $GITHUB_STEP_SUMMARY).", dir_okay=False)]
+DomainArgument = Annotated[Optional[str], typer.Argument(help="The domain, with --policy; with --config, only this one of its domains.", show_default=False)]
+PolicyFileOption = Annotated[Optional[Path], typer.Option("--policy", metavar="FILE", help="The built policy file, for a repository that holds the site rather than the config.", dir_okay=False)]
+IdOption = Annotated[Optional[str], typer.Option("--id", help="The built policy's id, with --policy. Default: the automatic id of its bytes.")]
+ConnectToOption = Annotated[Optional[list[str]], typer.Option("--connect-to", metavar="HOST:PORT:ADDR:PORT", envvar="MTA_STS_PAGES_CONNECT_TO", help="Connect to ADDR:PORT instead of HOST:PORT, like curl (repeatable; an empty HOST or PORT matches any).")]
 
 
 def _version(value: bool) -> None:
@@ -171,16 +178,24 @@ def schema() -> None:
     typer.echo(json_schema_text(), nl=False)
 
 
+class CheckFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
 @app.command()
 def check(
     domains: Annotated[Optional[list[str]], typer.Argument(help="Domains to check. Default: every domain of --config (or ./mta-sts.yml).", show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Also compare the live policy and id with this config (drift).", dir_okay=False)] = None,
     domains_file: Annotated[Optional[Path], typer.Option("--domains-file", help="Check the domains listed in FILE, one a line ('#' starts a comment).", dir_okay=False)] = None,
-    json_lines: Annotated[bool, typer.Option("--json", help="Print one JSON object per domain as each finishes (JSON lines).")] = False,
+    json_lines: Annotated[bool, typer.Option("--json", help="Print one JSON object per domain as each finishes (JSON lines); same as --format json.")] = False,
+    format: Annotated[Optional[CheckFormat], typer.Option("--format", "-f", help="text: for people; json: JSON lines; markdown: GitHub-flavoured, for job summaries and issues.", show_default=False)] = None,
+    summary: SummaryOption = None,
     smtp: Annotated[bool, typer.Option("--smtp", help="Also connect to every MX host on port 25 and verify its STARTTLS certificate.")] = False,
-    nameserver: Annotated[Optional[list[str]], typer.Option("--nameserver", metavar="IP[:PORT]", help="Ask this DNS server instead of the system's resolver (repeatable).")] = None,
-    ca_file: Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="Trust only the CA certificates in this file, not the system's.", dir_okay=False)] = None,
-    connect_to: Annotated[Optional[list[str]], typer.Option("--connect-to", metavar="HOST:PORT:ADDR:PORT", help="Connect to ADDR:PORT instead of HOST:PORT, like curl (repeatable; an empty HOST or PORT matches any).")] = None,
+    nameserver: NameserverOption = None,
+    ca_file: CaFileOption = None,
+    connect_to: ConnectToOption = None,
     # generator.check.options' DEFAULT_TIMEOUT and DEFAULT_CONCURRENCY, spelled out so start-up
     # does not import generator.check; test_check_units.py holds them equal.
     timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for all the checks of one domain, in seconds.")] = 20.0,
@@ -189,12 +204,16 @@ def check(
     """Check live deployments as a sender does: DNS, the HTTPS policy, MX coverage, drift, STARTTLS."""
     from generator.check.command import check_command
     from generator.check.options import make_options
+    from generator.errors import UsageError
 
+    if json_lines and format not in (None, CheckFormat.json):
+        raise UsageError(f"--json and --format {format.value} ask for two formats; give one")
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=concurrency, smtp=smtp)
     if config is None and not domains and domains_file is None and Path("mta-sts.yml").is_file():
         config = Path("mta-sts.yml")
     loaded = _load(config, strict=False) if config is not None else None
-    code = check_command(domains or [], domains_file, loaded, options, json_lines=json_lines, out=sys.stdout, err=sys.stderr)
+    code = check_command(domains or [], domains_file, loaded, options, json_lines=json_lines or format is CheckFormat.json,
+                         markdown=format is CheckFormat.markdown, summary=summary, out=sys.stdout, err=sys.stderr)
     raise typer.Exit(code)
 
 
@@ -328,6 +347,94 @@ def promote(
             _err("WARNING: --force: promoting although the TLS reports say not ready; mail to the failing MX hosts will bounce under enforce")
     promotion.write(plan)
     typer.echo("\n".join(promotion.next_steps(plan, str(config))))
+
+
+def _expected(domain: str | None, config: Path | None, policy: Path | None, sts_id: str | None) -> list:
+    """What the deployment should serve: every domain (or DOMAIN) of --config,
+    or DOMAIN's built --policy file with its --id."""
+    from generator.check.options import select_targets
+    from generator.errors import UsageError
+    from generator.verify import domain_from_site
+
+    if (config is None) == (policy is None):
+        raise UsageError("give --config FILE, or DOMAIN and --policy FILE")
+    if policy is not None:
+        if domain is None:
+            raise UsageError("--policy needs the DOMAIN it is for")
+        return [domain_from_site(domain, policy, sts_id)]
+    if sts_id is not None:
+        raise UsageError("--id goes with --policy; with --config the config gives the id")
+    loaded = _load(config, strict=False)
+    return [t.config for t in select_targets([("DOMAIN", domain)] if domain else [], loaded)]
+
+
+@app.command()
+def verify(
+    domain: DomainArgument = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Expect the policy and id this config builds.", dir_okay=False)] = None,
+    policy: PolicyFileOption = None,
+    sts_id: IdOption = None,
+    wait: Annotated[float, typer.Option("--wait", metavar="S", envvar="MTA_STS_PAGES_WAIT", help="Keep trying, with a pause that doubles, for up to this many seconds.")] = 300.0,
+    summary: SummaryOption = None,
+    nameserver: NameserverOption = None,
+    ca_file: CaFileOption = None,
+    connect_to: ConnectToOption = None,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for one fetch, in seconds.")] = 20.0,
+) -> None:
+    """After a deploy: fail unless the policy URL serves the built policy, byte for byte."""
+    from generator.check.options import make_options
+    from generator.errors import UsageError
+    from generator.markdown import append
+    from generator.verify import markdown, text
+    from generator.verify import verify as run_verify
+
+    if wait < 0:
+        raise UsageError(f"--wait {wait}: give a number of seconds, 0 or more")
+    expected = _expected(domain, config, policy, sts_id)
+    options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=1, smtp=False)
+    verdicts = run_verify(expected, options, wait)
+    typer.echo("\n\n".join(text(v) for v in verdicts))
+    if summary is not None:
+        append(summary, "\n".join(markdown(v) for v in verdicts))
+    raise typer.Exit(0 if all(v.served for v in verdicts) else 1)
+
+
+@app.command()
+def monitor(
+    domain: DomainArgument = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Check the domains of this config, drift included; its monitor: section gives the label and smtp.", dir_okay=False)] = None,
+    policy: PolicyFileOption = None,
+    sts_id: IdOption = None,
+    label: Annotated[Optional[str], typer.Option("--label", help="The issues' label. Default: each domain's monitor.label, else mta-sts.")] = None,
+    smtp: Annotated[bool, typer.Option("--smtp", help="Also probe every MX host's STARTTLS (default: each domain's monitor.smtp).")] = False,
+    summary: SummaryOption = None,
+    nameserver: NameserverOption = None,
+    ca_file: CaFileOption = None,
+    connect_to: ConnectToOption = None,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for all the checks of one domain, in seconds.")] = 20.0,
+) -> None:
+    """Check the live domains and keep one GitHub issue per domain in step (uses gh)."""
+    from generator.check.markdown import document
+    from generator.check.options import Target, make_options
+    from generator.config import check_label
+    from generator.errors import UsageError
+    from generator.markdown import append
+    from generator.monitor import Gh
+    from generator.monitor import monitor as run_monitor
+
+    if label is not None:
+        try:
+            check_label(label)
+        except ValueError as exc:
+            raise UsageError(f"--label {label!r} {exc}") from None
+    targets = [Target(d.domain, d) for d in _expected(domain, config, policy, sts_id)]
+    options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout,
+                           concurrency=50, smtp=smtp)
+    synced = run_monitor(targets, options, Gh(), label=label, smtp=smtp)
+    for item in synced:
+        typer.echo(item.line())
+    if summary is not None:
+        append(summary, document([s.report for s in synced]) + "\n" + "".join(f"- {s.line()}\n" for s in synced))
 
 
 def main() -> None:

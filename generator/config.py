@@ -24,7 +24,7 @@ from generator.policy import (
     policy_id,
     render_policy,
 )
-from generator.schema import INVALID, Choice, Duration, Key, ListOf, Section, Text, describe
+from generator.schema import INVALID, Choice, Duration, Flag, Key, ListOf, Section, Text, describe
 from generator.tlsrpt import check_rua
 from generator.yamlsource import Source, compose_file, compose_text
 
@@ -68,6 +68,54 @@ def _branch(value: str) -> str:
     raise ValueError("is not a plain git branch name (letters, digits, '.', '_', '-', '@', '/'; no '..', no leading '-' or '.')")
 
 
+# Minute, hour, day of month, month, day of week: the POSIX cron fields a
+# workflow's `schedule:` takes, each a list of *, N, N-M, with an optional /step.
+_CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 31, ()),
+                ("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
+                ("day of week", 0, 6, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")))
+_CRON = r"\S+(?:[ \t]+\S+){4}"
+DEFAULT_SCHEDULE = "23 6 * * *"  # daily, off the top of the hour when GitHub's scheduler is busiest
+
+
+def _cron_value(text: str, low: int, high: int, names: tuple[str, ...]) -> int:
+    if text.upper() in names:
+        return names.index(text.upper()) + low
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        raise ValueError
+    return int(text)
+
+
+def _cron(value: str) -> str:
+    fields = value.split()
+    if len(fields) != 5:
+        raise ValueError(f"has {len(fields)} fields; a cron schedule has 5: minute hour day-of-month month day-of-week, e.g. {DEFAULT_SCHEDULE!r}")
+    for field, (name, low, high, names) in zip(fields, _CRON_FIELDS):
+        for item in field.split(","):
+            span, _, step = item.partition("/")
+            try:
+                if step and not (step.isascii() and step.isdigit() and int(step) > 0):
+                    raise ValueError
+                if span != "*":
+                    first, _, last = span.partition("-")
+                    if _cron_value(first, low, high, names) > (_cron_value(last, low, high, names) if last else high):
+                        raise ValueError
+            except ValueError:
+                raise ValueError(f"has {item!r} as its {name}: use *, a number from {low} to {high}, a range N-M, a list, or */step") from None
+    return " ".join(fields)
+
+
+def check_label(value: str) -> str:
+    if not 0 < len(value) <= 50 or value != value.strip() or "," in value or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+        raise ValueError("is not a GitHub label name (1-50 characters, no comma, no control characters, no leading or trailing space)")
+    return value
+
+
+def _verification(value: str) -> str:
+    if re.fullmatch(r"[A-Za-z0-9]{10,64}", value):
+        return value
+    raise ValueError("is not the code GitHub shows when you add the domain under Settings > Pages (letters and digits, like a8f3e1c07d9b4265e0b1c3d5f7a9e2)")
+
+
 def _owner(value: str) -> str:
     if re.fullmatch(_OWNER, value):
         return value.lower()
@@ -109,8 +157,20 @@ PAGES = Section(
         "deploy": Key(Choice(("workflow", "branch")), "workflow: a GitHub Actions workflow deploys the site; branch: Pages publishes a branch.", default="workflow"),
         "owner": Key(Text(convert=_owner, pattern=_OWNER), "GitHub user or organization that owns the Pages repository; gives the mta-sts CNAME record."),
         "branch": Key(Text(convert=_branch, pattern=_BRANCH), "The branch whose pushes run the generated deploy workflow (the repository's default branch).", default="main"),
+        "verification": Key(
+            Text(convert=_verification, pattern="[A-Za-z0-9]{10,64}"),
+            "The code GitHub gives when you verify the domain for the owner (Settings > Pages > Add a domain); gives the _github-pages-challenge TXT record. Needs owner.",
+        ),
     },
     doc="How GitHub Pages publishes the site.",
+)
+MONITOR = Section(
+    {
+        "schedule": Key(Text(convert=_cron, pattern=_CRON), "When the monitor workflow checks the domain: a cron schedule in UTC (GitHub runs it at most every 5 minutes).", default=DEFAULT_SCHEDULE),
+        "smtp": Key(Flag(), "Also probe every MX host's STARTTLS and certificate (needs outbound port 25, which GitHub's hosted runners may block).", default=False),
+        "label": Key(Text(convert=check_label, pattern="[^,\\x00-\\x1f]{1,50}"), "The label on the issue the monitor keeps for the domain.", default="mta-sts"),
+    },
+    doc="Opt in to a scheduled workflow that checks the live domain and keeps one GitHub issue per domain open while it needs action.",
 )
 DOMAIN_KEY = Key(Text(convert=normalize_policy_domain, pattern=_POLICY_NAME), "The policy domain (the part after @ in addresses). IDNs are stored as A-labels.", required=True)
 
@@ -120,6 +180,7 @@ SINGLE = Section(
         "policy": Key(POLICY, POLICY.doc, required=True),
         "tlsrpt": Key(TLSRPT, TLSRPT.doc),
         "pages": Key(PAGES, PAGES.doc),
+        "monitor": Key(MONITOR, MONITOR.doc),
     },
     doc="mta-sts-pages configuration for one domain.",
 )
@@ -129,19 +190,30 @@ DOMAIN_ENTRY = Section(
         "policy": Key(POLICY, "Overrides defaults.policy key by key."),
         "tlsrpt": Key(TLSRPT, "Overrides defaults.tlsrpt."),
         "pages": Key(PAGES, "Overrides defaults.pages key by key."),
+        "monitor": Key(MONITOR, "Overrides defaults.monitor key by key."),
     },
     doc="One domain; its sections override the defaults key by key.",
 )
 MULTI = Section(
     {
         "defaults": Key(
-            Section({"policy": Key(POLICY, POLICY.doc), "tlsrpt": Key(TLSRPT, TLSRPT.doc), "pages": Key(PAGES, PAGES.doc)}),
+            Section({"policy": Key(POLICY, POLICY.doc), "tlsrpt": Key(TLSRPT, TLSRPT.doc), "pages": Key(PAGES, PAGES.doc),
+                     "monitor": Key(MONITOR, MONITOR.doc)}),
             "Settings every domain starts from.",
         ),
         "domains": Key(ListOf(DOMAIN_ENTRY, min_items=1, max_items=MAX_DOMAINS), "The domains; each builds its own site folder.", required=True),
     },
     doc="mta-sts-pages configuration for many domains.",
 )
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """The `monitor:` section, resolved."""
+
+    schedule: str = DEFAULT_SCHEDULE
+    smtp: bool = False
+    label: str = "mta-sts"
 
 
 @dataclass(frozen=True)
@@ -157,6 +229,8 @@ class DomainConfig:
     deploy: str
     owner: str | None
     branch: str = "main"
+    verification: str | None = None  # GitHub's domain-verification code
+    monitor: Monitor | None = None  # None: no monitor workflow
 
     @property
     def policy_host(self) -> str:
@@ -228,6 +302,11 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
     if "branch" in pages and pages.get("deploy", "workflow") == "branch":
         source.warn(f"{path}.pages.branch" if path else "pages.branch", "branch only sets the deploy workflow's trigger; with deploy: branch no workflow is written",
                     line=line("pages.branch"))
+    if "verification" in pages and "owner" not in pages:
+        source.error(f"{path}.pages.verification" if path else "pages.verification",
+                     "needs pages.owner: the record is _github-pages-challenge-<owner>.<domain>", line=line("pages.verification"))
+        return None
+    monitor = {**defaults.get("monitor", {}), **entry.get("monitor", {})} if "monitor" in defaults or "monitor" in entry else None
     explicit_id = policy.get("id", "auto")
     _policy_warnings(pol, f"{where}", line, source)
     return DomainConfig(
@@ -240,6 +319,8 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
         deploy=pages.get("deploy", "workflow"),
         owner=pages.get("owner"),
         branch=pages.get("branch", "main"),
+        verification=pages.get("verification"),
+        monitor=Monitor(**monitor) if monitor is not None else None,
     )
 
 

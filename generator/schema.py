@@ -119,6 +119,21 @@ class Choice(Type):
         return {"type": "string", "enum": list(self.choices)}
 
 
+@dataclass
+class Flag(Type):
+    """true or false; YAML 1.1's yes/no/on/off are refused, since they read as
+    one thing and mean another elsewhere in the config."""
+
+    def check(self, node, path, source):
+        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:bool" or node.value not in ("true", "false"):
+            source.error(path, f"expected true or false, got {describe(node)}; write true or false", node)
+            return INVALID
+        return node.value == "true"
+
+    def json_schema(self):
+        return {"type": "boolean"}
+
+
 _DURATION = re.compile(r"([0-9]+)([smhdw]?)\Z")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

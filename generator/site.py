@@ -10,6 +10,7 @@ from generator.render import render
 
 POLICY_PATH = ".well-known/mta-sts.txt"
 WORKFLOW_PATH = ".github/workflows/mta-sts-pages.yml"
+MONITOR_PATH = ".github/workflows/mta-sts-monitor.yml"
 
 
 def site_files(domain: DomainConfig) -> dict[str, bytes]:
@@ -32,5 +33,7 @@ def site_files(domain: DomainConfig) -> dict[str, bytes]:
         ).encode(),
     }
     if domain.deploy == "workflow":
-        files[WORKFLOW_PATH] = render("pages-workflow.yml.j2", domain=domain).encode()
+        files[WORKFLOW_PATH] = render("pages-workflow.yml.j2", domain=domain, version=__version__).encode()
+    if domain.monitor is not None:
+        files[MONITOR_PATH] = render("monitor-workflow.yml.j2", domain=domain, version=__version__).encode()
     return files

@@ -221,3 +221,16 @@ def test_site_folder_of_a_multi_domain_build_that_is_a_symlink_loop(tmp_path):
     result = run_cli("build", "-c", EXAMPLES / "multi-domain.yml", "-o", out)
     assert result.code == 2 and "example.net is a symbolic link loop" in result.err, result.output
     assert [p.name for p in out.iterdir()] == ["example.net"]
+def test_monitor_section_adds_the_monitor_workflow_and_dropping_it_removes_it(tmp_path):
+    config = tmp_path / "mta-sts.yml"
+    base = (EXAMPLES / "self-hosted.yml").read_text()
+    config.write_text(base + "monitor:\n  schedule: '0 7 * * 1'\n")
+    out = tmp_path / "site"
+    build(config, out)
+    # Branch publishing has no deploy workflow; the monitor runs all the same.
+    assert sorted(p.name for p in (out / ".github/workflows").iterdir()) == ["mta-sts-monitor.yml"]
+    workflow = yaml.safe_load((out / ".github/workflows/mta-sts-monitor.yml").read_text())
+    assert workflow[True]["schedule"] == [{"cron": "0 7 * * 1"}]
+    config.write_text(base)
+    assert "1 removed" in build(config, out).out
+    assert not (out / ".github/workflows/mta-sts-monitor.yml").exists()

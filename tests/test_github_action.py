@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 from packaging.markers import Marker
 
-from generator.config import load
-from generator.records import records_for
+from generator.config import load, loads
+from generator.records import records_for, to_bind
 from generator.site import POLICY_PATH
+from tests.support.dns_server import minimal_zone
 from tests.support.github import ROOT, action_checkout, fresh_python, run_composite, workflow_commands
+from tests.support.tls_server import Route
 
 pytestmark = pytest.mark.timeout(60)
 EXAMPLES = ROOT / "examples"
@@ -60,12 +62,12 @@ class Runner:
     python_bin: Path
     temp: Path
 
-    def __call__(self, files: dict[str, str], inputs: dict[str, str]):
+    def __call__(self, files: dict[str, str], inputs: dict[str, str], extra_env: dict[str, str] | None = None):
         for name, text in files.items():
             (self.workspace / name).parent.mkdir(parents=True, exist_ok=True)
             (self.workspace / name).write_text(text)
         self.workspace.mkdir(exist_ok=True)
-        return run_composite(self.action_dir, inputs, self.workspace, self.python_bin, self.temp)
+        return run_composite(self.action_dir, inputs, self.workspace, self.python_bin, self.temp, extra_env=extra_env)
 
 
 @pytest.fixture
@@ -85,6 +87,7 @@ def test_action_builds_the_site_and_reports_the_records(runner):
         "mta-sts-record": f"v=STSv1; id={domain.id}",
         "tlsrpt-record": "v=TLSRPTv1; rua=mailto:tls-reports@example.com",
         "site-path": "_site",
+        "result": "",
     }
     for record in records:
         assert f"| `{record.name}.` | {record.type} | `{record.value}` |" in result.summary
@@ -145,6 +148,8 @@ def test_an_input_with_a_newline_cannot_forge_an_output(runner):
     pytest.param({"config": "missing.yml\n::error::forged"}, [], id="config-in-an-error-message"),
     pytest.param({"strict": "yes\n::warning::forged"}, ["::error::strict is 'yes%0A::warning::forged'; use 'true' or 'false'"], id="strict-echoed"),
     pytest.param({"strict": "100%"}, ["::error::strict is '100%25'; use 'true' or 'false'"], id="strict-percent"),
+    pytest.param({"command": "check\n::warning::forged"}, ["::error::command is 'check%0A::warning::forged'; use build, check, verify or monitor"], id="command-echoed"),
+    pytest.param({"smtp": "yes\r\n::warning::forged"}, ["::error::smtp is 'yes%0D%0A::warning::forged'; use 'true' or 'false'"], id="smtp-echoed"),
 ])
 def test_inputs_never_become_workflow_commands(runner, inputs, commands):
     result = runner({"mta-sts.yml": NO_TLSRPT}, inputs)
@@ -211,3 +216,42 @@ def test_action_installs_exactly_the_locked_files_from_pypi(tmp_path, pip_cache,
     }
     # pip and setuptools come with the new interpreter, not from the action.
     assert installed - {"pip", "setuptools"} == locked | {"mta-sts-pages"}
+CHECKED = """\
+domain: checked.test
+policy:
+  mode: enforce
+  mx: [mx1.checked.test]
+tlsrpt:
+  rua: ["mailto:tls@example.net"]
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("served", "code", "result", "says"),
+    [
+        pytest.param("built", 0, "ok", ":white_check_mark: checked.test: passed", id="healthy"),
+        pytest.param("missing", 1, "errors", "`policy-not-found`", id="broken"),
+    ],
+)
+def test_check_command_writes_the_markdown_report_and_the_result(runner, dns_server_factory, tls_server_factory, served, code, result, says):
+    [domain] = loads(CHECKED).domains
+    nsd = dns_server_factory({"checked.test": minimal_zone("checked.test", to_bind([domain]) + "@ MX 10 mx1\nmx1 A 127.0.0.1\nmta-sts A 127.0.0.1\n")})
+    https = tls_server_factory()
+    https.route("mta-sts.checked.test", Route(body=domain.policy_bytes) if served == "built" else Route(status=404, body=b"gone"))
+    hooks = {"MTA_STS_PAGES_NAMESERVER": nsd.address, "MTA_STS_PAGES_CA_FILE": str(https.ca_pem_path),
+             "MTA_STS_PAGES_CONNECT_TO": f":443:127.0.0.1:{https.port}"}
+
+    run = runner({"mta-sts.yml": CHECKED}, {"command": "check"}, extra_env=hooks)
+
+    assert run.returncode == code, run.log
+    assert run.outputs["result"] == result
+    assert run.summary.startswith("## MTA-STS check\n")
+    assert says in run.summary
+    assert not (runner.workspace / "_site").exists()  # check builds nothing
+
+
+def test_unknown_command_fails_before_anything_runs(runner):
+    run = runner({"mta-sts.yml": NO_TLSRPT}, {"command": "deploy"})
+    assert run.returncode == 2
+    assert "::error::command is 'deploy'; use build, check, verify or monitor" in run.log

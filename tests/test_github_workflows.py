@@ -12,12 +12,15 @@ import yaml
 
 from generator.build import build, site_folder
 from generator.config import load
-from generator.site import WORKFLOW_PATH
+from generator.site import MONITOR_PATH, WORKFLOW_PATH
 from tests.support.github import (
     ROOT,
+    README_MONITOR_WORKFLOW,
     TEMPLATE,
+    actionlint_findings,
     check_schema,
     is_full_sha,
+    readme_workflow as readme_workflow_text,
     render_template,
     steps_using,
     uses_pins,
@@ -39,6 +42,14 @@ MAJORS = {
 }
 
 
+# A label and a schedule that need quoting, and the STARTTLS probe on.
+MONITORED = """\
+domain: example.org
+policy: {mode: enforce, mx: [mx.example.org]}
+monitor: {schedule: "*/30 1-5 * JAN-MAR MON,FRI", smtp: true, label: "mta-sts: 'health' $x"}
+"""
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> list[Path]:
     """The Pages workflow `build` writes, for every example domain that deploys with one."""
@@ -53,23 +64,66 @@ def generated(tmp_path_factory) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
+def readme_workflow(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("readme") / "mta-sts-pages.yml"
+    path.write_text(readme_workflow_text())
+    return path
+
+
+@pytest.fixture(scope="module")
+def monitors(tmp_path_factory) -> list[Path]:
+    """The monitor workflow `build` writes for a monitor: section, and the README's for way 2."""
+    out = tmp_path_factory.mktemp("monitored")
+    (out / "mta-sts.yml").write_text(MONITORED)
+    build(load(str(out / "mta-sts.yml")), out / "site")
+    (out / "readme-monitor.yml").write_text(readme_workflow_text(README_MONITOR_WORKFLOW))
+    return [out / "site" / MONITOR_PATH, out / "readme-monitor.yml"]
+
+
+@pytest.fixture(scope="module")
 def templated(tmp_path_factory) -> Path:
     """The workflow of a repository rendered from the cookiecutter template's defaults."""
     return render_template(tmp_path_factory.mktemp("cookiecutter")) / ".github" / "workflows" / "mta-sts-pages.yml"
 
 
-def test_files_match_the_github_schemas(generated, templated):
+def test_files_match_the_github_schemas(generated, monitors, templated, readme_workflow):
     check_schema("vendor.github-actions", ACTION)
-    check_schema("vendor.github-workflows", *OWN_WORKFLOWS, *generated, templated)
+    check_schema("vendor.github-workflows", *OWN_WORKFLOWS, *generated, *monitors, templated, readme_workflow)
 
 
-def test_zizmor_finds_nothing(generated, templated):
+def test_zizmor_finds_nothing(generated, monitors, templated, readme_workflow):
     assert OWN_WORKFLOWS
-    assert zizmor_findings(ACTION, *OWN_WORKFLOWS, *generated, templated) == []
+    assert zizmor_findings(ACTION, *OWN_WORKFLOWS, *generated, *monitors, templated, readme_workflow) == []
+
+
+def test_actionlint_finds_nothing(generated, monitors, templated, readme_workflow):
+    assert actionlint_findings(*OWN_WORKFLOWS, *generated, *monitors, templated, readme_workflow) == []
+
+
+def test_actionlint_really_checks(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }} $UNQUOTED_VAR\n")
+    findings = "\n".join(actionlint_findings(broken))
+    assert 'property "nope" is not defined' in findings, findings
+    assert "SC2086" in findings, findings  # ShellCheck ran on the script
+
+
+def test_guard_and_monitor_hold_only_the_permissions_they_need(generated, monitors, templated):
+    for path in [*generated, templated]:
+        workflow = yaml.safe_load(path.read_text())
+        verify = workflow["jobs"]["verify"]
+        assert verify["needs"] == "deploy"
+        assert verify["permissions"] == {"contents": "read"}
+        assert list(workflow["jobs"])[-1] == "verify"
+    for path in monitors:
+        workflow = yaml.safe_load(path.read_text())
+        assert workflow["permissions"] == {}
+        assert {name: job["permissions"] for name, job in workflow["jobs"].items()} == {"monitor": {"contents": "read", "issues": "write"}}
+        assert workflow[True]["schedule"] in ([{"cron": "*/30 1-5 * JAN-MAR MON,FRI"}], [{"cron": "23 6 * * *"}])
 
 
 def test_every_action_is_pinned_to_one_commit_everywhere():
-    sources = [ACTION, *OWN_WORKFLOWS, ROOT / "templates" / "pages-workflow.yml.j2", TEMPLATE_WORKFLOW]
+    sources = [ACTION, *OWN_WORKFLOWS, *(ROOT / "templates").glob("*.yml.j2"), TEMPLATE_WORKFLOW]
     pins: dict[str, set[tuple[str, str]]] = {}
     for source in sources:
         for action, ref, comment in uses_pins(source.read_text()):

@@ -11,6 +11,7 @@ import pytest
 from generator.config import loads
 from generator.records import bind_line, records_for, txt_strings
 from tests.support.cli import run_cli
+from tests.support.dns_server import loopback_resolver, minimal_zone
 from tests.support.tools import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,3 +75,20 @@ def test_json_format():
 def test_no_owner_no_cname_no_tlsrpt_no_record():
     config = loads("domain: example.com\npolicy:\n  mx: [mx.example.com]\n")
     assert [r.type for r in records_for(config.domains[0])] == ["TXT"]
+
+
+@pytest.mark.timeout(60)
+def test_verification_code_gives_githubs_challenge_record_that_nsd_serves(tmp_path, dns_server_factory):
+    """GitHub looks the code up at _github-pages-challenge-<owner>.<domain>."""
+    config = tmp_path / "mta-sts.yml"
+    config.write_text("domain: example.com\npolicy:\n  mx: [mx.example.com]\npages:\n"
+                      "  owner: Example-Org\n  verification: a8f3e1c07d9b4265e0b1c3d5f7a9e2\n")
+    result = run_cli("records", "-c", config)
+    assert result.code == 0, result.output
+    assert '_github-pages-challenge-example-org.example.com.\t3600\tIN\tTXT\t"a8f3e1c07d9b4265e0b1c3d5f7a9e2"\n' in result.out
+    checked = check_zone(tmp_path, "example.com", result.out)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    nsd = dns_server_factory({"example.com": minimal_zone("example.com", result.out)})
+    answer = loopback_resolver(nsd.port).resolve("_github-pages-challenge-example-org.example.com", "TXT")
+    assert [b"".join(r.strings) for r in answer] == [b"a8f3e1c07d9b4265e0b1c3d5f7a9e2"]

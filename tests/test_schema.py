@@ -191,6 +191,8 @@ GOOD = {
     "idn-u-labels": "domain: bücher.example\npolicy:\n  mx: ['*.bücher.example', 'mx.bücher。example']\n",
     "idn-a-labels": "domain: xn--bcher-kva.example\npolicy:\n  mx: [mx.xn--bcher-kva.example]\n",
     "rua-percent-encoded": "domain: example.com\npolicy:\n  mx: [mx.example.com]\ntlsrpt:\n  rua: ['mailto:tls+reports@example.com', 'https://r.example.com/a%2Cb%3Bc%21']\n",
+    "single-monitor": "domain: example.com\npolicy:\n  mx: [mx.example.com]\npages:\n  owner: example-org\n  verification: a8f3e1c07d9b4265e0b1c3d5f7a9e2\n"
+                      "monitor:\n  schedule: '*/30 1-5 * JAN-MAR mon,FRI'\n  smtp: true\n  label: 'MTA-STS health'\n",
     "multi-minimal": "domains:\n  - domain: example.net\n    policy: {mx: [mx.example.net]}\n",
     "multi-defaults": MULTI_BASE + "  - domain: example.org\n    policy: {mode: enforce}\n    tlsrpt: {rua: ['mailto:tls@example.org']}\n",
 }
@@ -222,6 +224,9 @@ SCHEMA_ALLOWS = {
     "rua-port-zero": "the port range of an https: URI",
     "rua-port-too-big": "the port range of an https: URI",
     "policy-too-large": "the size of the rendered policy",
+    "verification-without-owner": "verification needs owner: a rule across keys",
+    "monitor-schedule-range": "the range of each cron field",
+    "monitor-schedule-step": "the range of each cron field",
 }
 
 

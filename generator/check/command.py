@@ -18,6 +18,8 @@ def check_command(
     options: CheckOptions,
     *,
     json_lines: bool,
+    markdown: bool = False,
+    summary: Path | None = None,
     out: TextIO,
     err: TextIO,
 ) -> int:
@@ -40,7 +42,16 @@ def check_command(
     finally:
         if progress is not None:
             progress.close()
-    if not json_lines:
+    if markdown or summary is not None:
+        from generator.check.markdown import document
+        from generator.markdown import append
+
+        rendered = document(reports)
+        if summary is not None:
+            append(summary, rendered)
+        if markdown:
+            out.write(rendered)
+    if not json_lines and not markdown:
         shown = [r for r in reports if len(reports) == 1 or r.result != "ok"]
         for report in shown:
             out.write(show.human(report) + "\n\n")

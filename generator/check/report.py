@@ -41,7 +41,8 @@ def _escape(code: int) -> str:
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
-def _sorted(report: DomainReport):
+def ordered(report: DomainReport):
+    """Errors first, then warnings, then notes."""
     return sorted(report.findings, key=lambda f: _ORDER[f.severity])
 
 
@@ -58,7 +59,7 @@ def to_json(report: DomainReport) -> dict:
         "policy": {"mode": policy.mode, "max_age": policy.max_age, "mx": list(policy.mx)} if policy else None,
         "mx_hosts": report.mx_hosts,
         "seconds": round(report.seconds, 3),
-        "findings": [f.to_json() for f in _sorted(report)],
+        "findings": [f.to_json() for f in ordered(report)],
     }
 
 
@@ -89,7 +90,7 @@ def human(report: DomainReport) -> str:
         facts.append(f"MX {', '.join(report.mx_hosts)}")
     if facts:
         lines.append(f"  {'; '.join(facts)}")
-    for finding in _sorted(report):
+    for finding in ordered(report):
         lines.append(f"  {finding.severity}: [{finding.code}] {finding.message}")
         if finding.fix:
             lines.append(f"    fix: {finding.fix}")

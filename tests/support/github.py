@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "examples" / "cookiecutter"
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 _FULL_SHA = re.compile(r"[0-9a-f]{40}\Z")
+_CONDITION = re.compile(r"(inputs\.[A-Za-z0-9_-]+) == '([^']*)'\Z")
 
 
 def python_tool(name: str) -> str:
@@ -50,6 +51,17 @@ def zizmor_findings(*files: Path) -> list[dict]:
     return json.loads(run.stdout)
 
 
+def actionlint_findings(*files: Path) -> list[str]:
+    """actionlint's findings for these workflows, with ShellCheck on their
+    run: scripts (actionlint skips that part silently when it is missing)."""
+    run = subprocess.run(
+        [python_tool("actionlint"), "-no-color", "-shellcheck", require_tool("shellcheck"), *map(str, files)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode in (0, 1), run.stdout + run.stderr  # 1: findings; above: it could not run
+    return run.stdout.splitlines()
+
+
 def resolve(text: str, context: dict[str, str]) -> str:
     """Substitute ``${{ name }}`` expressions; anything not in ``context``
     (a missing output, an operator) fails the test instead of becoming ''."""
@@ -59,6 +71,14 @@ def resolve(text: str, context: dict[str, str]) -> str:
         return context[match.group(1)]
 
     return _EXPRESSION.sub(value, text)
+
+
+def condition_holds(condition: str, context: dict[str, str]) -> bool:
+    """An ``if:`` of the one form the project's action uses, ``inputs.name == 'value'``;
+    anything else fails the test rather than being guessed at."""
+    match = _CONDITION.match(condition.strip())
+    assert match, f"cannot evaluate if: {condition}"
+    return resolve(f"${{{{ {match.group(1)} }}}}", context) == match.group(2)
 
 
 def as_input(value) -> str:
@@ -162,22 +182,27 @@ def workflow_commands(log: str) -> list[str]:
 
 
 def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, python_bin: Path, temp: Path,
-                  pip_env: dict[str, str] = OFFLINE_PIP) -> ActionRun:
+                  pip_env: dict[str, str] = OFFLINE_PIP, extra_env: dict[str, str] | None = None,
+                  github: dict[str, str] | None = None) -> ActionRun:
     """Run ``action_dir/action.yml`` as the runner runs a composite action.
 
     Each ``run:`` step in order, under ``bash --noprofile --norc -eo pipefail``,
     with its ``env:`` resolved from the inputs and earlier steps' outputs,
     its own GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, and the working
     directory at the workspace; its stdout and stderr interleave in the log
-    as on a runner. ``uses:`` steps may only set up Python (``python_bin``
-    takes its place). ``pip_env`` configures pip (offline by default).
-    Stops at the first failing step.
+    as on a runner. ``extra_env`` stands for the job's ``env:``. Steps whose
+    ``if: inputs.x == 'v'`` does not hold are skipped. ``uses:`` steps may only
+    set up Python (``python_bin`` takes its place). ``pip_env`` configures pip
+    (offline by default). Stops at the first failing step.
     """
     action = yaml.safe_load((action_dir / "action.yml").read_text("utf-8"))
     assert action["runs"]["using"] == "composite"
     declared = action.get("inputs", {})
     assert set(inputs) <= set(declared), f"undeclared inputs: {set(inputs) - set(declared)}"
-    context = {f"inputs.{name}": inputs.get(name, as_input(spec.get("default", ""))) for name, spec in declared.items()}
+    # github.* values serve defaults such as ${{ github.token }} and env: lines;
+    # a runner always has them, so stand-ins fill in what ``github`` lacks.
+    context = {"github.token": "token-of-the-run", "github.repository": "example-org/mta-sts-example"} | (github or {})
+    context |= {f"inputs.{name}": inputs.get(name, resolve(as_input(spec.get("default", "")), context)) for name, spec in declared.items()}
     temp.mkdir(parents=True, exist_ok=True)
     env = {
         "PATH": f"{python_bin}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
@@ -192,12 +217,15 @@ def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, pyt
         **pip_env,
     }
     summary, log = [], []
+    ran: set[str] = set()
+    returncode = 0
     for index, step in enumerate(action["runs"]["steps"]):
         if "uses" in step:
             assert step["uses"].startswith("actions/setup-python@"), f"cannot run {step['uses']} offline"
             continue
         assert step.get("shell") == "bash", f"step {index} needs shell: bash"
-        assert "if" not in step, "conditions are not emulated"
+        if "if" in step and not condition_holds(step["if"], context):
+            continue
         assert "${{" not in step["run"], "inputs reach run: only through env:"
         script = temp / f"step-{index}.sh"
         script.write_text(step["run"])
@@ -207,18 +235,35 @@ def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, pyt
         step_env = {name: resolve(as_input(value), context) for name, value in step.get("env", {}).items()}
         run = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-            cwd=workspace, env={**env, **{k: str(v) for k, v in files.items()}, **step_env},
+            cwd=workspace, env={**env, **(extra_env or {}), **{k: str(v) for k, v in files.items()}, **step_env},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120,
         )
         log.append(f"--- {step.get('name', index)} (exit {run.returncode})\n{run.stdout}")
         summary.append(files["GITHUB_STEP_SUMMARY"].read_text("utf-8"))
-        if run.returncode != 0:
-            return ActionRun(run.returncode, {}, "".join(summary), "\n".join(log))
+        # A failed step's outputs count too: the runner reads the file either way.
         if "id" in step:
+            ran.add(step["id"])
             for name, value in _file_command(files["GITHUB_OUTPUT"]).items():
                 context[f"steps.{step['id']}.outputs.{name}"] = value
-    outputs = {name: resolve(spec["value"], context) for name, spec in action.get("outputs", {}).items()}
-    return ActionRun(0, outputs, "".join(summary), "\n".join(log))
+        if run.returncode != 0:
+            returncode = run.returncode
+            break
+    outputs = {name: _output(spec["value"], context, ran, strict=returncode == 0) for name, spec in action.get("outputs", {}).items()}
+    return ActionRun(returncode, outputs, "".join(summary), "\n".join(log))
+
+
+def _output(expression: str, context: dict[str, str], ran: set[str], *, strict: bool) -> str:
+    """An output's value: ``steps.x.outputs.y``, or several joined by ``||``
+    (the first one set). A step that did not run sets nothing; one that ran
+    and succeeded must have set what the output names (a typo fails)."""
+    inner = expression.strip().removeprefix("${{").removesuffix("}}")
+    for name in (part.strip() for part in inner.split("||")):
+        step = name.split(".")[1]
+        if strict and step in ran and "||" not in inner:
+            assert name in context, f"step {step} did not set {name}"
+        if context.get(name):
+            return context[name]
+    return ""
 
 
 def pages_artifact(workspace: Path, inputs: dict[str, str], runner_temp: Path) -> Path:
@@ -261,3 +306,111 @@ def render_template(output_dir: Path, *overrides: str) -> Path:
     assert run.returncode == 0, run.stdout + run.stderr
     [repo] = output_dir.iterdir()
     return repo
+
+
+README_PAGES_WORKFLOW = "# Builds the MTA-STS site"
+README_MONITOR_WORKFLOW = "# Checks the MTA-STS deployment every day"
+
+
+def readme_workflow(first_line: str = README_PAGES_WORKFLOW) -> str:
+    """A workflow the README's GitHub section shows, by its first line."""
+    text = (ROOT / "README.md").read_text("utf-8")
+    section = text[text.index("<!-- github:start -->"):text.index("<!-- github:end -->")]
+    return re.search(rf"```yaml\n({re.escape(first_line)}.*?)```\n", section, re.DOTALL).group(1)
+
+
+def project_wheel(directory: Path) -> Path:
+    """A wheel of this repository, standing in for the release on PyPI that
+    a generated workflow installs by version."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir", str(directory), str(ROOT)],
+        check=True, capture_output=True, timeout=120,
+    )
+    return directory
+
+
+@dataclass
+class JobRunner:
+    """What a job's steps run against: a fresh interpreter for setup-python,
+    this repository as the checked-out action, a folder of wheels for pip,
+    and the environment a step sees (``env``: e.g. the test servers' flags as
+    MTA_STS_PAGES_* variables) and ``path``, folders put first on PATH
+    (such as one holding a stand-in gh)."""
+
+    python_bin: Path
+    action_dir: Path
+    wheels: Path
+    env: dict[str, str]
+    context: dict[str, str]  # github.* values for ${{ }} in env: and with:
+    path: list[Path]
+
+
+def run_job(workflow: Path, job: str, repository: Path, runner: JobRunner, temp: Path) -> ActionRun:
+    """Run one job of ``workflow`` as a runner does, step by step.
+
+    ``actions/checkout`` copies ``repository`` into a new workspace;
+    ``actions/setup-python`` puts ``runner.python_bin`` first on PATH; a
+    ``uses:`` of any other owner is this project's action, run with
+    :func:`run_composite`; ``run:`` steps run under bash with their
+    ``env:`` resolved. pip finds packages only in ``runner.wheels``.
+    """
+    spec = yaml.safe_load(workflow.read_text("utf-8"))["jobs"][job]
+    workspace = temp / "workspace"
+    temp.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PATH": os.pathsep.join([*map(str, runner.path), os.environ.get("PATH", os.defpath)]),
+        "HOME": str(temp),
+        "LANG": "C.UTF-8",
+        "CI": "true",
+        "GITHUB_ACTIONS": "true",
+        "RUNNER_TEMP": str(temp),
+        "GITHUB_WORKSPACE": str(workspace),
+        # pip sees only the wheels folder, as if it were the index; the
+        # stand-in interpreter already has the dependencies.
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(runner.wheels),
+        "PIP_IGNORE_INSTALLED": "1",
+        "PIP_NO_DEPS": "1",
+        **runner.env,
+    }
+    summary, log = [], []
+    for index, step in enumerate(spec["steps"]):
+        assert "if" not in step, "conditions in workflows are not emulated"
+        uses = step.get("uses", "")
+        name = step.get("name", index)
+        if uses.startswith("actions/checkout@"):
+            assert step.get("with", {}).get("persist-credentials") is False
+            shutil.copytree(repository, workspace, ignore=shutil.ignore_patterns(".git"))
+            continue
+        if uses.startswith("actions/setup-python@"):
+            env["PATH"] = f"{runner.python_bin}{os.pathsep}{env['PATH']}"
+            continue
+        if uses:
+            assert not uses.startswith("actions/"), f"cannot run {uses} offline"
+            inputs = {key: resolve(as_input(value), runner.context) for key, value in step.get("with", {}).items()}
+            # The action installs from its locks into the stand-in interpreter,
+            # which already has them: the job's pip settings for the wheels
+            # folder are not the action's.
+            step_env = {k: v for k, v in env.items() if not k.startswith("PIP_")}
+            result = run_composite(runner.action_dir, inputs, workspace, runner.python_bin, temp / f"action-{index}",
+                                   extra_env=step_env | {"PATH": f"{runner.python_bin}{os.pathsep}{env['PATH']}"}, github=runner.context)
+            log.append(f"=== {name} (exit {result.returncode})\n{result.log}")
+            summary.append(result.summary)
+            if result.returncode != 0:
+                return ActionRun(result.returncode, {}, "".join(summary), "\n".join(log))
+            continue
+        assert "${{" not in step["run"], "expressions reach run: only through env:"
+        files = {"GITHUB_OUTPUT": temp / f"output-{index}", "GITHUB_STEP_SUMMARY": temp / f"summary-{index}"}
+        for path in files.values():
+            path.write_text("")
+        step_env = {key: resolve(as_input(value), runner.context) for key, value in step.get("env", {}).items()}
+        run = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            cwd=workspace, env={**env, **{k: str(v) for k, v in files.items()}, **step_env},
+            capture_output=True, text=True, timeout=180,
+        )
+        log.append(f"=== {name} (exit {run.returncode})\n{run.stdout}{run.stderr}")
+        summary.append(files["GITHUB_STEP_SUMMARY"].read_text("utf-8"))
+        if run.returncode != 0:
+            return ActionRun(run.returncode, {}, "".join(summary), "\n".join(log))
+    return ActionRun(0, {}, "".join(summary), "\n".join(log))

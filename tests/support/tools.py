@@ -17,6 +17,7 @@ DEBIAN_PACKAGES = {
     "jekyll": "jekyll",
     "openssl": "openssl",
     "dovecot": "dovecot-imapd",
+    "shellcheck": "shellcheck",
 }
 
 # Daemons live in sbin, which a non-root PATH often lacks.

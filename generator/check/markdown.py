@@ -1,0 +1,59 @@
+"""check results as GitHub-flavoured Markdown, for job summaries and issue
+bodies. Every piece of server text goes through :mod:`generator.markdown`."""
+
+from __future__ import annotations
+
+from generator import markdown as md
+from generator.check.domain import DomainReport
+from generator.check.report import counts, ordered
+from generator.findings import Severity
+
+_VERDICT = {"errors": "failed", "warnings": "passed with warnings", "ok": "passed"}
+_ICON = {"errors": ":x:", "warnings": ":warning:", "ok": ":white_check_mark:"}
+
+
+def facts(report: DomainReport) -> list[str]:
+    """What the domain publishes, one Markdown line each."""
+    lines = []
+    if report.policy is not None:
+        lines.append(f"- Policy: mode {md.code(report.policy.mode)}, max_age {report.policy.max_age}, "
+                     f"mx {', '.join(md.code(p) for p in report.policy.mx) or 'none'}")
+    if report.sts_id is not None:
+        lines.append(f"- `_mta-sts` id: {md.code(report.sts_id)}")
+    if report.mx_hosts:
+        lines.append(f"- MX hosts: {', '.join(md.code(h) for h in report.mx_hosts)}")
+    return lines
+
+
+def findings_table(report: DomainReport) -> list[str]:
+    rows = ordered(report)
+    if not rows:
+        return ["No findings."]
+    lines = ["| Severity | Code | Finding | Fix |", "| --- | --- | --- | --- |"]
+    lines += [f"| {f.severity} | {md.code(f.code)} | {md.text(f.message)} | {md.text(f.fix)} |" for f in rows]
+    return lines
+
+
+def domain_section(report: DomainReport, level: int = 3) -> str:
+    """One domain: verdict, what it publishes, every finding with its fix."""
+    heading = f"{'#' * level} {_ICON[report.result]} {md.text(report.domain)}: {_VERDICT[report.result]} ({counts(report)})"
+    return "\n".join([heading, "", *facts(report), "", *findings_table(report)]) + "\n"
+
+
+def summary_table(reports: list[DomainReport]) -> str:
+    lines = ["| Domain | Result | Errors | Warnings | Mode | Id |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in reports:
+        mode = md.code(r.policy.mode) if r.policy else "-"
+        lines.append(f"| {md.text(r.domain)} | {_ICON[r.result]} {r.result} | {r.count(Severity.ERROR)} | {r.count(Severity.WARNING)} | "
+                     f"{mode} | {md.code(r.sts_id) if r.sts_id else '-'} |")
+    return "\n".join(lines) + "\n"
+
+
+def document(reports: list[DomainReport]) -> str:
+    """The whole report: a table of every domain when there are several,
+    then a section for each (only those with findings to act on, when many)."""
+    parts = ["## MTA-STS check\n"]
+    if len(reports) > 1:
+        parts.append(summary_table(reports))
+    parts += [domain_section(r) for r in reports if len(reports) == 1 or r.result != "ok"]
+    return "\n".join(parts)

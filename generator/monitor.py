@@ -1,0 +1,190 @@
+"""The monitor: check the live domains and keep one GitHub issue per domain
+in step with what the check finds, through the `gh` CLI that GitHub's
+runners ship.
+
+- findings that need action and no open issue: open one;
+- an open issue whose findings changed: comment with the new report and
+  update the issue body;
+- the same findings as the issue records: nothing (no duplicate, no noise);
+- healthy again: comment and close.
+
+The issue body carries a marker, an HTML comment with the domain and a
+fingerprint of the findings, which is how the next run finds the issue and
+tells whether anything changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+
+from generator.check import codes
+from generator.check.domain import DomainReport
+from generator.check.markdown import domain_section
+from generator.check.options import CheckOptions, Target
+from generator.check.runner import run_checks
+from generator.config import DomainConfig, Monitor
+from generator.errors import MtaStsPagesError
+from generator.findings import Finding, Severity
+
+_MARKER = re.compile(r"<!-- mta-sts-pages monitor: domain=(\S+) fingerprint=([0-9a-f]+|none) -->")
+LABEL_COLOR = "d93f0b"
+# GitHub refuses issue bodies and comments over 65,536 characters.
+MAX_TEXT = 60_000
+# Issues read per run when looking for the domain's own: far more than one
+# repository holds open under the monitor's label (one per domain).
+LIST_LIMIT = 500
+
+
+class GhError(MtaStsPagesError):
+    """`gh` failed or is missing; the run cannot keep the issues in step."""
+
+    exit_code = 1
+
+
+def needs_action(finding: Finding, config: DomainConfig | None) -> bool:
+    """Errors always; warnings too (an expiring certificate, drift, an MX host
+    the policy does not cover...), except a missing TLS-RPT record when the
+    config asks for none: that is the owner's choice, not a fault."""
+    if finding.severity is Severity.ERROR:
+        return True
+    if finding.severity is not Severity.WARNING:
+        return False
+    return not (finding.code == codes.TLSRPT_RECORD_MISSING and config is not None and config.tlsrpt_rua is None)
+
+
+def fingerprint(findings: list[Finding]) -> str:
+    """The same problems give the same fingerprint, day after day: numbers
+    (days left, seconds) are left out, so a certificate counting down does
+    not comment every morning."""
+    if not findings:
+        return "none"
+    keys = sorted({f"{f.severity} {f.code} {re.sub(r'[0-9]+', '#', f.message)}" for f in findings})
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+
+
+def marker(domain: str, print_: str) -> str:
+    return f"<!-- mta-sts-pages monitor: domain={domain} fingerprint={print_} -->"
+
+
+def title(domain: str) -> str:
+    return f"MTA-STS: {domain} needs attention"
+
+
+def section(report: DomainReport) -> str:
+    """The domain's report, cut short where GitHub would refuse it."""
+    text = domain_section(report)
+    if len(text) <= MAX_TEXT:
+        return text
+    return text[:MAX_TEXT].rsplit("\n", 1)[0] + "\n\n(The report is cut here; the run's job summary has all of it.)\n"
+
+
+def body(report: DomainReport, print_: str) -> str:
+    return "\n".join([
+        marker(report.domain, print_),
+        section(report),
+        "---",
+        "Kept by the mta-sts-pages monitor workflow: it comments here when the findings change "
+        "and closes this issue once the domain is healthy.",
+        "",
+    ])
+
+
+class Gh:
+    """The `gh` CLI, run as a subprocess; GH_TOKEN and GH_REPO come from the environment."""
+
+    def __init__(self, program: str = "gh") -> None:
+        self.program = program
+
+    def __call__(self, *args: str, stdin: str | None = None) -> str:
+        try:
+            run = subprocess.run([self.program, *args], input=stdin, capture_output=True, text=True, timeout=120)
+        except FileNotFoundError:
+            raise GhError(f"{self.program} not found: the monitor needs the GitHub CLI (GitHub's hosted runners have it)") from None
+        except subprocess.TimeoutExpired:
+            raise GhError(f"gh {args[0]} {args[1]} did not finish within 120 s") from None
+        if run.returncode != 0:
+            raise GhError(f"gh {' '.join(args[:2])} failed (exit {run.returncode}): {run.stderr.strip() or run.stdout.strip()}")
+        return run.stdout
+
+
+@dataclass(frozen=True)
+class Sync:
+    """What the run did about one domain's issue."""
+
+    report: DomainReport
+    action: str  # opened, commented, closed, unchanged, healthy
+    number: int | None
+
+    def line(self) -> str:
+        issue = f"issue #{self.number}" if self.number is not None else "no issue"
+        return {
+            "opened": f"{self.report.domain}: findings need action; opened {issue}",
+            "commented": f"{self.report.domain}: the findings changed; commented on {issue}",
+            "unchanged": f"{self.report.domain}: the same findings as {issue} records",
+            "closed": f"{self.report.domain}: healthy again; closed {issue}",
+            "healthy": f"{self.report.domain}: healthy; {issue} to keep",
+        }[self.action]
+
+
+def open_issues(gh: Gh, label: str) -> dict[str, tuple[int, str]]:
+    """The open issues the monitor keeps under ``label``: domain -> (number, fingerprint).
+    When a domain somehow has several, the oldest is the one kept."""
+    listed = json.loads(gh("issue", "list", "--label", label, "--state", "open", "--json", "number,body", "--limit", str(LIST_LIMIT)) or "[]")
+    found: dict[str, tuple[int, str]] = {}
+    for issue in sorted(listed, key=lambda i: i["number"]):
+        match = _MARKER.search(issue.get("body") or "")
+        if match and match.group(1) not in found:
+            found[match.group(1)] = (issue["number"], match.group(2))
+    return found
+
+
+def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int, str] | None, gh: Gh, label: str) -> Sync:
+    """Bring the domain's issue in step with ``report``."""
+    acting = [f for f in report.findings if needs_action(f, config)]
+    print_ = fingerprint(acting)
+    if not acting:
+        if existing is None:
+            return Sync(report, "healthy", None)
+        number = existing[0]
+        gh("issue", "comment", str(number), "--body-file", "-", stdin=f"Healthy again.\n\n{section(report)}")
+        gh("issue", "close", str(number))
+        return Sync(report, "closed", number)
+    text = body(report, print_)
+    if existing is None:
+        gh("label", "create", label, "--color", LABEL_COLOR, "--description", "MTA-STS findings of the mta-sts-pages monitor", "--force")
+        url = gh("issue", "create", "--title", title(report.domain), "--label", label, "--body-file", "-", stdin=text).strip()
+        number = re.search(r"/issues/([0-9]+)\s*$", url)
+        return Sync(report, "opened", int(number.group(1)) if number else None)
+    number, recorded = existing
+    if recorded == print_:
+        return Sync(report, "unchanged", number)
+    gh("issue", "comment", str(number), "--body-file", "-", stdin=f"The findings changed.\n\n{section(report)}")
+    gh("issue", "edit", str(number), "--body-file", "-", stdin=text)
+    return Sync(report, "commented", number)
+
+
+def monitor(targets: list[Target], options: CheckOptions, gh: Gh, *, label: str | None = None, smtp: bool = False) -> list[Sync]:
+    """Check every target, then keep each domain's issue in step.
+
+    Each domain's ``monitor:`` section gives its label and whether to probe
+    STARTTLS; ``label`` and ``smtp`` (the command line) override them.
+    """
+    settings = {t.domain: (t.config.monitor if t.config is not None and t.config.monitor else Monitor()) for t in targets}
+    reports: dict[str, DomainReport] = {}
+    for probe in (False, True):
+        group = [t for t in targets if (smtp or settings[t.domain].smtp) is probe]
+        if group:
+            reports.update((r.domain, r) for r in run_checks(group, dataclasses.replace(options, smtp=probe)))
+    listed: dict[str, dict[str, tuple[int, str]]] = {}
+    synced = []
+    for target in targets:
+        name = label or settings[target.domain].label
+        if name not in listed:
+            listed[name] = open_issues(gh, name)
+        synced.append(sync(reports[target.domain], target.config, listed[name].get(target.domain), gh, name))
+    return synced

@@ -1,0 +1,205 @@
+"""The deploy guard: after a Pages deploy, do senders get the built policy?
+
+It fetches ``https://mta-sts.<domain>/.well-known/mta-sts.txt`` exactly as
+`check` does (no redirect followed, certificate checked, one deadline per
+attempt) and tries again, with a pause that doubles, while the CDN catches
+up, until the bytes are the built policy or the wait is over. Then it reads
+the ``_mta-sts`` id from DNS: once the new policy is served, an id that
+differs from the built one is the record to publish now (RFC 8461 §8.1:
+the policy first, then the id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator import markdown as md
+from generator.check import deadline, dns, drift, https, tls
+from generator.check.options import CheckOptions
+from generator.config import DomainConfig
+from generator.errors import ParseError, UsageError
+from generator.findings import Finding, Severity
+from generator.names import InvalidName, normalize_policy_domain
+from generator.policy import ID_RE, parse_policy, policy_id, render_sts_record
+from generator.records import Record, bind_line
+
+DEFAULT_WAIT = 300.0  # Pages usually serves a deploy within a minute or two
+FIRST_PAUSE = 2.0
+MAX_PAUSE = 30.0
+
+
+def domain_from_site(domain: str, policy_file: Path, sts_id: str | None) -> DomainConfig:
+    """What a built site promises, for a repository that holds the site and
+    not the config: its policy file, and its id (by default the automatic
+    id of those bytes, as ``id: auto`` gives)."""
+    try:
+        name = normalize_policy_domain(domain.rstrip("."))
+    except InvalidName as exc:
+        raise UsageError(f"DOMAIN {domain!r} {exc}") from None
+    if sts_id is not None and not ID_RE.match(sts_id):
+        raise UsageError(f"--id {sts_id!r} is not 1-32 letters and digits")
+    try:
+        body = policy_file.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--policy {policy_file}: {exc.strerror or exc}") from None
+    try:
+        parsed = parse_policy(body)
+    except ParseError as exc:
+        raise UsageError(f"--policy {policy_file} is not a valid policy: " + "; ".join(f.message for f in exc.findings)) from None
+    return DomainConfig(
+        domain=name, policy=parsed.policy, policy_bytes=body, id=sts_id or policy_id(body), id_is_auto=sts_id is None,
+        tlsrpt_rua=None, deploy="workflow", owner=None,
+    )
+
+
+@dataclass
+class Verdict:
+    """One domain: what the last attempt was served, and what DNS says."""
+
+    expected: DomainConfig
+    attempts: int = 0
+    seconds: float = 0.0
+    fetch: https.FetchResult | None = None
+    findings: list[Finding] = field(default_factory=list)  # why the policy is not (yet) what senders need
+    dns_id: str | None = None
+    dns_findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.expected.policy_host}{https.POLICY_PATH}"
+
+    @property
+    def served(self) -> bool:
+        """The built policy, byte for byte, in a response a sender accepts."""
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+    @property
+    def record(self) -> str:
+        """The `_mta-sts` record for the built policy, as a zone file line."""
+        return bind_line(Record(f"_mta-sts.{self.expected.domain}", "TXT", render_sts_record(self.expected.id)))
+
+    @property
+    def publish_now(self) -> bool:
+        """The policy is served and DNS does not carry its id yet."""
+        return self.served and self.dns_id != self.expected.id
+
+    def answer(self) -> str:
+        """What the URL answered last, in a few words."""
+        result = self.fetch
+        if result is None:
+            return "nothing was fetched"
+        if result.status is not https.Status.OK:
+            return f"no answer a sender accepts ({result.status.value}: {result.detail})"
+        kind = result.media_type or "no Content-Type"
+        size = f", {len(result.body)} bytes" if result.body is not None else ""
+        return f"HTTP {result.http_status}, {kind}{size}"
+
+
+def verify(domains: list[DomainConfig], options: CheckOptions, wait: float) -> list[Verdict]:
+    """Verify every domain side by side; each retries until served or ``wait`` seconds pass."""
+    try:
+        context = tls.client_context(options.ca_file)
+    except ssl.SSLError as exc:
+        raise UsageError(f"--ca-file {options.ca_file}: not a PEM file of CA certificates ({exc.reason or exc})") from None
+    return asyncio.run(_verify_all(domains, options, context, wait))
+
+
+async def _verify_all(domains: list[DomainConfig], options: CheckOptions, context: ssl.SSLContext, wait: float) -> list[Verdict]:
+    resolver = dns.Resolver(options.nameservers, options.timeout)
+    try:
+        return list(await asyncio.gather(*(_verify_one(d, resolver, context, options, wait) for d in domains)))
+    finally:
+        resolver.close()
+
+
+async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: ssl.SSLContext, options: CheckOptions, wait: float) -> Verdict:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    verdict = Verdict(expected)
+    pause = FIRST_PAUSE
+    while True:
+        verdict.attempts += 1
+        verdict.fetch = await https.fetch_policy(expected.policy_host, rules=options.connect_to, resolver=resolver, context=context,
+                                                 deadline=deadline.start(options.timeout))
+        found, body = https.fetch_findings(verdict.fetch, expected.policy_host)
+        verdict.findings = found + (drift.policy_drift(expected, body) if body is not None else [])
+        left = started + wait - loop.time()
+        if verdict.served or left <= 0:
+            break
+        await asyncio.sleep(min(pause, left))
+        pause = min(pause * 2, MAX_PAUSE)
+    verdict.seconds = loop.time() - started
+    try:
+        async with asyncio.timeout(options.timeout):
+            answer = await resolver.lookup(f"_mta-sts.{expected.domain}", "TXT")
+    except TimeoutError:
+        answer = dns.Answer(dns.Status.FAILED, f"_mta-sts.{expected.domain}", detail=f"no answer within {options.timeout:g} s",
+                            queried=f"_mta-sts.{expected.domain}")
+    verdict.dns_findings, verdict.dns_id = dns.sts_findings(answer, expected.domain)
+    return verdict
+
+
+def _tries(verdict: Verdict) -> str:
+    return f"{verdict.attempts} attempt{'s' if verdict.attempts != 1 else ''} in {verdict.seconds:.0f} s"
+
+
+def _dns_state(verdict: Verdict) -> str:
+    if verdict.dns_id is not None:
+        return f"the _mta-sts record has id {verdict.dns_id}"
+    problems = [f.message for f in verdict.dns_findings if f.severity is Severity.ERROR]
+    return "; ".join(problems) or "the _mta-sts record has no usable id"
+
+
+def text(verdict: Verdict) -> str:
+    """The verdict for a terminal or a CI log."""
+    exp = verdict.expected
+    if verdict.served:
+        lines = [f"{exp.domain}: served: {verdict.url} is the built policy (id {exp.id}; {_tries(verdict)})"]
+    else:
+        lines = [f"{exp.domain}: NOT SERVED after {_tries(verdict)}: {verdict.url} answers {verdict.answer()}"]
+        for finding in verdict.findings:
+            lines.append(f"  {finding.severity}: [{finding.code}] {md.visible(finding.message)}")
+            if finding.fix:
+                lines.append(f"    fix: {finding.fix}")
+    if verdict.dns_id == exp.id:
+        lines.append(f"  DNS: the _mta-sts record has the built id {exp.id}")
+    elif verdict.publish_now:
+        lines.append(f"  DNS: {md.visible(_dns_state(verdict))}; publish this record now:\n  {verdict.record}")
+    else:
+        lines.append(f"  DNS: {md.visible(_dns_state(verdict))}; keep it until the built policy is served, then publish:\n  {verdict.record}")
+    return "\n".join(lines)
+
+
+def _served_block(verdict: Verdict) -> list[str]:
+    body = verdict.fetch.body if verdict.fetch is not None else None
+    if body is None:
+        return []
+    shown = body.decode("utf-8", errors="replace")
+    return ["", "What is served:", "", md.block(shown), "", "What the build wrote:", "", md.block(verdict.expected.policy_bytes.decode("ascii"))]
+
+
+def markdown(verdict: Verdict) -> str:
+    """The verdict as a job summary section (GitHub-flavoured Markdown)."""
+    exp = verdict.expected
+    lines = [f"### MTA-STS deploy check: {md.text(exp.domain)}", ""]
+    if verdict.served:
+        lines.append(f"**Served.** {md.code(verdict.url)} answers the built policy, id {md.code(exp.id)} ({_tries(verdict)}).")
+    else:
+        lines += [f"**Not served.** After {_tries(verdict)}, {md.code(verdict.url)} answers {md.text(verdict.answer())}"
+                  " instead of the built policy.", ""]
+        lines += [f"- **{f.severity}** {md.code(f.code)}: {md.text(f.message)}" + (f"<br>fix: {md.text(f.fix)}" if f.fix else "")
+                  for f in verdict.findings]
+        lines += _served_block(verdict)
+    lines.append("")
+    if verdict.dns_id == exp.id:
+        lines.append(f"DNS: the `_mta-sts` record already has id {md.code(exp.id)}.")
+    elif verdict.publish_now:
+        lines += [f"DNS: {md.text(_dns_state(verdict))}. The new policy is served, so **publish this record now**"
+                  " (RFC 8461 §8.1: the policy first, then the id):", "", md.block(verdict.record, "dns")]
+    else:
+        lines += [f"DNS: {md.text(_dns_state(verdict))}. Keep it until the built policy is served; then publish:", "",
+                  md.block(verdict.record, "dns")]
+    return "\n".join(lines) + "\n"

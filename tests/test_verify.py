@@ -1,0 +1,158 @@
+"""`verify`, the deploy guard, against a real TLS server and NSD: the served
+bytes must be the built policy; the summary says what is served and which
+`_mta-sts` record to publish, and when."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from generator.config import loads
+from generator.verify import domain_from_site
+from tests.support.check_run import MX, POLICY_HOST, TLSRPT
+from tests.support.cli import run_cli
+from tests.support.dns_server import minimal_zone
+from tests.support.tls_server import Route
+
+pytestmark = pytest.mark.timeout(60)
+
+DOMAIN = "guard.test"
+CONFIG = f"""\
+domain: {DOMAIN}
+policy:
+  mode: enforce
+  mx: [mx1.{DOMAIN}]
+  max_age: 1w
+"""
+OLD_CONFIG = CONFIG.replace("enforce", "testing")
+BUILT = loads(CONFIG).domains[0]
+OLD = loads(OLD_CONFIG).domains[0]
+
+
+def _sts(sts_id: str) -> str:
+    return f'_mta-sts TXT "v=STSv1; id={sts_id}"'
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, dns_server_factory, tls_server_factory):
+    """Start servers for one scenario: ``(dns records, route)`` → verify's flags."""
+
+    def start(records: str, route: Route):
+        nsd = dns_server_factory({DOMAIN: minimal_zone(DOMAIN, "\n".join([records, TLSRPT, MX, POLICY_HOST]))})
+        https = tls_server_factory()
+        https.route(f"mta-sts.{DOMAIN}", route)
+        config = tmp_path / "mta-sts.yml"
+        config.write_text(CONFIG)
+        flags = ["--nameserver", nsd.address, "--ca-file", str(https.ca_pem_path), "--connect-to", f":443:127.0.0.1:{https.port}"]
+        return https, config, flags
+
+    return start
+
+
+def _verify(tmp_path: Path, *args: str):
+    summary = tmp_path / "summary.md"
+    result = run_cli("verify", "--summary", str(summary), "--timeout", "5", *args)
+    return result, summary.read_text("utf-8") if summary.exists() else ""
+
+
+def test_served_policy_with_its_id_in_dns_passes(tmp_path, deployment):
+    https, config, flags = deployment(_sts(BUILT.id), Route(body=BUILT.policy_bytes))
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 0, result.output
+    assert f"{DOMAIN}: served: https://mta-sts.{DOMAIN}/.well-known/mta-sts.txt is the built policy (id {BUILT.id}" in result.out
+    assert "**Served.**" in summary
+    assert f"already has id `{BUILT.id}`" in summary
+    assert https.errors == []
+
+
+def test_served_policy_under_an_old_id_says_which_record_to_publish_now(tmp_path, deployment):
+    _, config, flags = deployment(_sts(OLD.id), Route(body=BUILT.policy_bytes))
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 0, result.output
+    record = f'_mta-sts.{DOMAIN}.\t3600\tIN\tTXT\t"v=STSv1; id={BUILT.id}"'
+    assert f"publish this record now:\n  {record}" in result.out
+    assert f"the \\_mta-sts record has id {OLD.id}. The new policy is served, so **publish this record now**" in summary
+    assert f"```dns\n{record}\n```" in summary
+
+
+@pytest.mark.parametrize(
+    ("route", "code", "answer"),
+    [
+        pytest.param(Route(body=OLD.policy_bytes), "policy-differs", f"HTTP 200, text/plain, {len(OLD.policy_bytes)} bytes", id="stale"),
+        pytest.param(Route(status=404, content_type="text/html", body=b"<h1>404</h1>"), "policy-not-found", "HTTP 404, text/html", id="404"),
+        pytest.param(Route.redirect("https://example-org.github.io/"), "policy-redirect", "HTTP 301, text/html", id="redirect"),
+    ],
+)
+def test_anything_but_the_built_policy_fails_and_keeps_the_old_id(tmp_path, deployment, route, code, answer):
+    https, config, flags = deployment(_sts(OLD.id), route)
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "1", *flags)
+    assert result.code == 1, result.output
+    assert f"{DOMAIN}: NOT SERVED after " in result.out
+    assert f"answers {answer}" in result.out
+    assert f"[{code}]" in result.out
+    assert "**Not served.**" in summary and f"`{code}`" in summary
+    assert "Keep it until the built policy is served; then publish:" in summary
+    assert len(https.requests) >= 2  # it tried again within the wait
+    if code == "policy-differs":
+        assert "What is served:\n\n```text\nversion: STSv1\nmode: testing\n" in summary
+        assert "What the build wrote:\n\n```text\nversion: STSv1\nmode: enforce\n" in summary
+
+
+def test_it_waits_for_the_cdn(tmp_path, deployment):
+    https, config, flags = deployment(_sts(BUILT.id), Route(body=OLD.policy_bytes))
+    # The new policy shows up a moment after the first fetch, as after a deploy.
+    flip = threading.Timer(0.5, https.route, (f"mta-sts.{DOMAIN}", Route(body=BUILT.policy_bytes)))
+    flip.start()
+    try:
+        result, summary = _verify(tmp_path, "-c", str(config), "--wait", "30", *flags)
+    finally:
+        flip.cancel()
+    assert result.code == 0, result.output
+    assert "2 attempts in" in result.out
+    assert "**Served.**" in summary
+
+
+def test_a_built_site_without_its_config(tmp_path, deployment):
+    """Way 1: the repository holds the site; the policy file and the id are given."""
+    _, _, flags = deployment(_sts("explicit1"), Route(body=BUILT.policy_bytes))
+    policy = tmp_path / "mta-sts.txt"
+    policy.write_bytes(BUILT.policy_bytes)
+    result, _ = _verify(tmp_path, DOMAIN, "--policy", str(policy), "--id", "explicit1", "--wait", "0", *flags)
+    assert result.code == 0, result.output
+    assert "the _mta-sts record has the built id explicit1" in result.out
+    # Without --id, the id is the automatic one of the policy bytes.
+    result, _ = _verify(tmp_path, DOMAIN, "--policy", str(policy), "--wait", "0", *flags)
+    assert f"is the built policy (id {BUILT.id};" in result.out
+    assert "publish this record now" in result.out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param([], "give --config FILE, or DOMAIN and --policy FILE", id="nothing"),
+        pytest.param(["--policy", "x.txt"], "--policy needs the DOMAIN", id="policy-without-domain"),
+        pytest.param(["-c", "mta-sts.yml", "--id", "abc"], "--id goes with --policy", id="id-with-config"),
+        pytest.param([DOMAIN, "--policy", "missing.txt"], "--policy missing.txt: No such file", id="missing-policy"),
+        pytest.param([DOMAIN, "--policy", "bad.txt"], "--policy bad.txt is not a valid policy", id="invalid-policy"),
+        pytest.param(["bad_domain.test", "--policy", "good.txt"], "DOMAIN 'bad_domain.test'", id="bad-domain"),
+        pytest.param([DOMAIN, "--policy", "good.txt", "--id", "a-b"], "--id 'a-b' is not 1-32 letters and digits", id="bad-id"),
+        pytest.param(["-c", "mta-sts.yml", "other.test"], "other.test is not in", id="domain-not-in-config"),
+        pytest.param(["-c", "mta-sts.yml", "--wait", "-1"], "--wait -1.0", id="negative-wait"),
+    ],
+)
+def test_usage_errors_exit_2_before_any_fetch(tmp_path, args, message):
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    (tmp_path / "bad.txt").write_text("version: STSv1\nmode: sometimes\n")
+    (tmp_path / "good.txt").write_bytes(BUILT.policy_bytes)
+    result = run_cli("verify", *args, cwd=tmp_path)
+    assert result.code == 2, result.output
+    assert message in result.err
+
+
+def test_domain_from_site_reads_the_policy_as_build_wrote_it(tmp_path):
+    policy = tmp_path / "mta-sts.txt"
+    policy.write_bytes(BUILT.policy_bytes)
+    site = domain_from_site("Guard.Test.", policy, None)
+    assert (site.domain, site.policy, site.policy_bytes, site.id) == (DOMAIN, BUILT.policy, BUILT.policy_bytes, BUILT.id)
