@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from generator.dnspublish.model import DNS, DnsConfig, resolve_dns
 from generator.errors import ConfigError, ConfigIssue
 from generator.names import MAX_NAME, MAX_POLICY_DOMAIN, normalize_mx_pattern, normalize_policy_domain
 from generator.policy import (
@@ -120,6 +121,7 @@ SINGLE = Section(
         "policy": Key(POLICY, POLICY.doc, required=True),
         "tlsrpt": Key(TLSRPT, TLSRPT.doc),
         "pages": Key(PAGES, PAGES.doc),
+        "dns": Key(DNS, DNS.doc),
     },
     doc="mta-sts-pages configuration for one domain.",
 )
@@ -129,13 +131,14 @@ DOMAIN_ENTRY = Section(
         "policy": Key(POLICY, "Overrides defaults.policy key by key."),
         "tlsrpt": Key(TLSRPT, "Overrides defaults.tlsrpt."),
         "pages": Key(PAGES, "Overrides defaults.pages key by key."),
+        "dns": Key(DNS, "Overrides defaults.dns key by key (the provider as a whole)."),
     },
     doc="One domain; its sections override the defaults key by key.",
 )
 MULTI = Section(
     {
         "defaults": Key(
-            Section({"policy": Key(POLICY, POLICY.doc), "tlsrpt": Key(TLSRPT, TLSRPT.doc), "pages": Key(PAGES, PAGES.doc)}),
+            Section({"policy": Key(POLICY, POLICY.doc), "tlsrpt": Key(TLSRPT, TLSRPT.doc), "pages": Key(PAGES, PAGES.doc), "dns": Key(DNS, DNS.doc)}),
             "Settings every domain starts from.",
         ),
         "domains": Key(ListOf(DOMAIN_ENTRY, min_items=1, max_items=MAX_DOMAINS), "The domains; each builds its own site folder.", required=True),
@@ -157,6 +160,7 @@ class DomainConfig:
     deploy: str
     owner: str | None
     branch: str = "main"
+    dns: DnsConfig | None = None
 
     @property
     def policy_host(self) -> str:
@@ -240,6 +244,7 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
         deploy=pages.get("deploy", "workflow"),
         owner=pages.get("owner"),
         branch=pages.get("branch", "main"),
+        dns=resolve_dns(entry, defaults, path, domain, source),
     )
 
 
