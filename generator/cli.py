@@ -81,19 +81,21 @@ def build(
 class RecordFormat(str, Enum):
     bind = "bind"
     json = "json"
+    octodns = "octodns"
 
 
 @app.command()
 def records(
     config: ConfigOption = Path("mta-sts.yml"),
-    format: Annotated[RecordFormat, typer.Option("--format", "-f", help="bind: zone file lines; json: for scripts.")] = RecordFormat.bind,
+    format: Annotated[RecordFormat, typer.Option("--format", "-f", help="bind: zone file lines; json: for scripts; octodns: octoDNS zone YAML.")] = RecordFormat.bind,
     strict: StrictOption = False,
 ) -> None:
     """Print the DNS records to publish: _mta-sts TXT, _smtp._tls TXT, mta-sts CNAME."""
-    from generator.records import to_bind, to_json
+    from generator.records import to_bind, to_json, to_octodns
 
     loaded = _load(config, strict)
-    typer.echo((to_json if format is RecordFormat.json else to_bind)(loaded.domains), nl=False)
+    render = {RecordFormat.bind: to_bind, RecordFormat.json: to_json, RecordFormat.octodns: to_octodns}[format]
+    typer.echo(render(loaded.domains), nl=False)
 
 
 @app.command()
