@@ -66,3 +66,7 @@ class BuildError(MtaStsPagesError):
 
 class UsageError(MtaStsPagesError):
     """The command line asks for something impossible."""
+
+
+class DnsError(MtaStsPagesError):
+    """The DNS provider cannot be used, or refused a change (`dns diff` / `dns apply`)."""

@@ -1,0 +1,206 @@
+"""`dns diff` and `dns apply` against a real BIND 9 primary taking RFC 2136
+updates signed with TSIG, through octoDNS's RFC 2136 provider (octodns-bind).
+
+Every scenario compares full zone transfers before and after: only the
+records this tool owns may change. The policy host is a real HTTPS server
+with the test CA, reached with --connect-to as `check` does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from generator.config import loads
+from generator.check.https import POLICY_PATH
+from tests.support.bind_server import BindServer, TsigKey, start_named
+from tests.support.cli import run_cli
+from tests.support.dns_server import minimal_zone
+from tests.support.tls_server import Route, TlsServer
+from tests.support.tools import require_tool
+
+pytestmark = pytest.mark.timeout(120)
+
+ZONE = "example.com"
+HOST = f"mta-sts.{ZONE}"
+# Records nobody asked this tool to touch, several at the names it owns.
+OTHER_RECORDS = """\
+@ IN MX 10 mx1
+@ IN TXT "v=spf1 mx -all"
+@ IN SPF "v=spf1 mx -all"
+mx1 IN A 192.0.2.25
+www IN A 192.0.2.80
+_mta-sts IN TXT "google-site-verification=keep-me"
+_mta-sts IN SPF "v=spf1 -all"
+_mta-sts IN TXT "v=STSv1; id=old1"
+_smtp._tls IN TXT "v=spf1 -all"
+_smtp._tls IN SPF "v=spf1 -all"
+"""
+CONFIG = """\
+domain: example.com
+policy:
+  mode: testing
+  mx: ['{mx}']
+  max_age: 1d
+tlsrpt:
+  rua: [{rua}]
+pages:
+  owner: example-org
+dns:
+  provider:
+    class: octodns_bind.Rfc2136Provider
+    host: 127.0.0.1
+    port: {port}
+    key_name: env/TSIG_KEY_NAME
+    key_secret: env/TSIG_KEY_SECRET
+    key_algorithm: hmac-sha256
+"""
+
+
+@pytest.fixture
+def named(tmp_path_factory, monkeypatch):
+    require_tool("named")
+    key = TsigKey.random()
+    monkeypatch.setenv("TSIG_KEY_NAME", key.name)
+    monkeypatch.setenv("TSIG_KEY_SECRET", key.secret)
+    with start_named({ZONE: minimal_zone(ZONE, OTHER_RECORDS)}, tmp_path_factory.mktemp("named"), key) as server:
+        yield server
+
+
+@dataclasses.dataclass
+class Setup:
+    named: BindServer
+    web: TlsServer
+    config: Path
+
+    def write(self, mx: str = "mx1.example.com", rua: str = "mailto:tls@example.com"):
+        self.config.write_text(CONFIG.format(port=self.named.port, mx=mx, rua=rua))
+        return loads(self.config.read_text()).domains[0]
+
+    def serve(self, domain) -> None:
+        self.web.route(HOST, Route(body=domain.policy_bytes), POLICY_PATH)
+
+    def dns(self, verb: str, *extra: str):
+        return run_cli("dns", verb, "-c", self.config, "--ca-file", self.web.ca_pem_path,
+                       "--connect-to", f"{HOST}:443:127.0.0.1:{self.web.port}", "--timeout", "10", *extra)
+
+    def zone(self) -> set[tuple[str, int, str, str]]:
+        return set(self.named.transfer(ZONE))
+
+
+@pytest.fixture
+def setup(named, tls_server_factory, tmp_path) -> Setup:
+    return Setup(named, tls_server_factory(), tmp_path / "mta-sts.yml")
+
+
+def row(name: str, rtype: str, value: str, ttl: int = 300) -> tuple[str, int, str, str]:
+    return (f"{name}.{ZONE}.", ttl, rtype, value)
+
+
+def test_apply_publishes_the_owned_records_and_leaves_every_other_record(setup):
+    domain = setup.write()
+    setup.serve(domain)
+    before = setup.zone()
+
+    diff = setup.dns("diff")
+    assert diff.code == 1, diff.output
+    assert setup.zone() == before, "diff must change nothing"
+    assert "3 changes pending" in diff.out, diff.out
+    assert f'~ _mta-sts.{ZONE}. TXT "v=STSv1; id=old1" -> "v=STSv1; id={domain.id}"' in diff.out
+
+    applied = setup.dns("apply")
+    assert applied.code == 0, applied.output
+    after = setup.zone()
+
+    assert before - after == {row("_mta-sts", "TXT", '"v=STSv1; id=old1"')}
+    assert after - before == {
+        row("_mta-sts", "TXT", f'"v=STSv1; id={domain.id}"'),
+        row("_smtp._tls", "TXT", '"v=TLSRPTv1; rua=mailto:tls@example.com"'),
+        row("mta-sts", "CNAME", "example-org.github.io.", ttl=3600),
+    }
+
+    again = setup.dns("diff")
+    assert again.code == 0, again.output
+    assert f"{ZONE}: in sync" in again.out
+
+
+def test_a_policy_change_moves_only_the_id(setup):
+    setup.serve(setup.write())
+    assert setup.dns("apply").code == 0
+    before = setup.zone()
+
+    changed = setup.write(mx="*.example.com")
+    setup.serve(changed)
+    result = setup.dns("apply")
+
+    assert result.code == 0, result.output
+    after = setup.zone()
+    [old] = before - after
+    assert old[:3] == (f"_mta-sts.{ZONE}.", 300, "TXT")
+    assert after - before == {row("_mta-sts", "TXT", f'"v=STSv1; id={changed.id}"')}
+
+
+def test_a_stale_live_policy_holds_the_id_back_and_the_rest_goes_out(setup):
+    served = setup.write()
+    setup.serve(served)
+    assert setup.dns("apply").code == 0
+    before = setup.zone()
+
+    setup.write(mx="*.example.com", rua="mailto:reports@example.com")  # the site still serves the old policy
+    result = setup.dns("apply")
+
+    assert result.code == 1, result.output
+    assert f"_mta-sts.{ZONE}. TXT stays \"v=STSv1; id={served.id}\"" in result.out
+    assert "does not serve the built policy yet" in result.out and "mx *.example.com missing" in result.out
+    after = setup.zone()
+    assert before - after == {row("_smtp._tls", "TXT", '"v=TLSRPTv1; rua=mailto:tls@example.com"')}
+    assert after - before == {row("_smtp._tls", "TXT", '"v=TLSRPTv1; rua=mailto:reports@example.com"')}
+
+    forced = setup.dns("apply", "--force")
+    assert forced.code == 0, forced.output
+    assert "warning: --force" in forced.err and "WITHOUT checking" in forced.err
+    assert (set(setup.zone()) - after) == {row("_mta-sts", "TXT", f'"v=STSv1; id={loads(setup.config.read_text()).domains[0].id}"')}
+
+
+def test_nothing_is_published_before_the_policy_is_served(setup):
+    domain = setup.write()
+    before = setup.zone()
+
+    result = setup.dns("apply")  # no route: the policy host answers 404
+
+    assert result.code == 1, result.output
+    assert f'stays "v=STSv1; id=old1"' in result.out and "404" in result.out
+    assert f'publish "v=STSv1; id={domain.id}"' in result.out
+    after = setup.zone()
+    assert before - after == set()
+    assert {r[:3] for r in after - before} == {(f"_smtp._tls.{ZONE}.", 300, "TXT"), (f"mta-sts.{ZONE}.", 3600, "CNAME")}
+
+
+def test_a_wrong_tsig_key_is_a_clear_error_and_changes_nothing(setup, monkeypatch):
+    setup.serve(setup.write())
+    before = setup.zone()
+    monkeypatch.setenv("TSIG_KEY_SECRET", TsigKey.random().secret)
+
+    for verb in ("diff", "apply"):
+        result = setup.dns(verb)
+        assert result.code == 2, result.output
+        assert f"error: {ZONE}: could not read the zone {ZONE}" in result.err
+        assert "the server rejected the TSIG key" in result.err
+        assert "Traceback" not in result.output
+    assert "nothing was changed" in result.err
+    assert setup.zone() == before
+
+
+def test_mode_none_keeps_the_record_and_says_how_to_retire(setup):
+    setup.config.write_text(CONFIG.format(port=setup.named.port, mx="mx1.example.com", rua="mailto:tls@example.com")
+                            .replace("mode: testing", "mode: none"))
+    domain = loads(setup.config.read_text()).domains[0]
+    setup.serve(domain)
+
+    result = setup.dns("apply")
+
+    assert result.code == 0, result.output
+    assert "RFC 8461 §8.3" in result.out and "never deletes" in result.out
+    assert row("_mta-sts", "TXT", f'"v=STSv1; id={domain.id}"') in setup.zone()
