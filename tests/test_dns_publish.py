@@ -15,11 +15,10 @@ import pytest
 
 from generator.config import loads
 from generator.check.https import POLICY_PATH
-from tests.support.bind_server import BindServer, TsigKey, start_named
+from tests.support.bind_server import BindServer, TsigKey
 from tests.support.cli import run_cli
 from tests.support.dns_server import minimal_zone
 from tests.support.tls_server import Route, TlsServer
-from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -60,13 +59,11 @@ dns:
 
 
 @pytest.fixture
-def named(tmp_path_factory, monkeypatch):
-    require_tool("named")
-    key = TsigKey.random()
-    monkeypatch.setenv("TSIG_KEY_NAME", key.name)
-    monkeypatch.setenv("TSIG_KEY_SECRET", key.secret)
-    with start_named({ZONE: minimal_zone(ZONE, OTHER_RECORDS)}, tmp_path_factory.mktemp("named"), key) as server:
-        yield server
+def named(bind_server_factory, monkeypatch) -> BindServer:
+    server = bind_server_factory({ZONE: minimal_zone(ZONE, OTHER_RECORDS)})
+    monkeypatch.setenv("TSIG_KEY_NAME", server.key.name)
+    monkeypatch.setenv("TSIG_KEY_SECRET", server.key.secret)
+    return server
 
 
 @dataclasses.dataclass

@@ -139,7 +139,8 @@ def _file_command(path: Path) -> dict[str, str]:
     return values
 
 
-def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, python_bin: Path, temp: Path) -> ActionRun:
+def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, python_bin: Path, temp: Path,
+                  step_env: dict[str, str] | None = None) -> ActionRun:
     """Run ``action_dir/action.yml`` as the runner runs a composite action.
 
     Each ``run:`` step in order, under ``bash --noprofile --norc -eo pipefail``,
@@ -147,6 +148,8 @@ def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, pyt
     its own GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, and the working
     directory at the workspace. ``uses:`` steps may only set up Python
     (``python_bin`` takes its place). Stops at the first failing step.
+    ``step_env``: the ``env:`` of the workflow step that uses the action
+    (secrets reach an action that way), seen by every step.
     """
     action = yaml.safe_load((action_dir / "action.yml").read_text("utf-8"))
     assert action["runs"]["using"] == "composite"
@@ -169,6 +172,7 @@ def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, pyt
         # stores the value of a "no-" option as the option's own value).
         "PIP_NO_INDEX": "1",
         "PIP_NO_BUILD_ISOLATION": "0",
+        **(step_env or {}),
     }
     summary, log = [], []
     for index, step in enumerate(action["runs"]["steps"]):
