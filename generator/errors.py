@@ -69,4 +69,11 @@ class UsageError(MtaStsPagesError):
 
 
 class DnsError(MtaStsPagesError):
-    """The DNS provider cannot be used, or refused a change (`dns diff` / `dns apply`)."""
+    """The DNS provider cannot be used, or refused a change (`dns diff` / `dns apply`).
+
+    ``applying``: it failed while applying, so part of the change may be made.
+    """
+
+    def __init__(self, message: str, *, applying: bool = False):
+        super().__init__(message)
+        self.applying = applying

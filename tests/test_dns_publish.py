@@ -15,7 +15,7 @@ import pytest
 
 from generator.config import loads
 from generator.check.https import POLICY_PATH
-from tests.support.bind_server import BindServer, TsigKey
+from tests.support.bind_server import BindServer, TsigKey, start_named
 from tests.support.cli import run_cli
 from tests.support.dns_server import minimal_zone
 from tests.support.tls_server import Route, TlsServer
@@ -188,6 +188,23 @@ def test_a_wrong_tsig_key_is_a_clear_error_and_changes_nothing(setup, monkeypatc
         assert "Traceback" not in result.output
     assert "nothing was changed" in result.err
     assert setup.zone() == before
+
+
+def test_a_refused_update_is_a_clear_error_and_changes_nothing(tls_server_factory, tmp_path, monkeypatch):
+    key = TsigKey.random()
+    monkeypatch.setenv("TSIG_KEY_NAME", key.name)
+    monkeypatch.setenv("TSIG_KEY_SECRET", key.secret)
+    with start_named({ZONE: minimal_zone(ZONE, OTHER_RECORDS)}, tmp_path, key, updates=False) as read_only:
+        setup = Setup(read_only, tls_server_factory(), tmp_path / "mta-sts.yml")
+        setup.serve(setup.write())
+        before = setup.zone()
+
+        result = setup.dns("apply")
+
+        assert result.code == 2, result.output
+        assert "failed to apply the changes to example.com.: Unable to perform update: REFUSED (the server refused" in result.err
+        assert "run `mta-sts-pages dns diff` to see" in result.err and "nothing was changed" not in result.err
+        assert setup.zone() == before
 
 
 def test_mode_none_keeps_the_record_and_says_how_to_retire(setup):

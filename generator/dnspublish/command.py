@@ -67,7 +67,8 @@ def run(config: Config, names: list[str], *, apply: bool, force: bool, options: 
                 out.flush()
                 for line in exc.lines():
                     err.write(f"error: {domain.domain}: {line}\n")
-                err.write(f"{domain.domain}: nothing was changed\n" if apply else "")
+                if apply and not getattr(exc, "applying", False):
+                    err.write(f"{domain.domain}: nothing was changed\n")
                 code = FAILED
             worst = max(worst, code)
     return worst

@@ -4,6 +4,10 @@ provider has it, the zone wanted, and octoDNS's plan between the two.
 The wanted zone is the zone read from the provider with only the owned
 record sets replaced, so octoDNS's plan holds nothing else; `owned.unsafe`
 then checks every change of the plan before anything is applied.
+
+Providers raise their own exception types (HTTP clients, cloud SDKs,
+dnspython), so at this boundary any exception from a provider call is that
+provider's failure, reported as a DnsError with the likely cause.
 """
 
 from __future__ import annotations
@@ -176,4 +180,6 @@ def apply_plan(provider, plan) -> None:
     try:
         provider.apply(plan)
     except Exception as exc:
-        raise DnsError(f"{type(provider).__name__} failed to apply the changes to {plan.desired.decoded_name}: {explain(exc)}") from None
+        raise DnsError(f"{type(provider).__name__} failed to apply the changes to {plan.desired.decoded_name}: {explain(exc)}; "
+                       "an RFC 2136 server takes an update whole or not at all, other providers may have made part of it: "
+                       "run `mta-sts-pages dns diff` to see", applying=True) from None

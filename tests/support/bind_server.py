@@ -43,9 +43,10 @@ class TsigKey:
         return cls(name, base64.b64encode(secrets.token_bytes(32)).decode("ascii"))
 
 
-def _config(workdir: Path, port: int, key: TsigKey, zone_files: Mapping[str, Path]) -> str:
+def _config(workdir: Path, port: int, key: TsigKey, zone_files: Mapping[str, Path], updates: bool) -> str:
+    update = f'key "{key.name}";' if updates else "none;"
     zones = "".join(
-        f'zone "{name}" {{ type primary; file "{path}"; allow-update {{ key "{key.name}"; }}; '
+        f'zone "{name}" {{ type primary; file "{path}"; allow-update {{ {update} }}; '
         f'allow-transfer {{ key "{key.name}"; }}; }};\n'
         for name, path in zone_files.items()
     )
@@ -91,9 +92,10 @@ class BindServer(DaemonServer):
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def start_named(zones: Mapping[str, str], workdir: Path, key: TsigKey, *, timeout: float = 60.0) -> BindServer:
+def start_named(zones: Mapping[str, str], workdir: Path, key: TsigKey, *, updates: bool = True, timeout: float = 60.0) -> BindServer:
     """Serve ``zones`` (zone name -> zone text) with a fresh named; returns
-    once every zone answers. Raises NamedError if named fails to come up."""
+    once every zone answers. Raises NamedError if named fails to come up.
+    ``updates=False``: transfers with the key, but no updates at all."""
     named = find_tool("named")
     if named is None:
         raise NamedError("named not found (apt-get install -y bind9)")
@@ -104,16 +106,16 @@ def start_named(zones: Mapping[str, str], workdir: Path, key: TsigKey, *, timeou
         zone_files[name.rstrip(".") + "."] = path
     # Another process may grab the probed port before named binds it: try again.
     for _ in range(_BIND_ATTEMPTS):
-        server = _launch(named, workdir, key, zone_files, timeout)
+        server = _launch(named, workdir, key, zone_files, updates, timeout)
         if server is not None:
             return server
     raise NamedError(f"named found no free port in {_BIND_ATTEMPTS} attempts")
 
 
-def _launch(named: str, workdir: Path, key: TsigKey, zone_files: Mapping[str, Path], timeout: float) -> BindServer | None:
+def _launch(named: str, workdir: Path, key: TsigKey, zone_files: Mapping[str, Path], updates: bool, timeout: float) -> BindServer | None:
     port = _free_port()
     config = workdir / "named.conf"
-    config.write_text(_config(workdir, port, key, zone_files))
+    config.write_text(_config(workdir, port, key, zone_files, updates))
     with open(workdir / "named.stderr", "wb") as stderr:
         process = subprocess.Popen(
             # -g: foreground, log to stderr; -4: loopback IPv4 only; -n 1: one worker thread.
