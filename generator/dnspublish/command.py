@@ -107,7 +107,8 @@ def _domain(domain: DomainConfig, *, apply: bool, force: bool, options: CheckOpt
         out.write(f"{domain.domain}: in sync ({where})\n")
         _retire_note(domain, out)
         return IN_SYNC
-    out.write(f"{domain.domain}: {_count(len(changes))} {'to make' if apply else 'pending'} ({where})\n")
+    waits = "; the new _mta-sts id waits for the new policy" if held is not None else ""
+    out.write(f"{domain.domain}: {_count(len(changes))} {'to make' if apply else 'pending'}{waits} ({where})\n")
     for change in changes:
         out.write(describe(change, publish) + "\n")
     if held is not None:
@@ -144,9 +145,8 @@ def describe(change: SetChange, owned: list[Owned]) -> str:
 
 
 def _held(domain: DomainConfig, sts: Owned, live: tuple[str, ...], reason: str) -> str:
-    url = f"https://{domain.policy_host}{POLICY_PATH}"
     now = f"stays {_shown(live)}" if live else "is not published yet"
-    return (f"  = {sts.fqdn}. TXT {now}: {url} does not serve the built policy yet ({reason}).\n"
+    return (f"  = {sts.fqdn}. TXT {now}: {domain.policy_host} does not serve the built policy yet ({reason}).\n"
             f"    RFC 8461 §8.1: the id changes only once the new policy is served, or senders cache the old one for max_age.\n"
             f"    Deploy the site, then run `mta-sts-pages dns apply` again to publish \"{sts.value}\".\n")
 
