@@ -218,3 +218,41 @@ def test_mode_none_keeps_the_record_and_says_how_to_retire(setup):
     assert result.code == 0, result.output
     assert "RFC 8461 §8.3" in result.out and "never deletes" in result.out
     assert row("_mta-sts", "TXT", f'"v=STSv1; id={domain.id}"') in setup.zone()
+
+
+def test_many_domains_share_a_zone_and_a_provider_from_defaults(setup):
+    text = f"""\
+defaults:
+  policy: {{mode: testing, mx: [mx1.example.com]}}
+  dns:
+    zone: example.com
+    provider:
+      class: octodns_bind.Rfc2136Provider
+      host: 127.0.0.1
+      port: {setup.named.port}
+      key_name: env/TSIG_KEY_NAME
+      key_secret: env/TSIG_KEY_SECRET
+      key_algorithm: hmac-sha256
+domains:
+  - domain: example.com
+  - domain: eu.example.com
+    policy: {{mode: enforce}}
+"""
+    setup.config.write_text(text)
+    domains = loads(text).domains
+    for domain in domains:
+        setup.web.route(domain.policy_host, Route(body=domain.policy_bytes), POLICY_PATH)
+    before = setup.zone()
+
+    result = run_cli("dns", "apply", "-c", setup.config, "--ca-file", setup.web.ca_pem_path,
+                     "--connect-to", f"::127.0.0.1:{setup.web.port}", "--timeout", "10")
+
+    assert result.code == 0, result.output
+    assert [line.split(":")[0] for line in result.out.splitlines() if "applied" in line] == ["example.com", "eu.example.com"]
+    after = setup.zone()
+    assert before - after == {row("_mta-sts", "TXT", '"v=STSv1; id=old1"')}
+    assert after - before == {
+        row("_mta-sts", "TXT", f'"v=STSv1; id={domains[0].id}"'),
+        row("_mta-sts.eu", "TXT", f'"v=STSv1; id={domains[1].id}"', ttl=3600),
+    }
+    assert run_cli("dns", "diff", "eu.example.com", "-c", setup.config, "--connect-to", f"::127.0.0.1:{setup.web.port}").code == 0
