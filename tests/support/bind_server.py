@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import shutil
 import subprocess
 import time
 from collections.abc import Mapping
@@ -96,9 +97,13 @@ def start_named(zones: Mapping[str, str], workdir: Path, key: TsigKey, *, update
     """Serve ``zones`` (zone name -> zone text) with a fresh named; returns
     once every zone answers. Raises NamedError if named fails to come up.
     ``updates=False``: transfers with the key, but no updates at all."""
-    named = find_tool("named")
-    if named is None:
+    installed = find_tool("named")
+    if installed is None:
         raise NamedError("named not found (apt-get install -y bind9)")
+    # Where AppArmor is on (Ubuntu, GitHub's runners), Debian's profile for
+    # /usr/sbin/named confines it to /etc/bind and /var/{lib,cache}/bind; a
+    # copy of the binary elsewhere runs unconfined and reads the test's files.
+    named = str(shutil.copy2(installed, workdir / "named"))
     zone_files: dict[str, Path] = {}
     for index, (name, text) in enumerate(zones.items()):
         path = workdir / f"{index}.zone"  # named keeps its journal beside it
