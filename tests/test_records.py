@@ -122,3 +122,16 @@ def test_octodns_format_loads_in_octodns_yaml_provider(tmp_path, config, zone, n
             assert ";" in record.value
         else:
             assert got.value == record.value
+
+
+def test_octodns_format_gives_one_document_per_zone(tmp_path):
+    result = run_cli("records", "-c", ROOT / "examples" / "multi-domain.yml", "--format", "octodns")
+    assert result.code == 0, result.output
+    documents = result.out.split("# zone ")[1:]
+    zones = [doc.split(".:", 1)[0] for doc in documents]
+    assert zones == ["example.net", "example.info", "xn--bcher-kva.example"]
+    for zone, document in zip(zones, documents):
+        directory = tmp_path / zone
+        directory.mkdir()
+        (directory / f"{zone}.yaml").write_text("# zone " + document)
+        assert {name for name, _ in _octodns_zone(directory, zone)} >= {"_mta-sts", "mta-sts"}
