@@ -60,9 +60,12 @@ _SECRET_KEY_PATTERN = (
 )
 
 
-def _constructed(node: yaml.Node) -> Any:
-    """A scalar as octoDNS's own YAML loader reads it."""
-    return yaml.safe_load(yaml.serialize(node))
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+
+def _constructed(node: yaml.ScalarNode) -> Any:
+    """A scalar as octoDNS's own (safe) YAML loader reads it: 53 a number, yes a boolean."""
+    return _CONSTRUCTOR.yaml_constructors[node.tag](_CONSTRUCTOR, node)
 
 
 class ProviderOptions(Type):
@@ -180,7 +183,7 @@ class DnsConfig:
     zone: str
     file: str
     path: str  # key path of the provider mapping, e.g. "dns.provider" or "defaults.dns.provider"
-    lines: dict[str, int] = field(hash=False, repr=False)  # key path -> line, for the provider's options
+    lines: dict[str, int] = field(hash=False, repr=False, compare=False)  # key path -> line, for errors found later
 
     @property
     def provider_class(self) -> str:
@@ -209,6 +212,5 @@ def resolve_dns(entry: dict, defaults: dict, path: str, domain: str, source: Sou
         source.error(f"{zone_from}.zone", f"{domain} is not in the zone {zone}; give the zone that holds the domain's records",
                      line=source.lines.get(f"{zone_from}.zone") or source.lines.get(here))
         return None
-    prefix = f"{provider_from}.provider"
-    lines = {key: line for key, line in source.lines.items() if key == prefix or key.startswith(prefix + ".") or key.startswith(prefix + "[")}
-    return DnsConfig(provider=merged["provider"], zone=zone, file=source.file, path=prefix, lines=lines)
+    # The config's whole key -> line map, shared by every domain (no copy per domain).
+    return DnsConfig(provider=merged["provider"], zone=zone, file=source.file, path=f"{provider_from}.provider", lines=source.lines)
