@@ -10,6 +10,7 @@ import pytest
 
 from generator.config import loads
 from generator.dnspublish.octo import package_of
+from generator.errors import ConfigError
 from generator.dnspublish.owned import (
     RecordSet,
     SetChange,
@@ -155,3 +156,34 @@ def test_an_option_the_class_does_not_take_is_named(tmp_path, monkeypatch):
 def test_usage_errors(tmp_path, text, args, message):
     result, _ = run_dns(tmp_path, text, *args)
     assert result.code == 2 and message in result.err, result.output
+
+
+MULTI = """\
+defaults:
+  policy: {mx: [mx.example.com]}
+  dns:
+    zone: example.com
+    provider: {class: octodns_bind.Rfc2136Provider, host: 192.0.2.53, key_secret: env/SHARED}
+domains:
+  - domain: example.com
+  - domain: mail.example.com
+    dns:
+      provider: {class: octodns_cloudflare.CloudflareProvider, token: env/CF_TOKEN}
+  - domain: example.org
+    dns: {zone: example.org}
+"""
+
+
+def test_defaults_dns_merges_key_by_key_and_a_provider_is_taken_whole():
+    first, second, third = loads(MULTI).domains
+    assert (first.dns.zone, first.dns.path, first.dns.provider["key_secret"]) == ("example.com", "defaults.dns.provider", "env/SHARED")
+    assert second.dns.provider == {"class": "octodns_cloudflare.CloudflareProvider", "token": "env/CF_TOKEN"}
+    assert (second.dns.zone, second.dns.path) == ("example.com", "domains[1].dns.provider")
+    assert (third.dns.zone, third.dns.provider_class) == ("example.org", "octodns_bind.Rfc2136Provider")
+
+
+def test_a_default_zone_must_hold_every_domain():
+    with pytest.raises(ConfigError) as caught:
+        loads(MULTI.replace("    dns: {zone: example.org}\n", ""), file="multi.yml")
+    assert [str(i) for i in caught.value.issues] == ["defaults.dns.zone: example.org is not in the zone example.com; "
+                                                     "give the zone that holds the domain's records (multi.yml:4)"]
