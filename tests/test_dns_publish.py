@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+import yaml
 
 from generator.config import loads
 from generator.check.https import POLICY_PATH
@@ -256,3 +257,68 @@ domains:
         row("_mta-sts.eu", "TXT", f'"v=STSv1; id={domains[1].id}"', ttl=3600),
     }
     assert run_cli("dns", "diff", "eu.example.com", "-c", setup.config, "--connect-to", f"::127.0.0.1:{setup.web.port}").code == 0
+
+
+YAML_ZONE = """\
+---
+? ''
+: - type: MX
+    value:
+      exchange: mx1.example.com.
+      preference: 10
+  - type: TXT
+    value: v=spf1 mx -all
+_mta-sts:
+  type: TXT
+  values:
+  - keep=1
+  - v=STSv1\\; id=old1
+www:
+  type: A
+  value: 192.0.2.80
+"""
+FILE_PROVIDER = """\
+domain: example.com
+policy:
+  mx: [mx1.example.com]
+tlsrpt:
+  rua: ['mailto:tls@example.com']
+dns:
+  provider:
+    class: {cls}
+    directory: {directory}
+{extra}"""
+
+
+def test_octodns_yaml_provider_keeps_the_other_records(tmp_path):
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    (zones / "example.com.yaml").write_text(YAML_ZONE)
+    config = tmp_path / "mta-sts.yml"
+    config.write_text(FILE_PROVIDER.format(cls="octodns.provider.yaml.YamlProvider", directory=zones, extra="    escaped_semicolons: true\n"))
+    domain = loads(config.read_text()).domains[0]
+
+    result = run_cli("dns", "apply", "--force", "-c", config)
+
+    assert result.code == 0, result.output
+    written = yaml.safe_load((zones / "example.com.yaml").read_text())
+    before = yaml.safe_load(YAML_ZONE)
+    assert {k: v for k, v in written.items() if k not in ("_mta-sts", "_smtp._tls")} == {k: v for k, v in before.items() if k != "_mta-sts"}
+    assert written["_mta-sts"]["values"] == ["keep=1", f"v=STSv1\\; id={domain.id}"]
+    assert written["_smtp._tls"]["value"] == "v=TLSRPTv1\\; rua=mailto:tls@example.com"
+
+
+def test_a_provider_that_writes_whole_zones_from_a_plan_is_refused(tmp_path):
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    text = "$ORIGIN example.com.\n@ 300 IN SOA ns1 hostmaster 1 3600 900 604800 300\n@ 300 IN NS ns1\nns1 300 IN A 192.0.2.1\nwww 300 IN A 192.0.2.80\n"
+    (zones / "example.com.").write_text(text)
+    config = tmp_path / "mta-sts.yml"
+    config.write_text(FILE_PROVIDER.format(cls="octodns_bind.ZoneFileProvider", directory=zones, extra=""))
+
+    result = run_cli("dns", "apply", "--force", "-c", config)
+
+    assert result.code == 2, result.output
+    assert "refusing octoDNS's plan for example.com: it would change" in result.err and "a record this tool does not own" in result.err
+    assert "nothing was changed" in result.err
+    assert (zones / "example.com.").read_text() == text

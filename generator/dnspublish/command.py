@@ -76,8 +76,11 @@ def run(config: Config, names: list[str], *, apply: bool, force: bool, options: 
 
 def _domain(domain: DomainConfig, *, apply: bool, force: bool, options: CheckOptions, out: TextIO, err: TextIO) -> int:
     dns = domain.dns
+    # One instance reads the zone, another plans and applies: a provider that
+    # caches what it read (octodns-bind's zone files) would otherwise plan
+    # against its cache and hide that it writes whole zones from a plan.
+    zone, existing = octo.read_zone(octo.load_provider(dns), dns.zone)
     provider = octo.load_provider(dns)
-    zone, existing = octo.read_zone(provider, dns.zone)
     owned = owned_records(domain)
     problems = conflicts(existing, owned)
     if problems:
@@ -99,8 +102,10 @@ def _domain(domain: DomainConfig, *, apply: bool, force: bool, options: CheckOpt
     plan, changes = octo.plan_zone(provider, zone, desired_sets(existing, publish))
     reasons = [r for r in (unsafe(c, publish) for c in changes) if r]
     if reasons:
-        raise DnsError(f"refusing octoDNS's plan for {dns.zone}: {'; '.join(reasons)}. "
-                       "Providers that rewrite whole zones (YAML or zone files) are not supported; use `records --format octodns` for them")
+        listed = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
+        raise DnsError(f"refusing octoDNS's plan for {dns.zone}: {listed}. A provider that writes whole zones "
+                       "from a plan (octoDNS's zone-file provider) cannot leave the other records alone; use `records --format octodns` "
+                       "or `records` and edit the zone yourself")
 
     where = f"zone {dns.zone}, {dns.provider_class}"
     if not changes and held is None:
