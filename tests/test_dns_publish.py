@@ -322,3 +322,19 @@ def test_a_provider_that_writes_whole_zones_from_a_plan_is_refused(tmp_path):
     assert "refusing octoDNS's plan for example.com: it would change" in result.err and "a record this tool does not own" in result.err
     assert "nothing was changed" in result.err
     assert (zones / "example.com.").read_text() == text
+
+
+def test_a_record_the_server_drops_is_reported_after_apply(bind_server_factory, tls_server_factory, tmp_path, monkeypatch):
+    # A URI record octoDNS's RFC 2136 provider does not read: the CNAME
+    # looks free, and BIND silently ignores a CNAME beside other data.
+    named = bind_server_factory({ZONE: minimal_zone(ZONE, OTHER_RECORDS + 'mta-sts IN URI 10 1 "https://example.net/"\n')})
+    monkeypatch.setenv("TSIG_KEY_NAME", named.key.name)
+    monkeypatch.setenv("TSIG_KEY_SECRET", named.key.secret)
+    setup = Setup(named, tls_server_factory(), tmp_path / "mta-sts.yml")
+    setup.serve(setup.write())
+
+    result = setup.dns("apply")
+
+    assert result.code == 1, result.output
+    assert f"reading the zone back does not show mta-sts.{ZONE}. CNAME example-org.github.io." in result.err
+    assert row("mta-sts", "CNAME", "example-org.github.io.", ttl=3600) not in setup.zone()

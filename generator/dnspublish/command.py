@@ -118,11 +118,23 @@ def _domain(domain: DomainConfig, *, apply: bool, force: bool, options: CheckOpt
         out.write(describe(change, publish) + "\n")
     if held is not None:
         out.write(_held(domain, sts, live, held))
+    unseen: list[str] = []
     if apply and changes:
         octo.apply_plan(provider, plan)
+        unseen = _read_back(dns, publish)
         out.write(f"{domain.domain}: applied {_count(len(changes))}\n")
+        if unseen:
+            err.write(f"warning: {domain.domain}: the provider took the changes, but reading the zone back does not show "
+                      f"{', '.join(unseen)}; run `mta-sts-pages dns diff` later (some providers take a while), or see why the "
+                      f"server dropped it (an RFC 2136 server ignores a CNAME beside other records)\n")
     _retire_note(domain, out)
-    return PENDING if held is not None or not apply else IN_SYNC
+    return PENDING if held is not None or unseen or not apply else IN_SYNC
+
+
+def _read_back(dns, publish: list[Owned]) -> list[str]:
+    """The published records the zone does not show when read again."""
+    _, now = octo.read_zone(octo.load_provider(dns), dns.zone)
+    return [f"{o.fqdn}. {o.type} {o.value}" for o in publish if o.value not in (now[o.key].values if o.key in now else ())]
 
 
 def _count(n: int) -> str:
