@@ -2,8 +2,9 @@
 published now, plan with octoDNS, check the plan, print, apply.
 
 Exit code: 0 when DNS matches the config (after apply: when everything was
-published), 1 when changes are pending (diff) or an id was held back
-(apply), 2 when a domain could not be handled (its zone is left unchanged).
+published and reads back), 1 when changes are pending (diff), or an id was
+held back or a change does not read back (apply), 2 when a domain could not
+be handled.
 """
 
 from __future__ import annotations
