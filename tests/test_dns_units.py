@@ -4,6 +4,7 @@ read: a missing provider package or variable, an option the class refuses."""
 
 from __future__ import annotations
 
+import socket
 import sys
 
 import pytest
@@ -187,3 +188,15 @@ def test_a_default_zone_must_hold_every_domain():
         loads(MULTI.replace("    dns: {zone: example.org}\n", ""), file="multi.yml")
     assert [str(i) for i in caught.value.issues] == ["defaults.dns.zone: example.org is not in the zone example.com; "
                                                      "give the zone that holds the domain's records (multi.yml:4)"]
+
+
+def test_an_unreachable_server_is_a_clear_error(tmp_path, monkeypatch):
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("TSIG_KEY_NAME", "k")
+    monkeypatch.setenv("TSIG_KEY_SECRET", "c2VjcmV0")
+    result, _ = run_dns(tmp_path, CONFIG.format(cls="octodns_bind.Rfc2136Provider", extra=f"    port: {port}\n    timeout: 5\n"))
+    assert result.code == 2, result.output
+    assert "could not read the zone example.com from Rfc2136Provider" in result.err
+    assert "(is the server reachable at the configured host and port?)" in result.err
