@@ -182,7 +182,9 @@ class _ToStream(logging.Handler):
         self.stream = stream
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.stream.write(f"octoDNS: {record.getMessage()}\n")
+        # octoDNS's loggers share no prefix (Zone, Record, <Provider>[id]); its files do.
+        source = "octoDNS: " if "octodns" in record.pathname else "warning: "
+        self.stream.write(f"{source}{record.getMessage()}\n")
 
 
 @contextlib.contextmanager
