@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.config import loads
 from generator.check.https import POLICY_PATH
+from generator.config import loads
 from tests.support.bind_server import BindServer, TsigKey, start_named
 from tests.support.cli import run_cli
 from tests.support.dns_server import minimal_zone
