@@ -4,12 +4,14 @@ read: a missing provider package or variable, an option the class refuses."""
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 
 import pytest
 
-from generator.config import loads
+from generator.config import json_schema, loads
+from generator.dnspublish.model import is_secret_option
 from generator.dnspublish.octo import package_of
 from generator.errors import ConfigError
 from generator.dnspublish.owned import (
@@ -200,3 +202,15 @@ def test_an_unreachable_server_is_a_clear_error(tmp_path, monkeypatch):
     assert result.code == 2, result.output
     assert "could not read the zone example.com from Rfc2136Provider" in result.err
     assert "(is the server reachable at the configured host and port?)" in result.err
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [("key_secret", True), ("token", True), ("api_key", True), ("secret_access_key", True), ("Password", True),
+     ("application_key", True), ("key_name", False), ("key_algorithm", False), ("credentials_file", False),
+     ("private_key_path", False), ("host", False), ("port", False), ("email", False), ("Key_Name", True)],
+)
+def test_secret_options_in_python_and_in_the_schema(name, secret):
+    [pattern] = json_schema()["else"]["properties"]["dns"]["properties"]["provider"]["patternProperties"]
+    assert is_secret_option(name) is secret
+    assert bool(re.search(pattern, name)) is secret

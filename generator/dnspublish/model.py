@@ -43,10 +43,10 @@ _SCALARS = {
 
 def is_secret_option(name: str) -> bool:
     """Whether option ``name`` holds a credential (so must be ``env/NAME``)."""
-    lower = name.lower()
-    if lower in NOT_SECRET or lower.endswith(_PATH_SUFFIXES):
+    # Exemptions by exact name, words in any case: as the JSON Schema has it.
+    if name in NOT_SECRET or name.endswith(_PATH_SUFFIXES):
         return False
-    return any(word in lower for word in SECRET_WORDS)
+    return any(word in name.lower() for word in SECRET_WORDS)
 
 
 def _any_case(word: str) -> str:
