@@ -88,19 +88,21 @@ def build(
 class RecordFormat(str, Enum):
     bind = "bind"
     json = "json"
+    octodns = "octodns"
 
 
 @app.command()
 def records(
     config: ConfigOption = Path("mta-sts.yml"),
-    format: Annotated[RecordFormat, typer.Option("--format", "-f", help="bind: zone file lines; json: for scripts.")] = RecordFormat.bind,
+    format: Annotated[RecordFormat, typer.Option("--format", "-f", help="bind: zone file lines; json: for scripts; octodns: octoDNS zone YAML.")] = RecordFormat.bind,
     strict: StrictOption = False,
 ) -> None:
     """Print the DNS records to publish: _mta-sts TXT, _smtp._tls TXT, mta-sts CNAME."""
-    from generator.records import to_bind, to_json
+    from generator.records import to_bind, to_json, to_octodns
 
     loaded = _load(config, strict)
-    typer.echo((to_json if format is RecordFormat.json else to_bind)(loaded.domains), nl=False)
+    render = {RecordFormat.bind: to_bind, RecordFormat.json: to_json, RecordFormat.octodns: to_octodns}[format]
+    typer.echo(render(loaded.domains), nl=False)
 
 
 @app.command()
@@ -435,6 +437,55 @@ def monitor(
         typer.echo(item.line())
     if summary is not None:
         append(summary, document([s.report for s in synced]) + "\n" + "".join(f"- {s.line()}\n" for s in synced))
+dns_app = typer.Typer(
+    name="dns",
+    help="Publish the DNS records through the octoDNS provider of the config's dns: section.",
+    no_args_is_help=True,
+)
+app.add_typer(dns_app)
+
+DnsDomains = Annotated[Optional[list[str]], typer.Argument(help="Domains of the config to handle. Default: every domain with a dns: section.", show_default=False)]
+DnsConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The config file.", dir_okay=False)]
+DnsCaFile = Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="For the policy check: trust only the CA certificates in this file.", dir_okay=False)]
+DnsConnectTo = Annotated[Optional[list[str]], typer.Option("--connect-to", metavar="HOST:PORT:ADDR:PORT", help="For the policy check: connect to ADDR:PORT instead of HOST:PORT, like curl (repeatable).")]
+DnsNameserver = Annotated[Optional[list[str]], typer.Option("--nameserver", metavar="IP[:PORT]", help="For the policy check: resolve the policy host at this DNS server (repeatable).")]
+DnsTimeout = Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline of the policy check, in seconds.")]
+
+
+def _dns(domains, config, nameserver, ca_file, connect_to, timeout, *, apply: bool, force: bool) -> None:
+    from generator.check.options import make_options
+    from generator.dnspublish.command import run
+
+    options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=1, smtp=False)
+    loaded = _load(config, strict=False)
+    raise typer.Exit(run(loaded, domains or [], apply=apply, force=force, options=options, out=sys.stdout, err=sys.stderr))
+
+
+@dns_app.command("diff")
+def dns_diff(
+    domains: DnsDomains = None,
+    config: DnsConfigOption = Path("mta-sts.yml"),
+    nameserver: DnsNameserver = None,
+    ca_file: DnsCaFile = None,
+    connect_to: DnsConnectTo = None,
+    timeout: DnsTimeout = 20.0,
+) -> None:
+    """Show what `dns apply` would change in the records this tool owns (exit 1 when changes are pending)."""
+    _dns(domains, config, nameserver, ca_file, connect_to, timeout, apply=False, force=False)
+
+
+@dns_app.command("apply")
+def dns_apply(
+    domains: DnsDomains = None,
+    config: DnsConfigOption = Path("mta-sts.yml"),
+    force: Annotated[bool, typer.Option("--force", help="Publish a new _mta-sts id without checking that the new policy is served (RFC 8461 §8.1 says not to).")] = False,
+    nameserver: DnsNameserver = None,
+    ca_file: DnsCaFile = None,
+    connect_to: DnsConnectTo = None,
+    timeout: DnsTimeout = 20.0,
+) -> None:
+    """Publish the records; a new _mta-sts id only once https://mta-sts.<domain>/ serves the new policy."""
+    _dns(domains, config, nameserver, ca_file, connect_to, timeout, apply=True, force=force)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from generator.dnspublish.model import DNS, DnsConfig, resolve_dns
 from generator.errors import ConfigError, ConfigIssue
 from generator.names import MAX_NAME, MAX_POLICY_DOMAIN, normalize_mx_pattern, normalize_policy_domain
 from generator.policy import (
@@ -181,6 +182,7 @@ SINGLE = Section(
         "tlsrpt": Key(TLSRPT, TLSRPT.doc),
         "pages": Key(PAGES, PAGES.doc),
         "monitor": Key(MONITOR, MONITOR.doc),
+        "dns": Key(DNS, DNS.doc),
     },
     doc="mta-sts-pages configuration for one domain.",
 )
@@ -191,6 +193,7 @@ DOMAIN_ENTRY = Section(
         "tlsrpt": Key(TLSRPT, "Overrides defaults.tlsrpt."),
         "pages": Key(PAGES, "Overrides defaults.pages key by key."),
         "monitor": Key(MONITOR, "Overrides defaults.monitor key by key."),
+        "dns": Key(DNS, "Overrides defaults.dns key by key (the provider as a whole)."),
     },
     doc="One domain; its sections override the defaults key by key.",
 )
@@ -198,7 +201,7 @@ MULTI = Section(
     {
         "defaults": Key(
             Section({"policy": Key(POLICY, POLICY.doc), "tlsrpt": Key(TLSRPT, TLSRPT.doc), "pages": Key(PAGES, PAGES.doc),
-                     "monitor": Key(MONITOR, MONITOR.doc)}),
+                     "monitor": Key(MONITOR, MONITOR.doc), "dns": Key(DNS, DNS.doc)}),
             "Settings every domain starts from.",
         ),
         "domains": Key(ListOf(DOMAIN_ENTRY, min_items=1, max_items=MAX_DOMAINS), "The domains; each builds its own site folder.", required=True),
@@ -231,6 +234,7 @@ class DomainConfig:
     branch: str = "main"
     verification: str | None = None  # GitHub's domain-verification code
     monitor: Monitor | None = None  # None: no monitor workflow
+    dns: DnsConfig | None = None
 
     @property
     def policy_host(self) -> str:
@@ -321,6 +325,7 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
         branch=pages.get("branch", "main"),
         verification=pages.get("verification"),
         monitor=Monitor(**monitor) if monitor is not None else None,
+        dns=resolve_dns(entry, defaults, path, domain, source),
     )
 
 

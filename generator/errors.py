@@ -72,3 +72,12 @@ class MailboxError(MtaStsPagesError):
     """A mailbox (IMAP) could not be read: connection, TLS, login or folder."""
 
     exit_code = 1
+class DnsError(MtaStsPagesError):
+    """The DNS provider cannot be used, or refused a change (`dns diff` / `dns apply`).
+
+    ``applying``: it failed while applying, so part of the change may be made.
+    """
+
+    def __init__(self, message: str, *, applying: bool = False):
+        super().__init__(message)
+        self.applying = applying

@@ -1,9 +1,12 @@
-"""The DNS records a domain needs, as BIND zone lines or JSON."""
+"""The DNS records a domain needs, as BIND zone lines, JSON or octoDNS YAML."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+
+import yaml
 
 from generator.config import DomainConfig
 from generator.policy import render_sts_record
@@ -80,3 +83,41 @@ def to_json(domains: list[DomainConfig] | tuple[DomainConfig, ...]) -> str:
         for d in domains
     ]
     return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
+def zone_of(domain: DomainConfig) -> str:
+    """The zone that holds the domain's records: `dns.zone`, else the domain."""
+    return domain.dns.zone if domain.dns is not None else domain.domain
+
+
+def relative_name(name: str, zone: str) -> str:
+    """``name`` relative to ``zone`` ('' for the apex), as octoDNS writes names."""
+    return "" if name == zone else name.removesuffix("." + zone)
+
+
+def octodns_value(record: Record) -> str:
+    """The value as octoDNS holds it: a TXT value's ';' escaped as '\\;'
+    (octoDNS's YAML format reads an unescaped ';' as an error)."""
+    return record.value.replace(";", "\\;") if record.type == "TXT" else record.value
+
+
+def _natural(name: str) -> list:
+    # octoDNS's YamlProvider insists on its natural sort order of names.
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"([0-9]+)", name)]
+
+
+def to_octodns(domains: list[DomainConfig] | tuple[DomainConfig, ...]) -> str:
+    """One octoDNS zone YAML document per zone (the records of every domain in it)."""
+    zones: dict[str, dict[str, list[dict]]] = {}
+    for domain in domains:
+        zone = zones.setdefault(zone_of(domain), {})
+        for record in records_for(domain):
+            data = {"ttl": record.ttl, "type": record.type, "value": octodns_value(record)}
+            zone.setdefault(relative_name(record.name, zone_of(domain)), []).append(data)
+    documents = []
+    for zone, names in zones.items():
+        body = {name: names[name][0] if len(names[name]) == 1 else sorted(names[name], key=lambda d: d["type"])
+                for name in sorted(names, key=_natural)}
+        documents.append(f"# zone {zone}.: octoDNS YamlProvider file {zone}.yaml (escaped_semicolons: true)\n"
+                         + yaml.safe_dump(body, explicit_start=True, sort_keys=False, default_flow_style=False))
+    return "".join(documents)

@@ -28,18 +28,25 @@ def test_python_dash_m():
     assert result.returncode == 0 and __version__ in result.stdout
 
 
-def command_names() -> list[str]:
+def commands() -> list[tuple[list[str], object]]:
+    """Every command as (its words, its Click command), groups' subcommands included."""
+    import click
     import typer.main
 
-    return sorted(typer.main.get_command(app).commands)
+    def walk(group, words):
+        for name, command in sorted(group.commands.items()):
+            yield [*words, name], command
+            if isinstance(command, click.Group):
+                yield from walk(command, [*words, name])
+
+    return list(walk(typer.main.get_command(app), []))
 
 
 def test_every_command_has_help():
-    for name in command_names():
-        result = run_cli(name, "--help")
+    for words, command in commands():
+        result = run_cli(*words, "--help")
         assert result.code == 0, result.output
-        summary = next(c for c in app.registered_commands if (c.name or c.callback.__name__) == name).callback.__doc__
-        assert summary and summary.strip(), f"{name} has no help text"
+        assert command.help and command.help.strip(), f"{' '.join(words)} has no help text"
 
 
 def test_usage_error_exit_code_2():

@@ -46,6 +46,13 @@ def rua(value: str) -> str:
     return with_line(9, f"    - {value}")
 
 
+DNS = """\
+dns:
+  provider:
+    class: octodns_bind.Rfc2136Provider
+    host: 192.0.2.53
+{extra}"""
+
 ROWS = [
     # (id, config text, expected path, expected message fragment, line)
     ("domain-label-64", domain("a" * 64 + ".com"), "domain", "is 64 characters long (at most 63)", 1),
@@ -121,6 +128,16 @@ ROWS = [
     ("monitor-smtp-string", BASE + "monitor:\n  smtp: 'true'\n", "monitor.smtp", "expected true or false, got a string", 11),
     ("monitor-label-comma", BASE + "monitor:\n  label: 'mta-sts,dns'\n", "monitor.label", "is not a GitHub label name", 11),
     ("monitor-label-long", BASE + "monitor:\n  label: " + "x" * 51 + "\n", "monitor.label", "is not a GitHub label name", 11),
+    ("dns-literal-secret", BASE + DNS.format(extra="    key_secret: hunter2\n"), "dns.provider.key_secret", "looks like a secret, so it must be an environment reference", 14),
+    ("dns-secret-with-default", BASE + DNS.format(extra="    api_token: env/TOKEN/hunter2\n"), "dns.provider.api_token", "looks like a secret", 14),
+    ("dns-secret-not-text", BASE + DNS.format(extra="    password: 1234\n"), "dns.provider.password", "looks like a secret", 14),
+    ("dns-bad-env-reference", BASE + DNS.format(extra="    port: env/1PORT\n"), "dns.provider.port", "not an octoDNS environment reference", 14),
+    ("dns-missing-class", BASE + "dns:\n  provider:\n    host: 192.0.2.53\n", "dns.provider", "missing required key 'class'", 12),
+    ("dns-bad-class", BASE + "dns:\n  provider:\n    class: Rfc2136Provider\n", "dns.provider.class", "is not a Python class path", 12),
+    ("dns-no-provider", BASE + "dns:\n  zone: example.com\n", "dns", "no 'provider:' here or in defaults.dns", 10),
+    ("dns-zone-not-parent", BASE + DNS.format(extra="  zone: example.org\n"), "dns.zone", "example.com is not in the zone example.org", 14),
+    ("dns-zone-invalid", BASE + DNS.format(extra="  zone: ex_ample.com\n"), "dns.zone", "contains an underscore", 14),
+    ("dns-unknown-key", BASE + DNS.format(extra="  provder: {}\n"), "dns.provder", "unknown key; expected one of: provider, zone", 14),
     ("empty-file", "", "", "the config is empty", None),
     ("not-a-mapping", "- a\n- b\n", "", "expected a mapping", 1),
     ("policy-too-large", BASE.replace("    - mx1.example.com\n", "".join(f"    - mx{i:05d}.{'a' * 50}.example.com\n" for i in range(1200))),

@@ -92,3 +92,62 @@ def test_verification_code_gives_githubs_challenge_record_that_nsd_serves(tmp_pa
     nsd = dns_server_factory({"example.com": minimal_zone("example.com", result.out)})
     answer = loopback_resolver(nsd.port).resolve("_github-pages-challenge-example-org.example.com", "TXT")
     assert [b"".join(r.strings) for r in answer] == [b"a8f3e1c07d9b4265e0b1c3d5f7a9e2"]
+def _octodns_zone(directory: Path, zone_name: str):
+    """The zone as octoDNS's own YamlProvider reads it (ordering enforced)."""
+    from octodns.provider.yaml import YamlProvider
+    from octodns.record import Record
+    from octodns.zone import Zone
+
+    Record.enable_validators(("legacy",))
+    Zone.enable_zone_validators(("legacy",))
+    zone = Zone(zone_name + ".", [])
+    YamlProvider("config", str(directory), escaped_semicolons=True, enforce_order=True).populate(zone)
+    return {(r.name, r._type): r for r in zone.records}
+
+
+@pytest.mark.parametrize(
+    ("config", "zone", "names"),
+    [
+        pytest.param(ROOT / "examples" / "google-workspace.yml", "example.com", ("_mta-sts", "_smtp._tls", "mta-sts"), id="domain-is-the-zone"),
+        pytest.param("domain: mail.example.org\npolicy:\n  mx: [mx.example.org]\ntlsrpt:\n  rua: ['mailto:tls@example.org']\n"
+                     "pages:\n  owner: example-org\ndns:\n  zone: example.org\n  provider:\n    class: octodns_bind.Rfc2136Provider\n"
+                     "    host: 192.0.2.53\n", "example.org", ("_mta-sts.mail", "_smtp._tls.mail", "mta-sts.mail"), id="parent-zone"),
+    ],
+)
+def test_octodns_format_loads_in_octodns_yaml_provider(tmp_path, config, zone, names):
+    if not isinstance(config, Path):
+        (tmp_path / "mta-sts.yml").write_text(config)
+        config = tmp_path / "mta-sts.yml"
+    result = run_cli("records", "-c", config, "--format", "octodns")
+    assert result.code == 0, result.output
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    (zones / f"{zone}.yaml").write_text(result.out)
+
+    loaded = _octodns_zone(zones, zone)
+
+    [domain] = loads(Path(config).read_text()).domains
+    expected = {(name, r.type): r for name, r in zip(names, records_for(domain))}
+    assert set(loaded) == set(expected)
+    for key, record in expected.items():
+        got = loaded[key]
+        assert got.ttl == record.ttl
+        if record.type == "TXT":
+            # octoDNS holds ';' escaped; on the wire the value is the record's own.
+            assert [v.to_raw_text() for v in got.values] == [record.value]
+            assert ";" in record.value
+        else:
+            assert got.value == record.value
+
+
+def test_octodns_format_gives_one_document_per_zone(tmp_path):
+    result = run_cli("records", "-c", ROOT / "examples" / "multi-domain.yml", "--format", "octodns")
+    assert result.code == 0, result.output
+    documents = result.out.split("# zone ")[1:]
+    zones = [doc.split(".:", 1)[0] for doc in documents]
+    assert zones == ["example.net", "example.info", "xn--bcher-kva.example"]
+    for zone, document in zip(zones, documents):
+        directory = tmp_path / zone
+        directory.mkdir()
+        (directory / f"{zone}.yaml").write_text("# zone " + document)
+        assert {name for name, _ in _octodns_zone(directory, zone)} >= {"_mta-sts", "mta-sts"}

@@ -31,7 +31,7 @@ SINGLE = SCHEMA["else"]["properties"]
 # Helix...) implements draft 7, so the schema keeps to them.
 DRAFT7_KEYWORDS = {
     "$schema", "title", "description", "default", "type", "enum", "pattern", "minimum", "maximum",
-    "items", "minItems", "maxItems", "properties", "additionalProperties", "required", "oneOf", "anyOf",
+    "items", "minItems", "maxItems", "properties", "patternProperties", "additionalProperties", "required", "oneOf", "anyOf",
     "if", "then", "else",
 }
 
@@ -39,7 +39,7 @@ DRAFT7_KEYWORDS = {
 def keywords(schema: dict):
     for key, value in schema.items():
         yield key
-        if key == "properties":
+        if key in ("properties", "patternProperties"):
             for child in value.values():
                 yield from keywords(child)
         elif isinstance(value, dict):
@@ -194,6 +194,11 @@ GOOD = {
     "single-monitor": "domain: example.com\npolicy:\n  mx: [mx.example.com]\npages:\n  owner: example-org\n  verification: a8f3e1c07d9b4265e0b1c3d5f7a9e2\n"
                       "monitor:\n  schedule: '*/30 1-5 * JAN-MAR mon,FRI'\n  smtp: true\n  label: 'MTA-STS health'\n",
     "multi-minimal": "domains:\n  - domain: example.net\n    policy: {mx: [mx.example.net]}\n",
+    "single-dns": "domain: mail.example.com\npolicy:\n  mx: [mx.example.com]\ndns:\n  zone: example.com\n  provider:\n"
+                  "    class: octodns_bind.Rfc2136Provider\n    host: 192.0.2.53\n    port: 5353\n    key_name: env/TSIG_KEY_NAME\n"
+                  "    key_secret: env/TSIG_KEY_SECRET\n    key_algorithm: hmac-sha256\n",
+    "multi-dns-defaults": MULTI_BASE.replace("defaults:\n", "defaults:\n  dns:\n    provider: {class: octodns_cloudflare.CloudflareProvider, token: env/CF_TOKEN}\n")
+                          + "  - domain: mail.example.org\n    dns: {zone: example.org}\n",
     "multi-defaults": MULTI_BASE + "  - domain: example.org\n    policy: {mode: enforce}\n    tlsrpt: {rua: ['mailto:tls@example.org']}\n",
 }
 
@@ -227,6 +232,10 @@ SCHEMA_ALLOWS = {
     "verification-without-owner": "verification needs owner: a rule across keys",
     "monitor-schedule-range": "the range of each cron field",
     "monitor-schedule-step": "the range of each cron field",
+    "dns-bad-env-reference": "the form of env/ references in options whose names the schema cannot know",
+    "dns-no-provider": "the provider may come from defaults.dns: a rule across keys",
+    "dns-zone-not-parent": "the zone must hold the domain: a rule across keys",
+    "dns-zone-invalid": "the fine print of the zone name",
 }
 
 

@@ -17,10 +17,13 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.resolver
+import dns.tsigkeyring
+import dns.update
 import pytest
 
 from tests.support import tools
 from tests.support.bad_dns import blackhole_dns, servfail_dns, truncating_dns
+from tests.support.bind_server import TsigKey, start_named
 from tests.support.certs import NEAR_EXPIRY_DAYS, CertKind, LocalCA
 from tests.support.dns_server import ZoneError, minimal_zone, start_nsd
 from tests.support.fixtures import DnsServerFactory, SmtpServerFactory, TlsServerFactory
@@ -108,6 +111,28 @@ def test_bad_zone_is_rejected_before_start(tmp_path: Path) -> None:
 
 
 # --- misbehaving DNS ----------------------------------------------------------
+
+
+def test_named_takes_updates_signed_with_its_key_only(tmp_path: Path) -> None:
+    tools.require_tool("named")
+    key = TsigKey.random()
+    with start_named({"example.com": minimal_zone("example.com", EXAMPLE_RECORDS)}, tmp_path, key) as server:
+        before = server.transfer("example.com")
+        assert ("_mta-sts.example.com.", 300, "TXT", '"v=STSv1; " "id=20240101T000000"') in before
+
+        def update(secret: str) -> int:
+            message = dns.update.UpdateMessage("example.com", keyring=dns.tsigkeyring.from_text({key.name: secret}),
+                                               keyalgorithm=key.algorithm)
+            message.add("www", 300, "A", "192.0.2.80")
+            try:
+                return dns.query.tcp(message, server.host, port=server.port, timeout=5).rcode()
+            except dns.exception.DNSException:  # dnspython refuses a reply signed with another key
+                return dns.rcode.NOTAUTH
+
+        assert update(TsigKey.random().secret) != dns.rcode.NOERROR
+        assert server.transfer("example.com") == before
+        assert update(key.secret) == dns.rcode.NOERROR
+        assert set(server.transfer("example.com")) - set(before) == {("www.example.com.", 300, "A", "192.0.2.80")}
 
 
 def test_blackhole_dns_never_answers() -> None:

@@ -121,8 +121,9 @@ remote-control:
     return server + zones
 
 
-class NsdServer(Server):
-    """A running NSD process; stop it with ``stop()`` or by leaving a ``with`` block."""
+class DaemonServer(Server):
+    """An authoritative server process started by a test (NSD, BIND); stop it
+    with ``stop()`` or by leaving a ``with`` block."""
 
     def __init__(self, process: subprocess.Popen[bytes], port: int, workdir: Path) -> None:
         self.process = process
@@ -142,13 +143,8 @@ class NsdServer(Server):
             return False
         return reply.rcode() == dns.rcode.NOERROR and bool(reply.answer)
 
-    def log(self) -> str:
-        """NSD's log so far (empty if it wrote none)."""
-        path = self.workdir / "nsd.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
     def stop(self) -> None:
-        """Stop NSD and the helper processes it forked."""
+        """Stop the server and the helper processes it forked."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -156,6 +152,15 @@ class NsdServer(Server):
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+class NsdServer(DaemonServer):
+    """A running NSD process."""
+
+    def log(self) -> str:
+        """NSD's log so far (empty if it wrote none)."""
+        path = self.workdir / "nsd.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
 
 def start_nsd(zones: Mapping[str, str], workdir: Path, *, timeout: float = 60.0) -> NsdServer:

@@ -8,6 +8,7 @@ from typing import Protocol
 
 import pytest
 
+from .bind_server import BindServer, TsigKey, start_named
 from .certs import CertKind, LocalCA
 from .dns_server import NsdServer, start_nsd
 from .smtp_server import SmtpServer, old_tls_smtp_server
@@ -17,6 +18,7 @@ from .tools import require_tool
 
 DnsServerFactory = Callable[[Mapping[str, str]], NsdServer]
 TlsServerFactory = Callable[[], TlsServer]
+BindServerFactory = Callable[[Mapping[str, str]], BindServer]
 
 
 class SmtpServerFactory(Protocol):
@@ -42,6 +44,15 @@ def dns_server_factory(
     require_tool("nsd-checkzone")
     with contextlib.ExitStack() as servers:
         yield lambda zones: servers.enter_context(start_nsd(zones, tmp_path_factory.mktemp("nsd")))
+
+
+@pytest.fixture
+def bind_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BindServerFactory]:
+    """``start(zones)`` serves ``{zone name: zone text}`` with a fresh named
+    that takes updates signed with its own random TSIG key (``server.key``)."""
+    require_tool("named")
+    with contextlib.ExitStack() as servers:
+        yield lambda zones: servers.enter_context(start_named(zones, tmp_path_factory.mktemp("named"), TsigKey.random()))
 
 
 @pytest.fixture

@@ -183,7 +183,7 @@ def workflow_commands(log: str) -> list[str]:
 
 def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, python_bin: Path, temp: Path,
                   pip_env: dict[str, str] = OFFLINE_PIP, extra_env: dict[str, str] | None = None,
-                  github: dict[str, str] | None = None) -> ActionRun:
+                  github: dict[str, str] | None = None, step_env: dict[str, str] | None = None) -> ActionRun:
     """Run ``action_dir/action.yml`` as the runner runs a composite action.
 
     Each ``run:`` step in order, under ``bash --noprofile --norc -eo pipefail``,
@@ -193,7 +193,9 @@ def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, pyt
     as on a runner. ``extra_env`` stands for the job's ``env:``. Steps whose
     ``if: inputs.x == 'v'`` does not hold are skipped. ``uses:`` steps may only
     set up Python (``python_bin`` takes its place). ``pip_env`` configures pip
-    (offline by default). Stops at the first failing step.
+    (offline by default). ``step_env``: the ``env:`` of the workflow step that
+    uses the action (secrets reach an action that way), seen by every step.
+    Stops at the first failing step.
     """
     action = yaml.safe_load((action_dir / "action.yml").read_text("utf-8"))
     assert action["runs"]["using"] == "composite"
@@ -215,6 +217,7 @@ def run_composite(action_dir: Path, inputs: dict[str, str], workspace: Path, pyt
         "GITHUB_ACTION_PATH": str(action_dir),
         "GITHUB_WORKSPACE": str(workspace),
         **pip_env,
+        **(step_env or {}),
     }
     summary, log = [], []
     ran: set[str] = set()

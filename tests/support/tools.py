@@ -14,6 +14,7 @@ DEBIAN_PACKAGES = {
     "knotd": "knot",
     "kzonecheck": "knot",
     "named-checkzone": "bind9-utils",
+    "named": "bind9",
     "jekyll": "jekyll",
     "openssl": "openssl",
     "dovecot": "dovecot-imapd",

@@ -1,0 +1,54 @@
+"""When a new `_mta-sts` id may go out: only once the policy it announces is
+served (RFC 8461 §8.1). A sender that sees the new id fetches the policy and
+caches whatever it gets for max_age; an id published early pins the old
+policy, or none, for that long.
+
+The policy is fetched as `check` fetches it (no redirects, text/plain, the
+size cap), honouring --ca-file, --connect-to and --nameserver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass
+
+from generator.check import deadline, dns, drift, https, tls
+from generator.check.options import CheckOptions
+from generator.config import DomainConfig
+from generator.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Served:
+    """Whether the built policy is what the policy host serves; ``detail`` says what it serves instead."""
+
+    ok: bool
+    detail: str = ""
+
+
+def served_policy(domain: DomainConfig, options: CheckOptions) -> Served:
+    try:
+        context = tls.client_context(options.ca_file)
+    except ssl.SSLError as exc:
+        raise UsageError(f"--ca-file {options.ca_file}: not a PEM file of CA certificates ({exc.reason or exc})") from None
+    return asyncio.run(_served(domain, options, context))
+
+
+async def _served(domain: DomainConfig, options: CheckOptions, context: ssl.SSLContext) -> Served:
+    resolver = dns.Resolver(options.nameservers, options.timeout)
+    try:
+        result = await https.fetch_policy(domain.policy_host, rules=options.connect_to, resolver=resolver, context=context,
+                                          deadline=deadline.start(options.timeout))
+    finally:
+        resolver.close()
+    findings, body = https.fetch_findings(result, domain.policy_host)
+    if body is None:
+        return Served(False, next(f.message for f in findings if f.severity == "error"))
+    differs = drift.policy_drift(domain, body)
+    if differs:
+        return Served(False, differs[0].message)
+    problems = [f.message for f in findings if f.severity == "error"]
+    if problems:
+        return Served(False, problems[0])
+    return Served(True)
