@@ -256,14 +256,21 @@ def test_a_name_dns_cannot_hold_is_a_failed_lookup_not_an_exception(name: str) -
 # --- the documented codes -------------------------------------------------------
 
 
-def _readme_codes() -> dict[str, str]:
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("### Finding codes"):text.index("<!-- check:end -->")]
-    return dict(re.findall(r"^\| `([a-z0-9-]+)` \| ([a-z /]+) \|", section, flags=re.M))
+def _documented_codes() -> dict[str, tuple[str, str]]:
+    """docs/findings.md's table: code -> (severity, meaning)."""
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \| ([a-z /]+) \| (.+) \|$", (ROOT / "docs" / "findings.md").read_text(), flags=re.M)
+    assert len(rows) == len({name for name, _, _ in rows}), "a code is listed twice"
+    return {name: (severity, meaning) for name, severity, meaning in rows}
 
 
-def test_readme_lists_every_code_with_its_severity() -> None:
-    assert _readme_codes() == {name: code.severity for name, code in codes.CODES.items()}
+def test_docs_list_every_code_with_its_severity_and_meaning() -> None:
+    """Every registered code is documented as registered, and no code that
+    is gone stays listed."""
+    documented = _documented_codes()
+    registered = {name: (code.severity, code.meaning) for name, code in codes.CODES.items()}
+    assert sorted(set(registered) - set(documented)) == [], "registered but not in docs/findings.md"
+    assert sorted(set(documented) - set(registered)) == [], "in docs/findings.md but not registered"
+    assert documented == registered
 
 
 def _finding_calls(path: Path):

@@ -1,7 +1,7 @@
 """Every finding code `check` can report, with its severity and meaning.
 
 Check modules build findings only from the constants below, so a code cannot
-be emitted without being listed here, and the README table is tested
+be emitted without being listed here, and docs/findings.md is tested
 against :data:`CODES`. The parsers' codes (`policy-*`, `sts-*`, `tlsrpt-*`)
 reach the report unchanged; they are listed here for the same reason.
 """
