@@ -47,7 +47,7 @@ def ordered(report: DomainReport):
 
 
 def to_json(report: DomainReport) -> dict:
-    """One domain's result; the README documents this schema."""
+    """One domain's result; docs/json.md documents this schema."""
     policy = report.policy
     return {
         "domain": report.domain,

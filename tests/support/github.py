@@ -316,9 +316,10 @@ README_MONITOR_WORKFLOW = "# Checks the MTA-STS deployment every day"
 
 
 def readme_workflow(first_line: str = README_PAGES_WORKFLOW) -> str:
-    """A workflow the README's GitHub section shows, by its first line."""
+    """A workflow the README's GitHub section or docs/github.md shows, by its first line."""
     text = (ROOT / "README.md").read_text("utf-8")
     section = text[text.index("<!-- github:start -->"):text.index("<!-- github:end -->")]
+    section += (ROOT / "docs" / "github.md").read_text("utf-8")
     return re.search(rf"```yaml\n({re.escape(first_line)}.*?)```\n", section, re.DOTALL).group(1)
 
 
