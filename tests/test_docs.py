@@ -20,6 +20,7 @@ import typer.main
 import yaml
 
 from generator.cli import app
+from generator.reports.advice import ADVICE
 from tests.support.check_run import HEALTHY, policy_bytes, run_check_json
 from tests.support.cli import run_cli
 from tests.support.dns_server import minimal_zone
@@ -148,6 +149,17 @@ def test_check_json_keys_are_the_documented_ones(dns_server_factory, tls_server_
     [report] = run.reports
     assert report["policy"] and report["findings"], report  # smtp-not-checked, at least
     assert key_paths(report) == documented_keys("`check --json`")
+
+
+def test_reports_causes_table_lists_every_result_type_with_its_check_codes():
+    text = (DOCS / "reports.md").read_text()
+    table = text.partition("| `result-type` | likely cause | `check` codes |")[2].partition("\n\n")[0]
+    documented = {}
+    for row in table.splitlines()[2:]:
+        types, _cause, codes = (cell.strip() for cell in row.strip("|").split("|"))
+        for result_type in re.findall(r"`([^`]+)`", types):
+            documented[result_type] = tuple(re.findall(r"`([^`]+)`", codes))
+    assert documented == {result_type: advice.check_codes for result_type, advice in ADVICE.items()}
 
 
 # --- links ------------------------------------------------------------------------
