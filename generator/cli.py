@@ -6,7 +6,10 @@ errors; 2 the config or the command line is wrong.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -106,7 +109,6 @@ def validate(
     strict: StrictOption = False,
 ) -> None:
     """Check configs, or an existing policy file / TXT record, with the parser `check` uses."""
-    from generator.config import fail_on_warnings
     from generator.errors import ConfigError
     from generator.lint import fails, lint_artefacts, load_configs
 
@@ -118,6 +120,8 @@ def validate(
         for warning in cfg.warnings:
             _err(f"warning: {warning}")
         if strict:
+            from generator.config import fail_on_warnings
+
             try:
                 fail_on_warnings(cfg)
             except ConfigError as exc:
@@ -198,11 +202,35 @@ def check(
     raise typer.Exit(code)
 
 
+@contextmanager
+def _only_command(argv: list[str]) -> Iterator[None]:
+    """Register only the invoked command while the CLI runs.
+
+    Typer turns every parameter of every command into a click parameter
+    before it runs the one asked for; with one command built, start-up does
+    not grow with the CLI. Anything else (no command, an option first, a
+    misspelt name) keeps every command, for the full help and suggestions,
+    and so does shell completion, which asks with every command's name in
+    the environment variable Typer sets.
+    """
+    commands, groups = app.registered_commands[:], app.registered_groups[:]
+    if argv and "_MTA_STS_PAGES_COMPLETE" not in os.environ:
+        only_commands = [c for c in commands if (c.name or c.callback.__name__.replace("_", "-")) == argv[0]]
+        only_groups = [g for g in groups if g.name == argv[0]]
+        if only_commands or only_groups:
+            app.registered_commands[:], app.registered_groups[:] = only_commands, only_groups
+    try:
+        yield
+    finally:  # main() may run again in one process (tests do)
+        app.registered_commands[:], app.registered_groups[:] = commands, groups
+
+
 def main() -> None:
     """Entry point: Typer handles usage errors (exit 2); the project's own
     errors are caught here, once, and printed without a traceback."""
     try:
-        app(prog_name="mta-sts-pages")
+        with _only_command(sys.argv[1:]):
+            app(prog_name="mta-sts-pages")
     except MtaStsPagesError as exc:
         for line in exc.lines():
             _err(line if line.startswith(("error", "warning", "info")) else f"error: {line}")

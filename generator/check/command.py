@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from generator.check import report as show
 from generator.check.options import CheckOptions, read_domains_file, select_targets
-from generator.check.runner import run_checks
-from generator.config import Config
+
+if TYPE_CHECKING:
+    from generator.config import Config
 
 
 def check_command(
@@ -26,6 +26,11 @@ def check_command(
     if domains_file is not None:
         names += read_domains_file(domains_file)
     targets = select_targets(names, config)
+    # The network stack is imported once there is something to check: a
+    # usage error comes back at the speed of the rest of the CLI.
+    from generator.check import report as show
+    from generator.check.runner import run_checks
+
     progress = show.Progress(len(targets), err) if len(targets) > 1 and err.isatty() else None
 
     def done(report) -> None:
