@@ -7,12 +7,15 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import idna
 
-from generator.config import Config, DomainConfig
 from generator.errors import UsageError
 from generator.names import MAX_NAME, InvalidName, normalize_policy_domain
+
+if TYPE_CHECKING:  # the CLI parses these flags before it knows whether a config is needed
+    from generator.config import Config, DomainConfig
 
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_CONCURRENCY = 50
