@@ -189,16 +189,21 @@ def check(
     # does not import generator.check; test_check_units.py holds them equal.
     timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for all the checks of one domain, in seconds.")] = 20.0,
     concurrency: Annotated[int, typer.Option("--concurrency", help="How many domains are checked at once (at most 1000).")] = 50,
+    shard: Annotated[Optional[str], typer.Option("--shard", metavar="K/N", help="Check only the K-th of N stable slices of the domains (by a hash of each name), to split a list across machines.")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", metavar="N", help="Worker processes that share the domains (default: one per core).", show_default=False)] = None,
 ) -> None:
     """Check live deployments as a sender does: DNS, the HTTPS policy, MX coverage, drift, STARTTLS."""
-    from generator.check.command import check_command
+    from generator.check.command import check_command, default_workers
     from generator.check.options import make_options
+    from generator.check.targets import Slice, Targets, parse_shard
 
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=concurrency, smtp=smtp)
+    part = parse_shard(shard) if shard is not None else Slice()
     if config is None and not domains and domains_file is None and Path("mta-sts.yml").is_file():
         config = Path("mta-sts.yml")
     loaded = _load(config, strict=False) if config is not None else None
-    code = check_command(domains or [], domains_file, loaded, options, json_lines=json_lines, out=sys.stdout, err=sys.stderr)
+    targets = Targets(tuple(domains or ()), domains_file, loaded, part)
+    code = check_command(targets, options, workers=default_workers() if workers is None else workers, json_lines=json_lines, out=sys.stdout, err=sys.stderr)
     raise typer.Exit(code)
 
 

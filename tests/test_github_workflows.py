@@ -28,6 +28,7 @@ pytestmark = pytest.mark.timeout(60)
 
 ACTION = ROOT / "action.yml"
 OWN_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+EXAMPLE_WORKFLOWS = sorted((ROOT / "examples" / "workflows").glob("*.yml"))
 TEMPLATE_WORKFLOW = TEMPLATE / "{{cookiecutter.repo_name}}" / ".github" / "workflows" / "mta-sts-pages.yml"
 # The majors SPEC §5 names; a pin of another major is a mistake.
 MAJORS = {
@@ -60,12 +61,12 @@ def templated(tmp_path_factory) -> Path:
 
 def test_files_match_the_github_schemas(generated, templated):
     check_schema("vendor.github-actions", ACTION)
-    check_schema("vendor.github-workflows", *OWN_WORKFLOWS, *generated, templated)
+    check_schema("vendor.github-workflows", *OWN_WORKFLOWS, *EXAMPLE_WORKFLOWS, *generated, templated)
 
 
 def test_zizmor_finds_nothing(generated, templated):
-    assert OWN_WORKFLOWS
-    assert zizmor_findings(ACTION, *OWN_WORKFLOWS, *generated, templated) == []
+    assert OWN_WORKFLOWS and EXAMPLE_WORKFLOWS
+    assert zizmor_findings(ACTION, *OWN_WORKFLOWS, *EXAMPLE_WORKFLOWS, *generated, templated) == []
 
 
 def test_every_action_is_pinned_to_one_commit_everywhere():
