@@ -190,7 +190,7 @@ def check(
     timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for all the checks of one domain, in seconds.")] = 20.0,
     concurrency: Annotated[int, typer.Option("--concurrency", help="How many domains are checked at once (at most 1000).")] = 50,
     shard: Annotated[Optional[str], typer.Option("--shard", metavar="K/N", help="Check only the K-th of N stable slices of the domains (by a hash of each name), to split a list across machines.")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", metavar="N", help="Worker processes that share the domains (default: one per core).", show_default=False)] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", metavar="N", help="Worker processes that share the domains (default: one per core; 1 with --smtp, so that each MX host is probed once).", show_default=False)] = None,
 ) -> None:
     """Check live deployments as a sender does: DNS, the HTTPS policy, MX coverage, drift, STARTTLS."""
     from generator.check.command import check_command, default_workers
@@ -203,7 +203,7 @@ def check(
         config = Path("mta-sts.yml")
     loaded = _load(config, strict=False) if config is not None else None
     targets = Targets(tuple(domains or ()), domains_file, loaded, part)
-    code = check_command(targets, options, workers=default_workers() if workers is None else workers, json_lines=json_lines, out=sys.stdout, err=sys.stderr)
+    code = check_command(targets, options, workers=default_workers(options) if workers is None else workers, json_lines=json_lines, out=sys.stdout, err=sys.stderr)
     raise typer.Exit(code)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from array import array
 from typing import TextIO
 
 from generator.check.options import CheckOptions
@@ -12,20 +14,49 @@ from generator.errors import UsageError
 MAX_WORKERS = 256
 
 
-def default_workers() -> int:
-    """One worker process per core this process may run on."""
+def default_workers(options: CheckOptions) -> int:
+    """One worker process per core this process may run on; one with --smtp,
+    where a process probes each MX host once however many domains share it
+    (worker processes would each probe it)."""
+    if options.smtp:
+        return 1
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
 
 
+class Spool:
+    """The domains' reports for people, kept on disk until the run ends and
+    then given back in the order the domains were listed: a long list of
+    failing domains costs a file, not memory."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()
+        self._index = array("q")  # position, offset, length: three per report
+
+    def add(self, position: int, text: str) -> None:
+        data = text.encode("utf-8")
+        self._index.extend((position, self._file.tell(), len(data)))
+        self._file.write(data)
+
+    def in_order(self):
+        entries = sorted(range(0, len(self._index), 3), key=self._index.__getitem__)
+        for entry in entries:
+            self._file.seek(self._index[entry + 1])
+            yield self._file.read(self._index[entry + 2]).decode("utf-8")
+
+    def close(self) -> None:
+        self._file.close()
+
+
 def check_command(targets: Targets, options: CheckOptions, *, workers: int, json_lines: bool, out: TextIO, err: TextIO) -> int:
     """Run the check and print it; 1 when any domain has an error, else 0.
 
-    JSON lines are written as each domain finishes; the report for people
-    comes at the end, in the order the domains were given, however many
-    workers ran. Only what that report needs is kept.
+    JSON lines are written as each domain finishes, and nothing of a domain
+    is kept after. The report for people comes at the end, in the order the
+    domains were given, however many workers ran: details for the domains
+    with problems (spooled to a temporary file), then a summary table.
     """
     if not 1 <= workers <= MAX_WORKERS:
         raise UsageError(f"--workers {workers}: give a number from 1 to {MAX_WORKERS}")
@@ -38,7 +69,8 @@ def check_command(targets: Targets, options: CheckOptions, *, workers: int, json
     from generator.check.workers import check_all
 
     progress = show.Progress(total, err) if total > 1 and err.isatty() else None
-    kept = []
+    rows: list[tuple[int, tuple[str, ...]]] = []
+    details = Spool()
     failed = False
 
     def done(position, report) -> None:
@@ -48,20 +80,23 @@ def check_command(targets: Targets, options: CheckOptions, *, workers: int, json
             out.write(show.json_line(report) + "\n")
             out.flush()
         else:
-            kept.append((position, report))
+            rows.append((position, show.table_row(report)))
+            if total == 1 or report.result != "ok":
+                details.add(position, show.human(report))
         if progress is not None:
             progress.update(report)
 
     try:
-        check_all(targets, options, min(workers, total), done)
+        try:
+            check_all(targets, options, min(workers, total), done)
+        finally:
+            if progress is not None:
+                progress.close()
+        for text in details.in_order():
+            out.write(text + "\n\n")
     finally:
-        if progress is not None:
-            progress.close()
-    if not json_lines:
-        reports = [report for _, report in sorted(kept, key=lambda item: item[0])]
-        shown = [r for r in reports if len(reports) == 1 or r.result != "ok"]
-        for report in shown:
-            out.write(show.human(report) + "\n\n")
-        if len(reports) > 1:
-            out.write(show.summary_table(reports) + "\n")
+        details.close()
+    if len(rows) > 1:
+        rows.sort(key=lambda item: item[0])
+        out.write(show.summary_table([row for _, row in rows]) + "\n")
     return 1 if failed else 0
