@@ -15,6 +15,7 @@ DEBIAN_PACKAGES = {
     "kzonecheck": "knot",
     "named-checkzone": "bind9-utils",
     "jekyll": "jekyll",
+    "nginx": "nginx",
     "openssl": "openssl",
 }
 
