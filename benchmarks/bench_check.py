@@ -170,6 +170,7 @@ class NginxServer:
         # nginx that cannot bind exits, but only after a probe could have
         # reached whoever holds the port: ask first.
         with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as nginx does: past connections do not count
             try:
                 probe.bind(("127.0.0.1", HTTPS_PORT))
             except OSError as exc:
