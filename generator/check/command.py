@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from array import array
+from functools import partial
 from typing import TextIO
 
 from generator.check.options import CheckOptions
@@ -73,22 +74,22 @@ def check_command(targets: Targets, options: CheckOptions, *, workers: int, json
     details = Spool()
     failed = False
 
-    def done(position, report) -> None:
+    def done(position: int, result: tuple) -> None:
         nonlocal failed
-        failed = failed or report.result == "errors"
+        failed = failed or result[0] == "errors"
         if json_lines:
-            out.write(show.json_line(report) + "\n")
+            out.write(result[1] + "\n")
             out.flush()
         else:
-            rows.append((position, show.table_row(report)))
-            if total == 1 or report.result != "ok":
-                details.add(position, show.human(report))
+            rows.append((position, result[1]))
+            if result[2] is not None:
+                details.add(position, result[2])
         if progress is not None:
-            progress.update(report)
+            progress.update(result[0])
 
     try:
         try:
-            check_all(targets, options, min(workers, total), done)
+            check_all(targets, options, min(workers, total), partial(_render, json_lines, total), done)
         finally:
             if progress is not None:
                 progress.close()
@@ -100,3 +101,14 @@ def check_command(targets: Targets, options: CheckOptions, *, workers: int, json
         rows.sort(key=lambda item: item[0])
         out.write(show.summary_table([row for _, row in rows]) + "\n")
     return 1 if failed else 0
+
+
+def _render(json_lines: bool, total: int, report) -> tuple:
+    """What is kept of a domain, made where it was checked (in a worker
+    process, hence a module-level function: a spawned worker unpickles it)."""
+    from generator.check import report as show
+
+    if json_lines:
+        return report.result, show.json_line(report)
+    shown = total == 1 or report.result != "ok"
+    return report.result, show.table_row(report), show.human(report) if shown else None

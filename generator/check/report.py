@@ -105,9 +105,10 @@ class Progress:
         self.failing = 0
         self._drawn = 0.0
 
-    def update(self, report: DomainReport) -> None:
+    def update(self, result: str) -> None:
+        """One more domain done, with this result ('ok', 'warnings' or 'errors')."""
         self.done += 1
-        self.failing += report.result == "errors"
+        self.failing += result == "errors"
         now = time.monotonic()
         if now - self._drawn >= 0.1 or self.done == self.total:
             self._drawn = now

@@ -2,8 +2,9 @@
 
 One event loop is one core: parsing, TLS handshakes and the checks' own code
 all run on it. Each worker process checks one part of the targets (split by
-the shard hash, so no list is handed around) on its own loop, and sends its
-reports to this process, which alone prints: every JSON line stays whole.
+the shard hash, so no list is handed around) on its own loop, renders what
+will be printed of each domain, and sends that to this process, which alone
+writes: every JSON line stays whole.
 """
 
 from __future__ import annotations
@@ -14,21 +15,27 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.connection import Connection, wait
+from typing import Any
 
 from generator.check.domain import DomainReport
 from generator.check.options import CheckOptions
 from generator.check.runner import run_checks
 from generator.check.targets import Targets
 
-OnReport = Callable[[int, DomainReport], None]
+Render = Callable[[DomainReport], Any]
+OnResult = Callable[[int, Any], None]
 
 
-def check_all(targets: Targets, options: CheckOptions, workers: int, on_report: OnReport) -> None:
-    """Check every target, with ``workers`` processes when that is more than
-    one; ``on_report(position, report)`` is called here, in this process, as
-    each domain finishes, ``position`` being the domain's place in the list."""
+def check_all(targets: Targets, options: CheckOptions, workers: int, render: Render, on_result: OnResult) -> None:
+    """Check every target, with ``workers`` processes when that is more than one.
+
+    ``render(report)`` runs where the domain was checked and turns its report
+    into what the caller keeps (it must pickle); ``on_result(position,
+    rendered)`` runs here, in this process, as each domain finishes,
+    ``position`` being the domain's place in the list.
+    """
     if workers <= 1:
-        _check_part(targets, options, on_report)
+        _check_part(targets, options, lambda position, report: on_result(position, render(report)))
         return
     # Each worker gets its share of --concurrency: the flag bounds the open
     # connections of the whole run, as it does without workers.
@@ -38,12 +45,12 @@ def check_all(targets: Targets, options: CheckOptions, workers: int, on_report: 
     try:
         for index in range(workers):
             ours, theirs = context.Pipe(duplex=False)
-            process = context.Process(target=_worker, args=(targets.part(index, workers), options, theirs), daemon=True)
+            process = context.Process(target=_worker, args=(targets.part(index, workers), options, render, theirs), daemon=True)
             process.start()
             theirs.close()
             links.append(ours)
             processes.append(process)
-        _merge(links, processes, on_report)
+        _merge(links, processes, on_result)
     finally:
         for process in processes:
             if process.is_alive():
@@ -60,7 +67,7 @@ def _start_method() -> str:
     return "spawn"
 
 
-def _check_part(targets: Targets, options: CheckOptions, on_report: OnReport) -> None:
+def _check_part(targets: Targets, options: CheckOptions, on_report: Callable[[int, DomainReport], None]) -> None:
     positions: dict[str, int] = {}  # the domains in flight only
 
     def numbered():
@@ -71,9 +78,9 @@ def _check_part(targets: Targets, options: CheckOptions, on_report: OnReport) ->
     run_checks(numbered(), options, lambda report: on_report(positions.pop(report.domain), report))
 
 
-def _worker(targets: Targets, options: CheckOptions, link: Connection) -> None:
+def _worker(targets: Targets, options: CheckOptions, render: Render, link: Connection) -> None:
     try:
-        _check_part(targets, options, lambda position, report: link.send(("report", position, report)))
+        _check_part(targets, options, lambda position, report: link.send(("result", position, render(report))))
     except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent, which raises it
         link.send(("failed", exc))
     else:
@@ -82,9 +89,9 @@ def _worker(targets: Targets, options: CheckOptions, link: Connection) -> None:
         link.close()
 
 
-def _merge(links: list[Connection], processes: list, on_report: OnReport) -> None:
-    """Hand on the workers' reports until each has said it is done."""
-    open_links = {link: process for link, process in zip(links, processes)}
+def _merge(links: list[Connection], processes: list, on_result: OnResult) -> None:
+    """Hand on the workers' results until each has said it is done."""
+    open_links = dict(zip(links, processes))
     while open_links:
         for link in wait(list(open_links)):
             try:
@@ -93,8 +100,8 @@ def _merge(links: list[Connection], processes: list, on_report: OnReport) -> Non
                 process = open_links[link]
                 process.join()
                 raise RuntimeError(f"a check worker process ended without finishing (exit code {process.exitcode})") from None
-            if message[0] == "report":
-                on_report(message[1], message[2])
+            if message[0] == "result":
+                on_result(message[1], message[2])
             elif message[0] == "failed":
                 raise message[1]
             else:
