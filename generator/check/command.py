@@ -33,10 +33,12 @@ class Spool:
     failing domains costs a file, not memory."""
 
     def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile()
+        self._file = None  # made with the first report
         self._index = array("q")  # position, offset, length: three per report
 
     def add(self, position: int, text: str) -> None:
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()
         data = text.encode("utf-8")
         self._index.extend((position, self._file.tell(), len(data)))
         self._file.write(data)
@@ -48,7 +50,8 @@ class Spool:
             yield self._file.read(self._index[entry + 2]).decode("utf-8")
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def check_command(targets: Targets, options: CheckOptions, *, workers: int, json_lines: bool, out: TextIO, err: TextIO) -> int:
