@@ -9,7 +9,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-import idna
+# idna is imported where a name is not plain ASCII: most configs never need it,
+# and every command's start-up would pay for it.
 
 MAX_NAME = 253
 MAX_LABEL = 63
@@ -54,6 +55,8 @@ def _check_ascii_label(label: str) -> None:
     if label[2:4] == "--":
         if not label.startswith("xn--"):
             raise InvalidName(f"label {label!r} has '--' in positions 3-4, reserved for IDNA")
+        import idna
+
         try:
             idna.decode(label)
         except idna.IDNAError as exc:
@@ -83,6 +86,8 @@ def normalize_domain(name: str) -> str:
     if name.isascii():
         ascii_name = name.lower()
     else:
+        import idna
+
         try:
             ascii_name = idna.encode(name, uts46=True).decode("ascii")
         except idna.IDNAError as exc:
@@ -140,6 +145,10 @@ def mx_matches(pattern: str, host: str) -> bool:
 
 def to_unicode(name: str) -> str:
     """Best-effort U-label form for display; falls back to the input."""
+    if "xn--" not in name.lower():
+        return name  # nothing to decode; idna would return it as it is
+    import idna
+
     try:
         return idna.decode(name)
     except idna.IDNAError:
