@@ -153,3 +153,17 @@ def test_example_workflow_merges_its_shards_into_one_summary(multi_domain_with_f
     assert (tmp_path / "summary.md").read_text() == merged.stdout
     (collected / "shard-2.jsonl").unlink()
     assert "Shards without results: 2" in summarize().stdout
+
+
+@pytest.mark.timeout(60)
+def test_a_failing_worker_fails_the_run_with_its_own_error(tmp_path) -> None:
+    """A list that vanishes after the check began: each worker's error comes
+    back to the main process as the same clean usage error, not a hang."""
+    from generator.check.options import make_options
+    from generator.check.workers import check_all
+
+    options = make_options(nameservers=["127.0.0.1:9"], ca_file=None, connect_to=[], timeout=2, concurrency=4, smtp=False)
+    seen = []
+    with pytest.raises(UsageError, match="--domains-file .*missing.txt"):
+        check_all(Targets(domains_file=tmp_path / "missing.txt"), options, 2, str, lambda position, result: seen.append(result))
+    assert seen == []
