@@ -6,7 +6,6 @@ Every name the tool writes into a policy or a DNS record passes through
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 # idna is imported where a name is not plain ASCII: most configs never need it,
@@ -77,12 +76,17 @@ def normalize_domain(name: str) -> str:
         raise InvalidName(f"contains {_describe(bad)}")
     if name.endswith("."):
         raise InvalidName("ends with a dot; write the name without the trailing dot")
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        pass
-    else:
-        raise InvalidName("is an IP address; MTA-STS needs a host name")
+    # Only digits and dots (IPv4) or a colon (IPv6) can make an address: a
+    # host name skips the parse, and start-up the ipaddress module.
+    if ":" in name or name.replace(".", "").isdigit():
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            pass
+        else:
+            raise InvalidName("is an IP address; MTA-STS needs a host name")
     if name.isascii():
         ascii_name = name.lower()
     else:
