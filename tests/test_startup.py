@@ -51,3 +51,17 @@ def test_validate_txt_and_a_check_usage_error_load_no_yaml_or_network(tmp_path):
         # The check's flag and list parsing may load; nothing that talks to a network.
         parsing = {"generator.check", "generator.check.command", "generator.check.options", "generator.check.targets"}
         assert "yaml" not in modules and not network_modules(modules) - parsing, args
+
+
+@pytest.mark.timeout(60)
+def test_building_only_the_invoked_command_keeps_completion_and_suggestions(tmp_path):
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "generator", *args], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", **env})
+
+    completion = {"_MTA_STS_PAGES_COMPLETE": "complete_bash"}
+    assert run(**completion, COMP_WORDS="mta-sts-pages re", COMP_CWORD="1").stdout.split() == ["records"]
+    assert "--shard" in run(**completion, COMP_WORDS="mta-sts-pages check --sh", COMP_CWORD="2").stdout.split()
+    misspelt = run("recrods")
+    assert misspelt.returncode == 2 and "Did you mean 'records'?" in misspelt.stderr
+    assert "Usage: mta-sts-pages records [OPTIONS]" in run("records", "--help", TYPER_USE_RICH="0").stdout
