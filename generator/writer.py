@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -86,24 +87,33 @@ def plan_folder(folder: Path, files: dict[str, bytes]) -> tuple[Plan, list[str]]
     previous = _read_manifest(folder)
     plan = Plan(folder, files, previous)
     conflicts: list[str] = []
+    # A rebuild looks at every file of every site: one lstat per file, the
+    # folders above checked once each, and a hash only for a changed file.
+    parent_reasons: dict[str, str | None] = {}
     for relative in sorted(files):
         data = files[relative]
         target = folder / relative
-        reason = _check_parents(folder, relative)
+        parent = os.path.dirname(relative)
+        if parent not in parent_reasons:
+            parent_reasons[parent] = _check_parents(folder, relative)
+        reason = parent_reasons[parent]
         if reason:
             conflicts.append(reason)
             continue
-        if target.is_symlink():
-            conflicts.append(f"{target} is a link; mta-sts-pages will not replace it (remove it and build again)")
-        elif not target.exists():
+        try:
+            mode = os.lstat(target).st_mode
+        except FileNotFoundError:
             plan.write.append(relative)
-        elif not target.is_file():
+            continue
+        if stat.S_ISLNK(mode):
+            conflicts.append(f"{target} is a link; mta-sts-pages will not replace it (remove it and build again)")
+        elif not stat.S_ISREG(mode):
             conflicts.append(f"{target} exists and is not a file")
         else:
-            current = _sha256(target.read_bytes())
-            if current == _sha256(data):
+            content = target.read_bytes()
+            if content == data:
                 plan.unchanged.append(relative)
-            elif previous.get(relative) == current:
+            elif previous.get(relative) == _sha256(content):
                 plan.write.append(relative)
             else:
                 conflicts.append(
