@@ -22,10 +22,12 @@ writes a JSON line per domain. The reference's DNS is read in C (c-ares);
 `check` reads only the answer section, in Python (generator/check/wire.py).
 
 Two rates are given for `check`: end to end, which counts the start of its
-process (about 0.2 s, mostly imports: Typer builds a pydantic adapter per
-option), and after start-up, from the first domain begun to the last line
-printed. The reference runs in this process with its modules loaded, so the
-second is the like-for-like rate per domain.
+process (about 0.1 s: the interpreter, Typer and the network stack load),
+and after start-up, from the first domain begun to the last line printed.
+The reference runs in this process with its modules loaded, so the second is
+the like-for-like rate per domain; issue 15's target is the first. Each
+round runs both clients back to back, and the verdict uses the median of the
+rounds' ratios, which a busy machine disturbs less than a best run.
 
 `--server nginx` serves the policies with nginx instead of the project's
 Python test server: one `server` block and one certificate from the test CA
