@@ -63,6 +63,20 @@ def run_once(config: Path, out: Path) -> tuple[float, float, float, int]:
     return elapsed, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime, files
 
 
+def copy_once(tree: Path, copy: Path) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of `cp -a tree copy`."""
+    os.sync()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(["cp", "-a", str(tree), str(copy)], check=True)
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return elapsed, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+TARGET = 2.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--domains", type=int, default=10_000)
@@ -72,7 +86,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         config = Path(tmp) / "mta-sts.yml"
         write_config(config, args.domains)
-        runs = [run_once(config, Path(tmp) / f"out{run}") for run in range(args.runs)]
+        runs, copies = [], []
+        for run in range(args.runs):
+            runs.append(run_once(config, Path(tmp) / f"out{run}"))
+            copies.append(copy_once(Path(tmp) / f"out{run}", Path(tmp) / f"copy{run}"))
         rerun = run_once(config, Path(tmp) / "out0")[0]  # nothing to write: parse + compare only
         where = Path(tmp).parent
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -81,6 +98,11 @@ def main() -> None:
     print(f"build of {args.domains} domains: best {best:.2f} s of {args.runs} "
           f"({user:.2f} s user, {system:.2f} s system; median {median:.2f} s) in {where}, {files} files, "
           f"{files / best:,.0f} files/s, peak RSS {peak_mib:.0f} MiB; unchanged rebuild {rerun:.2f} s")
+    wall = statistics.median(b[0] / c[0] for b, c in zip(runs, copies))
+    cpu = statistics.median((b[1] + b[2]) / c[1] for b, c in zip(runs, copies))
+    print(f"build against cp -a of the same tree, median of {args.runs} pairs: {wall:.2f}x wall "
+          f"(cp -a best {min(c[0] for c in copies):.2f} s), {cpu:.2f}x CPU; load average {os.getloadavg()[0]:.2f} "
+          f"(target {TARGET:g}x wall on tmpfs: {'met' if wall <= TARGET else 'NOT met'})")
 
 
 if __name__ == "__main__":

@@ -1,3 +1,5 @@
 from generator.entry import main
 
-main()
+# Guarded: a worker process started with "spawn" imports this module again.
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,10 @@ errors; 2 the config or the command line is wrong.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -115,7 +118,6 @@ def validate(
     strict: StrictOption = False,
 ) -> None:
     """Check configs, or an existing policy file / TXT record, with the parser `check` uses."""
-    from generator.config import fail_on_warnings
     from generator.errors import ConfigError
     from generator.lint import fails, lint_artefacts, load_configs
 
@@ -127,6 +129,8 @@ def validate(
         for warning in cfg.warnings:
             _err(f"warning: {warning}")
         if strict:
+            from generator.config import fail_on_warnings
+
             try:
                 fail_on_warnings(cfg)
             except ConfigError as exc:
@@ -202,20 +206,26 @@ def check(
     # does not import generator.check; test_check_units.py holds them equal.
     timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for all the checks of one domain, in seconds.")] = 20.0,
     concurrency: Annotated[int, typer.Option("--concurrency", help="How many domains are checked at once (at most 1000).")] = 50,
+    shard: Annotated[Optional[str], typer.Option("--shard", metavar="K/N", help="Check only the K-th of N stable slices of the domains (by a hash of each name), to split a list across machines.")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", metavar="N", help="Worker processes that share the domains (default: one per core; 1 with --smtp, so that each MX host is probed once).", show_default=False)] = None,
 ) -> None:
     """Check live deployments as a sender does: DNS, the HTTPS policy, MX coverage, drift, STARTTLS."""
-    from generator.check.command import check_command
+    from generator.check.command import Output, check_command, default_workers
     from generator.check.options import make_options
+    from generator.check.targets import Slice, Targets, parse_shard
     from generator.errors import UsageError
 
     if json_lines and format not in (None, CheckFormat.json):
         raise UsageError(f"--json and --format {format.value} ask for two formats; give one")
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=concurrency, smtp=smtp)
+    part = parse_shard(shard) if shard is not None else Slice()
     if config is None and not domains and domains_file is None and Path("mta-sts.yml").is_file():
         config = Path("mta-sts.yml")
     loaded = _load(config, strict=False) if config is not None else None
-    code = check_command(domains or [], domains_file, loaded, options, json_lines=json_lines or format is CheckFormat.json,
-                         markdown=format is CheckFormat.markdown, summary=summary, out=sys.stdout, err=sys.stderr)
+    targets = Targets(tuple(domains or ()), domains_file, loaded, part)
+    chosen = "json" if json_lines else (format.value if format is not None else "text")
+    code = check_command(targets, options, workers=default_workers(options) if workers is None else workers,
+                         output=Output(chosen, summary), out=sys.stdout, err=sys.stderr)
     raise typer.Exit(code)
 
 
@@ -354,7 +364,7 @@ def promote(
 def _expected(domain: str | None, config: Path | None, policy: Path | None, sts_id: str | None) -> list:
     """What the deployment should serve: every domain (or DOMAIN) of --config,
     or DOMAIN's built --policy file with its --id."""
-    from generator.check.options import select_targets
+    from generator.check.targets import Targets
     from generator.errors import UsageError
     from generator.verify import domain_from_site
 
@@ -367,7 +377,9 @@ def _expected(domain: str | None, config: Path | None, policy: Path | None, sts_
     if sts_id is not None:
         raise UsageError("--id goes with --policy; with --config the config gives the id")
     loaded = _load(config, strict=False)
-    return [t.config for t in select_targets([("DOMAIN", domain)] if domain else [], loaded)]
+    wanted = Targets((domain,) if domain else (), None, loaded)
+    wanted.validate()
+    return [t.config for _, t in wanted.numbered()]
 
 
 @app.command()
@@ -442,7 +454,7 @@ dns_app = typer.Typer(
     help="Publish the DNS records through the octoDNS provider of the config's dns: section.",
     no_args_is_help=True,
 )
-app.add_typer(dns_app)
+app.add_typer(dns_app, name="dns")
 
 DnsDomains = Annotated[Optional[list[str]], typer.Argument(help="Domains of the config to handle. Default: every domain with a dns: section.", show_default=False)]
 DnsConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The config file.", dir_okay=False)]
@@ -488,11 +500,35 @@ def dns_apply(
     _dns(domains, config, nameserver, ca_file, connect_to, timeout, apply=True, force=force)
 
 
+@contextmanager
+def _only_command(argv: list[str]) -> Iterator[None]:
+    """Register only the invoked command while the CLI runs.
+
+    Typer turns every parameter of every command into a click parameter
+    before it runs the one asked for; with one command built, start-up does
+    not grow with the CLI. Anything else (no command, an option first, a
+    misspelt name) keeps every command, for the full help and suggestions,
+    and so does shell completion, which asks with every command's name in
+    the environment variable Typer sets.
+    """
+    commands, groups = app.registered_commands[:], app.registered_groups[:]
+    if argv and "_MTA_STS_PAGES_COMPLETE" not in os.environ:
+        only_commands = [c for c in commands if (c.name or c.callback.__name__.replace("_", "-")) == argv[0]]
+        only_groups = [g for g in groups if g.name == argv[0]]
+        if only_commands or only_groups:
+            app.registered_commands[:], app.registered_groups[:] = only_commands, only_groups
+    try:
+        yield
+    finally:  # main() may run again in one process (tests do)
+        app.registered_commands[:], app.registered_groups[:] = commands, groups
+
+
 def main() -> None:
     """Entry point: Typer handles usage errors (exit 2); the project's own
     errors are caught here, once, and printed without a traceback."""
     try:
-        app(prog_name="mta-sts-pages")
+        with _only_command(sys.argv[1:]):
+            app(prog_name="mta-sts-pages")
     except MtaStsPagesError as exc:
         for line in exc.lines():
             _err(line if line.startswith(("error", "warning", "info")) else f"error: {line}")

@@ -7,7 +7,6 @@ the defaults key by key.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -272,6 +271,8 @@ SCHEMA_FILE = "mta-sts.schema.json"
 
 def json_schema_text() -> str:
     """:func:`json_schema` as :data:`SCHEMA_FILE` holds it, in the repository and beside a starter config."""
+    import json  # here: only `schema` and `init` need it, and every command loads this module
+
     return json.dumps(json_schema(), indent=2) + "\n"
 
 

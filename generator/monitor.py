@@ -179,7 +179,7 @@ def monitor(targets: list[Target], options: CheckOptions, gh: Gh, *, label: str 
     for probe in (False, True):
         group = [t for t in targets if (smtp or settings[t.domain].smtp) is probe]
         if group:
-            reports.update((r.domain, r) for r in run_checks(group, dataclasses.replace(options, smtp=probe)))
+            run_checks(group, dataclasses.replace(options, smtp=probe), lambda r: reports.__setitem__(r.domain, r))
     listed: dict[str, dict[str, tuple[int, str]]] = {}
     synced = []
     for target in targets:

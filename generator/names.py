@@ -6,10 +6,10 @@ Every name the tool writes into a policy or a DNS record passes through
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
-import idna
+# idna is imported where a name is not plain ASCII: most configs never need it,
+# and every command's start-up would pay for it.
 
 MAX_NAME = 253
 MAX_LABEL = 63
@@ -58,6 +58,8 @@ def _check_ascii_label(label: str) -> None:
     if label[2:4] == "--":
         if not label.startswith("xn--"):
             raise InvalidName(f"label {label!r} has '--' in positions 3-4, reserved for IDNA")
+        import idna
+
         try:
             idna.decode(label)
         except idna.IDNAError as exc:
@@ -80,15 +82,22 @@ def normalize_domain(name: str) -> str:
         raise InvalidName(f"contains {_describe(bad)}")
     if name.endswith("."):
         raise InvalidName("ends with a dot; write the name without the trailing dot")
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        pass
-    else:
-        raise InvalidName("is an IP address; MTA-STS needs a host name")
+    # Only digits and dots (IPv4) or a colon (IPv6) can make an address: a
+    # host name skips the parse, and start-up the ipaddress module.
+    if ":" in name or name.replace(".", "").isdigit():
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            pass
+        else:
+            raise InvalidName("is an IP address; MTA-STS needs a host name")
     if name.isascii():
         ascii_name = name.lower()
     else:
+        import idna
+
         try:
             ascii_name = idna.encode(name, uts46=True).decode("ascii")
         except idna.IDNAError as exc:
@@ -146,6 +155,10 @@ def mx_matches(pattern: str, host: str) -> bool:
 
 def to_unicode(name: str) -> str:
     """Best-effort U-label form for display; falls back to the input."""
+    if "xn--" not in name.lower():
+        return name  # nothing to decode; idna would return it as it is
+    import idna
+
     try:
         return idna.decode(name)
     except idna.IDNAError:

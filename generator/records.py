@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -82,6 +81,8 @@ def to_json(domains: list[DomainConfig] | tuple[DomainConfig, ...]) -> str:
         }
         for d in domains
     ]
+    import json  # here: `build` and `records --format bind` load this module too
+
     return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
 

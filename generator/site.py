@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from generator import __version__
 from generator.config import DomainConfig
 from generator.names import to_unicode
@@ -18,10 +20,10 @@ def site_files(domain: DomainConfig) -> dict[str, bytes]:
     display = to_unicode(domain.domain)
     files = {
         POLICY_PATH: domain.policy_bytes,
-        "_config.yml": render("_config.yml.j2").encode(),
+        "_config.yml": _same_for_all("_config.yml.j2"),
         ".nojekyll": b"",
         "CNAME": f"{domain.policy_host}\n".encode(),
-        ".gitattributes": render("gitattributes.j2").encode(),
+        ".gitattributes": _same_for_all("gitattributes.j2"),
         "index.html": render(
             "index.html.j2",
             domain=domain,
@@ -37,3 +39,9 @@ def site_files(domain: DomainConfig) -> dict[str, bytes]:
     if domain.monitor is not None:
         files[MONITOR_PATH] = render("monitor-workflow.yml.j2", domain=domain, version=__version__).encode()
     return files
+
+
+@cache
+def _same_for_all(template: str) -> bytes:
+    """A file that depends on no domain: rendered once per build, not once per domain."""
+    return render(template).encode()

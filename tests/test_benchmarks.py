@@ -54,19 +54,48 @@ def test_bench_check_compares_with_the_reference_client() -> None:
 
 
 @pytest.mark.timeout(120)
+def test_bench_check_with_nginx_and_workers() -> None:
+    require_tool("nsd")
+    require_tool("nginx")
+    require_port_443()
+    for _ in range(PORT_ATTEMPTS):
+        result = run_script("bench_check.py", "--server", "nginx", "--domains", "20", "--runs", "1", "--workers", "1,2")
+        if "in use" not in result.stderr + result.stdout:
+            break
+        time.sleep(2)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = result.stdout.splitlines()[-1]
+    assert summary.startswith("check of 20 domains on loopback (NSD and nginx"), result.stdout
+    assert "target 1.2x end to end:" in summary
+    assert "  --workers 2: best" in result.stdout
+
+
+@pytest.mark.timeout(120)
+def test_bench_memory_runs() -> None:
+    result = run_script("bench_memory.py", "--domains", "200")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("check --domains-file (--json, 1 worker(s)"), result.stdout
+    assert "200 domains" in result.stdout and "target < 200 MiB:" in result.stdout
+
+
+@pytest.mark.timeout(120)
 def test_bench_build_runs(tmp_path) -> None:
     result = run_script("bench_build.py", "--domains", "50", "--runs", "1", "--dir", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("build of 50 domains: best"), result.stdout
+    assert "build against cp -a of the same tree, median of 1 pairs:" in result.stdout
     assert f" in {tmp_path}, 400 files" in result.stdout, result.stdout
     assert not list(tmp_path.iterdir()), "the benchmark cleans up after itself"
 
 
 @pytest.mark.timeout(120)
 def test_bench_startup_runs() -> None:
-    result = run_script("bench_startup.py", "--runs", "3")
+    result = run_script("bench_startup.py", "--runs", "2")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("start-up, median of 3:"), result.stdout
+    summary = result.stdout.splitlines()[-1]
+    assert summary.startswith("start-up, median of 2 paired runs: worst command"), result.stdout
+    for command in ("validate --txt", "records", "build", "check (nothing to check)"):
+        assert f"  {command} " in result.stdout, result.stdout
 
 
 @pytest.mark.timeout(120)

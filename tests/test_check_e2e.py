@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.check.command import check_command
+from generator.check.command import Output, check_command
+from generator.check.targets import Targets
 from generator.check.options import make_options
 from generator.config import load
 from tests.support.check_run import run_check_json
@@ -125,7 +126,7 @@ def test_progress_bar_only_on_a_terminal(multi_domain) -> None:
     nameserver, ca_file, connect_to = flags[1], Path(flags[3]), flags[5]
     options = make_options(nameservers=[nameserver], ca_file=ca_file, connect_to=[connect_to], timeout=5, concurrency=4, smtp=False)
     out, err = io.StringIO(), Terminal()
-    assert check_command([], None, load(str(config)), options, json_lines=True, out=out, err=err) == 0
+    assert check_command(Targets(config=load(str(config))), options, workers=1, output=Output("json"), out=out, err=err) == 0
     assert "3/3 checked, 0 with errors" in err.getvalue()
     assert err.getvalue().endswith("\r\x1b[K")  # the bar is wiped at the end
     assert len(out.getvalue().splitlines()) == 3

@@ -18,7 +18,7 @@ import pytest
 
 from generator.check import dns as check_dns
 from generator.check.domain import DomainReport
-from generator.check.report import human, printable, summary_table
+from generator.check.report import human, printable, summary_table, table_row
 from generator.findings import error
 from tests.support.bad_dns import ScriptedDns, zone_answer
 from tests.support.check_run import HEALTHY, MX, STS, TLSRPT, CheckServers, check_servers, policy_bytes, run_check_json
@@ -114,7 +114,8 @@ def test_an_unexpected_exception_in_one_domain_is_its_finding_and_the_run_goes_o
     domains = tmp_path / "domains.txt"
     domains.write_text(f"{GOOD}\n{BOOM}\n{IDN_ASCII}\n", encoding="utf-8")
 
-    run = _check(servers, "--domains-file", str(domains), "--concurrency", "1")
+    # --workers 1: the patch is in this process, not in worker processes.
+    run = _check(servers, "--domains-file", str(domains), "--concurrency", "1", "--workers", "1")
     assert sorted(r["domain"] for r in run.reports) == sorted([GOOD, BOOM, IDN_ASCII])
     [internal] = [f for f in run.report(BOOM)["findings"] if f["code"] == "internal-error"]
     assert internal["severity"] == "error"
@@ -156,7 +157,7 @@ def test_printable(text: str, shown: str) -> None:
 
 def test_the_human_report_and_table_escape_whatever_a_finding_holds() -> None:
     report = DomainReport("example.test", [error("smtp-protocol", f"greeting answered 554 {CLEAR_AND_LIE}", f"fix {C1_CLEAR}")])
-    for text in (human(report), summary_table([report, DomainReport("x\x1b.test")])):
+    for text in (human(report), summary_table([table_row(report), table_row(DomainReport("x\x1b.test"))])):
         assert all(ch.isprintable() or ch == "\n" for ch in text), text
     assert "\\x1b[2J\\x1b[Hgood.test: passed" in human(report) and "fix \\x9b2J" in human(report)
 

@@ -18,8 +18,9 @@ from generator.check import dns as check_dns
 from generator.check.dns import Answer, Status
 from generator import cli
 from generator.check.options import (
-    DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, ConnectTo, Endpoint, parse_connect_to, parse_nameserver, route, select_targets,
+    DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, ConnectTo, Endpoint, parse_connect_to, parse_nameserver, route,
 )
+from generator.check.targets import Targets
 from generator.config import loads
 from generator.names import MAX_POLICY_DOMAIN
 from generator.errors import UsageError
@@ -103,16 +104,32 @@ def test_the_cli_defaults_are_the_check_defaults() -> None:
 CONFIG = loads("domain: example.com\npolicy:\n  mode: enforce\n  mx: [mx1.example.com]\n", file="mta-sts.yml")
 
 
-def test_targets_are_normalized_deduplicated_and_kept_in_order() -> None:
-    names = [("arg", "b.example"), ("arg", "Bücher.example"), ("file:3", "xn--bcher-kva.example"), ("arg", "a.example.")]
-    assert [t.domain for t in select_targets(names, None)] == ["b.example", "xn--bcher-kva.example", "a.example"]
+def test_targets_are_normalized_deduplicated_and_kept_in_order(tmp_path) -> None:
+    listed = tmp_path / "domains.txt"
+    listed.write_text("# comment\nxn--bcher-kva.example  # the same as Bücher\n\na.example.\n", encoding="utf-8")
+    targets = Targets(("b.example", "Bücher.example"), listed)
+    assert targets.validate() == 3
+    assert [(p, t.domain) for p, t in targets.numbered()] == [(0, "b.example"), (1, "xn--bcher-kva.example"), (3, "a.example")]
+
+
+def test_bad_names_are_all_reported_before_any_check(tmp_path) -> None:
+    listed = tmp_path / "domains.txt"
+    listed.write_text("ok.example\nbad..example\n-x.example\n", encoding="utf-8")
+    with pytest.raises(UsageError) as failure:
+        Targets(("also bad",), listed).validate()
+    assert [line.split(":")[0] for line in str(failure.value).splitlines()] == ["DOMAIN 'also bad'", str(listed), str(listed)]
 
 
 def test_targets_from_a_config_carry_it_for_drift() -> None:
-    (target,) = select_targets([], CONFIG)
+    ((_, target),) = Targets(config=CONFIG).numbered()
     assert (target.domain, target.config) == ("example.com", CONFIG.domains[0])
     with pytest.raises(UsageError, match="other.example is not in mta-sts.yml"):
-        select_targets([("arg", "other.example")], CONFIG)
+        Targets(("other.example",), config=CONFIG).validate()
+
+
+def test_nothing_to_check_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="give a DOMAIN"):
+        Targets().validate()
 
 
 # One character too long for `_smtp._tls.<domain>` to be a DNS name.

@@ -31,6 +31,7 @@ pytestmark = pytest.mark.timeout(60)
 
 ACTION = ROOT / "action.yml"
 OWN_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+EXAMPLE_WORKFLOWS = sorted((ROOT / "examples" / "workflows").glob("*.yml"))
 TEMPLATE_WORKFLOW = TEMPLATE / "{{cookiecutter.repo_name}}" / ".github" / "workflows" / "mta-sts-pages.yml"
 # The majors SPEC §5 names; a pin of another major is a mistake.
 MAJORS = {
@@ -88,16 +89,16 @@ def templated(tmp_path_factory) -> Path:
 
 def test_files_match_the_github_schemas(generated, monitors, templated, readme_workflow):
     check_schema("vendor.github-actions", ACTION)
-    check_schema("vendor.github-workflows", *OWN_WORKFLOWS, *generated, *monitors, templated, readme_workflow)
+    check_schema("vendor.github-workflows", *OWN_WORKFLOWS, *EXAMPLE_WORKFLOWS, *generated, *monitors, templated, readme_workflow)
 
 
 def test_zizmor_finds_nothing(generated, monitors, templated, readme_workflow):
-    assert OWN_WORKFLOWS
-    assert zizmor_findings(ACTION, *OWN_WORKFLOWS, *generated, *monitors, templated, readme_workflow) == []
+    assert OWN_WORKFLOWS and EXAMPLE_WORKFLOWS
+    assert zizmor_findings(ACTION, *OWN_WORKFLOWS, *EXAMPLE_WORKFLOWS, *generated, *monitors, templated, readme_workflow) == []
 
 
 def test_actionlint_finds_nothing(generated, monitors, templated, readme_workflow):
-    assert actionlint_findings(*OWN_WORKFLOWS, *generated, *monitors, templated, readme_workflow) == []
+    assert actionlint_findings(*OWN_WORKFLOWS, *EXAMPLE_WORKFLOWS, *generated, *monitors, templated, readme_workflow) == []
 
 
 def test_actionlint_really_checks(tmp_path):

@@ -36,3 +36,32 @@ def test_build_imports_no_network_module(tmp_path):
     modules = imported("build", "-c", str(ROOT / "examples" / "google-workspace.yml"), "-o", str(tmp_path / "site"), cwd=tmp_path)
     assert "generator.writer" in modules, "the build really ran"
     assert not network_modules(modules)
+
+
+@pytest.mark.timeout(60)
+def test_validate_txt_and_a_check_usage_error_load_no_yaml_or_network(tmp_path):
+    """The cheapest answers stay cheap: a TXT lint needs no config parser, and
+    `check` with nothing to check fails before the network stack loads."""
+    for args in (("validate", "--txt", "v=STSv1; id=1"), ("check",)):
+        result = subprocess.run([sys.executable, "-X", "importtime", "-m", "generator", *args], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        assert result.returncode == (0 if args[0] == "validate" else 2), result.stderr[-2000:]
+        modules = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+        assert "typer" in modules, "the CLI really ran"
+        # The check's flag and list parsing may load; nothing that talks to a network.
+        parsing = {"generator.check", "generator.check.command", "generator.check.options", "generator.check.targets"}
+        assert "yaml" not in modules and not network_modules(modules) - parsing, args
+
+
+@pytest.mark.timeout(60)
+def test_building_only_the_invoked_command_keeps_completion_and_suggestions(tmp_path):
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "generator", *args], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", **env})
+
+    completion = {"_MTA_STS_PAGES_COMPLETE": "complete_bash"}
+    assert run(**completion, COMP_WORDS="mta-sts-pages re", COMP_CWORD="1").stdout.split() == ["records", "reports"]
+    assert "--shard" in run(**completion, COMP_WORDS="mta-sts-pages check --sh", COMP_CWORD="2").stdout.split()
+    misspelt = run("recrods")
+    assert misspelt.returncode == 2 and "Did you mean 'records'?" in misspelt.stderr
+    assert "Usage: mta-sts-pages records [OPTIONS]" in run("records", "--help", TYPER_USE_RICH="0").stdout

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from generator.check import codes
-from generator.config import DomainConfig
 from generator.errors import ParseError
 from generator.findings import Finding, error, warning
 from generator.policy import parse_policy, render_sts_record
 from generator.tlsrpt import render_tlsrpt_record
+
+if TYPE_CHECKING:  # a check without --config never loads the config module (YAML)
+    from generator.config import DomainConfig
 
 
 def policy_drift(config: DomainConfig, served: bytes) -> list[Finding]:

@@ -40,20 +40,29 @@ def domain_section(report: DomainReport, level: int = 3) -> str:
     return "\n".join([heading, "", *facts(report), "", *findings_table(report)]) + "\n"
 
 
-def summary_table(reports: list[DomainReport]) -> str:
-    lines = ["| Domain | Result | Errors | Warnings | Mode | Id |", "| --- | --- | --- | --- | --- | --- |"]
-    for r in reports:
-        mode = md.code(r.policy.mode) if r.policy else "-"
-        lines.append(f"| {md.text(r.domain)} | {_ICON[r.result]} {r.result} | {r.count(Severity.ERROR)} | {r.count(Severity.WARNING)} | "
-                     f"{mode} | {md.code(r.sts_id) if r.sts_id else '-'} |")
-    return "\n".join(lines) + "\n"
+def summary_row(report: DomainReport) -> str:
+    """One domain's row of the summary table."""
+    mode = md.code(report.policy.mode) if report.policy else "-"
+    return (f"| {md.text(report.domain)} | {_ICON[report.result]} {report.result} | {report.count(Severity.ERROR)} | "
+            f"{report.count(Severity.WARNING)} | {mode} | {md.code(report.sts_id) if report.sts_id else '-'} |")
+
+
+def summary_table(rows: list[str]) -> str:
+    return "\n".join(["| Domain | Result | Errors | Warnings | Mode | Id |", "| --- | --- | --- | --- | --- | --- |", *rows]) + "\n"
+
+
+def document_of(rows: list[str], sections) -> str:
+    """The whole report from each domain's summary row and the sections of
+    those shown: a table of every domain when there are several, then a
+    section for each shown (only those with findings to act on, when many)."""
+    parts = ["## MTA-STS check\n"]
+    if len(rows) > 1:
+        parts.append(summary_table(rows))
+    parts += list(sections)
+    return "\n".join(parts)
 
 
 def document(reports: list[DomainReport]) -> str:
-    """The whole report: a table of every domain when there are several,
-    then a section for each (only those with findings to act on, when many)."""
-    parts = ["## MTA-STS check\n"]
-    if len(reports) > 1:
-        parts.append(summary_table(reports))
-    parts += [domain_section(r) for r in reports if len(reports) == 1 or r.result != "ok"]
-    return "\n".join(parts)
+    """:func:`document_of` for reports in memory."""
+    shown = [r for r in reports if len(reports) == 1 or r.result != "ok"]
+    return document_of([summary_row(r) for r in reports], (domain_section(r) for r in shown))

@@ -1,5 +1,5 @@
-"""The check's settings: flag parsing (--nameserver, --connect-to, ...) and the
-list of domains to check. Pure: nothing here touches the network."""
+"""The check's settings: flag parsing (--nameserver, --connect-to, ...) and
+what one domain's check is given. Pure: nothing here touches the network."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import idna
 
-from generator.config import Config, DomainConfig
 from generator.errors import UsageError
 from generator.names import MAX_NAME, InvalidName, normalize_policy_domain
+
+if TYPE_CHECKING:  # the CLI parses these flags before it knows whether a config is needed
+    from generator.config import DomainConfig
 
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_CONCURRENCY = 50
@@ -162,46 +165,3 @@ class Target:
 
     domain: str
     config: DomainConfig | None = None
-
-
-def read_domains_file(path: Path) -> list[tuple[str, str]]:
-    """(where, name) for each line of ``path``; blank lines and ``#`` comments skipped."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise UsageError(f"--domains-file {path}: {reason}") from None
-    entries = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        name = line.split("#", 1)[0].strip()
-        if name:
-            entries.append((f"{path}:{number}", name))
-    return entries
-
-
-def select_targets(names: list[tuple[str, str]], config: Config | None) -> list[Target]:
-    """The domains to check, in order, each once.
-
-    ``names`` are (where it came from, name) pairs. With a config and no
-    names, every domain of the config; with both, each name must be in it.
-    """
-    configured = {d.domain: d for d in config.domains} if config else {}
-    if not names:
-        if config is None:
-            raise UsageError("give a DOMAIN, --domains-file FILE or --config FILE")
-        return [Target(d.domain, d) for d in config.domains]
-    problems: list[str] = []
-    targets: dict[str, Target] = {}
-    for where, name in names:
-        try:
-            domain = normalize_policy_domain(name.rstrip("."))
-        except InvalidName as exc:
-            problems.append(f"{where}: {name!r} {exc}")
-            continue
-        if config is not None and domain not in configured:
-            problems.append(f"{where}: {domain} is not in {config.file}")
-            continue
-        targets.setdefault(domain, Target(domain, configured.get(domain)))
-    if problems:
-        raise UsageError("\n".join(problems))
-    return list(targets.values())

@@ -97,23 +97,24 @@ def human(report: DomainReport) -> str:
     return _for_terminal(lines)
 
 
-def summary_table(reports: list[DomainReport]) -> str:
+def table_row(report: DomainReport) -> tuple[str, ...]:
+    """One domain's row of the summary table: all the table keeps of it."""
+    return (
+        report.domain,
+        report.result,
+        str(report.count(Severity.ERROR)),
+        str(report.count(Severity.WARNING)),
+        report.policy.mode if report.policy else "-",
+        report.sts_id or "-",
+    )
+
+
+def summary_table(rows: list[tuple[str, ...]]) -> str:
     header = ("DOMAIN", "RESULT", "ERRORS", "WARNINGS", "MODE", "ID")
-    rows = [
-        (
-            r.domain,
-            r.result,
-            str(r.count(Severity.ERROR)),
-            str(r.count(Severity.WARNING)),
-            r.policy.mode if r.policy else "-",
-            r.sts_id or "-",
-        )
-        for r in reports
-    ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
-    tally = {result: sum(1 for r in reports if r.result == result) for result in ("ok", "warnings", "errors")}
-    lines.append(f"{_plural(len(reports), 'domain')}: {tally['ok']} ok, {tally['warnings']} with warnings, {tally['errors']} with errors")
+    tally = {result: sum(1 for row in rows if row[1] == result) for result in ("ok", "warnings", "errors")}
+    lines.append(f"{_plural(len(rows), 'domain')}: {tally['ok']} ok, {tally['warnings']} with warnings, {tally['errors']} with errors")
     return _for_terminal(lines)
 
 
@@ -129,9 +130,10 @@ class Progress:
         self.failing = 0
         self._drawn = 0.0
 
-    def update(self, report: DomainReport) -> None:
+    def update(self, result: str) -> None:
+        """One more domain done, with this result ('ok', 'warnings' or 'errors')."""
         self.done += 1
-        self.failing += report.result == "errors"
+        self.failing += result == "errors"
         now = time.monotonic()
         if now - self._drawn >= 0.1 or self.done == self.total:
             self._drawn = now

@@ -6,47 +6,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from generator.check import dns, smtp, tls
+from generator.check import dns, loop, smtp, tls
 from generator.check.domain import DomainReport, Network, check_domain
 from generator.check.options import CheckOptions, Target
 from generator.errors import UsageError
 
 
-def run_checks(targets: list[Target], options: CheckOptions, on_report: Callable[[DomainReport], None] | None = None) -> list[DomainReport]:
-    """Check every target; ``on_report`` sees each report as it completes.
+def run_checks(targets: Iterable[Target], options: CheckOptions, on_report: Callable[[DomainReport], None]) -> None:
+    """Check every target; ``on_report`` is given each report as it completes.
 
-    Returns the reports in the order of ``targets``.
+    Targets are drawn as workers free up and reports are not kept, so memory
+    stays flat however long the list.
     """
     _allow_open_files(options.concurrency)
     try:
         context = tls.client_context(options.ca_file)
     except ssl.SSLError as exc:
         raise UsageError(f"--ca-file {options.ca_file}: not a PEM file of CA certificates ({exc.reason or exc})") from None
-    return asyncio.run(_run(targets, options, context, on_report))
+    return loop.run(_run(targets, options, context, on_report))
 
 
-async def _run(targets: list[Target], options: CheckOptions, context: ssl.SSLContext, on_report) -> list[DomainReport]:
+async def _run(targets: Iterable[Target], options: CheckOptions, context: ssl.SSLContext, on_report) -> None:
     # Half the deadline per lookup: when one never answers, what depends on
     # another (the policy fetch on the policy host's address) still has time.
     resolver = dns.Resolver(options.nameservers, options.timeout / 2)
     net = Network(resolver, context, options.connect_to, smtp.MxProbes(options.connect_to, resolver, context))
-    finished: dict[int, DomainReport] = {}
-    pending = iter(enumerate(targets))
+    pending = iter(targets)
 
     async def worker() -> None:
-        for index, target in pending:
-            report = await check_domain(target, net, options)
-            finished[index] = report
-            if on_report is not None:
-                on_report(report)
+        for target in pending:
+            on_report(await check_domain(target, net, options))
 
     try:
-        await asyncio.gather(*(worker() for _ in range(min(options.concurrency, len(targets)))))
+        await asyncio.gather(*(worker() for _ in range(options.concurrency)))
     finally:
         resolver.close()
-    return [finished[index] for index in range(len(targets))]
 
 
 # Sockets one domain may hold at once: the policy fetch, an SMTP probe per

@@ -16,6 +16,7 @@ DEBIAN_PACKAGES = {
     "named-checkzone": "bind9-utils",
     "named": "bind9",
     "jekyll": "jekyll",
+    "nginx": "nginx",
     "openssl": "openssl",
     "dovecot": "dovecot-imapd",
     "shellcheck": "shellcheck",
