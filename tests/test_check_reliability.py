@@ -124,7 +124,7 @@ def test_an_unexpected_exception_in_one_domain_is_its_finding_and_the_run_goes_o
     assert not any(f["code"] == "internal-error" for f in run.report(IDN_ASCII)["findings"])
     assert run.code == 1
 
-    shown = _check(servers, "--domains-file", str(domains), json=False)
+    shown = _check(servers, "--domains-file", str(domains), "--workers", "1", json=False)
     assert shown.code == 1 and f"{BOOM}: FAILED" in shown.out and "[internal-error]" in shown.out
     assert "3 domains: 1 ok" in shown.out, shown.out
 
