@@ -150,6 +150,15 @@ def test_an_input_with_a_newline_cannot_forge_an_output(runner):
     pytest.param({"strict": "100%"}, ["::error::strict is '100%25'; use 'true' or 'false'"], id="strict-percent"),
     pytest.param({"command": "check\n::warning::forged"}, ["::error::command is 'check%0A::warning::forged'; use build, check, verify or monitor"], id="command-echoed"),
     pytest.param({"smtp": "yes\r\n::warning::forged"}, ["::error::smtp is 'yes%0D%0A::warning::forged'; use 'true' or 'false'"], id="smtp-echoed"),
+    pytest.param({"dns": "apply\n::warning::forged"}, ["::error::dns is 'apply%0A::warning::forged'; use 'apply', 'diff' or leave it empty"], id="dns-echoed"),
+    pytest.param({"dns-packages": "octodns-cloudflare ./local\n::warning::forged"}, ["::error::dns-packages: './local' is not a package name"],
+                 id="dns-packages-a-path"),
+    pytest.param({"dns-packages": "--index-url=http://example.invalid/"}, ["::error::dns-packages: '--index-url=http://example.invalid/' is not a package name"],
+                 id="dns-packages-an-option"),
+    pytest.param({"dns-packages": "octodns-cloudflare\n::warning::forged"}, ["::error::dns-packages: '::warning::forged' is not a package name"],
+                 id="dns-packages-second-line"),
+    *(pytest.param({"command": command, "config": "missing.yml\n::error::forged"}, [], id=f"config-in-the-{command}-error")
+      for command in ("check", "verify", "monitor")),
 ])
 def test_inputs_never_become_workflow_commands(runner, inputs, commands):
     result = runner({"mta-sts.yml": NO_TLSRPT}, inputs)
@@ -208,14 +217,20 @@ def test_action_installs_exactly_the_locked_files_from_pypi(tmp_path, pip_cache,
     listed = subprocess.run([str(python_bin / "python"), "-m", "pip", "list", "--format=freeze"],
                             capture_output=True, text=True, check=True, timeout=120).stdout
     installed = {line.split("==")[0].lower().replace("_", "-") for line in listed.splitlines()}
-    locked = {
+    # pip and setuptools come with the new interpreter, not from the action.
+    assert installed - {"pip", "setuptools"} == locked_names(action, "action.lock", "action-build.lock") | {"mta-sts-pages"}
+
+
+def locked_names(action: Path, *locks: str) -> set[str]:
+    """The packages these locks install on this interpreter."""
+    return {
         name.lower()
-        for path in (action / "requirements").glob("*.lock")
+        for path in (action / "requirements" / lock for lock in locks)
         for name, marker in re.findall(r"^([A-Za-z0-9._-]+)==[^ ;\\]*(?: ; (.*?))? \\$", path.read_text(), re.MULTILINE)
         if not marker or Marker(marker).evaluate()  # the new interpreter is this one's
     }
-    # pip and setuptools come with the new interpreter, not from the action.
-    assert installed - {"pip", "setuptools"} == locked | {"mta-sts-pages"}
+
+
 CHECKED = """\
 domain: checked.test
 policy:
