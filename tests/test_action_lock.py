@@ -52,6 +52,7 @@ def closure(requirements: list[str]) -> dict[str, list[Requirement]]:
 @pytest.mark.parametrize(("lock", "requirements"), [
     pytest.param("action.lock", PYPROJECT["project"]["dependencies"], id="runtime"),
     pytest.param("action-build.lock", PYPROJECT["build-system"]["requires"], id="build-backend"),
+    pytest.param("action-dns.lock", PYPROJECT["project"]["optional-dependencies"]["dns"], id="dns-extra"),
 ])
 def test_lock_holds_exactly_the_dependency_closure(lock, requirements):
     entries = read_lock(lock)
@@ -67,14 +68,16 @@ def test_lock_holds_exactly_the_dependency_closure(lock, requirements):
         assert entries[name][2] >= 1
 
 
-def test_build_lock_agrees_with_the_runtime_lock():
-    """The action installs both locks in one pip run: a package in both must
-    have one version."""
-    runtime, build = read_lock("action.lock"), read_lock("action-build.lock")
-    clashes = {name: (runtime[name][0], build[name][0]) for name in set(runtime) & set(build) if runtime[name][0] != build[name][0]}
+@pytest.mark.parametrize("lock", ["action-build.lock", "action-dns.lock"])
+def test_lock_agrees_with_the_runtime_lock(lock):
+    """The action installs these locks into the interpreter that holds the
+    runtime lock's packages (the build lock in the same pip run): a package
+    in both must have one version."""
+    runtime, other = read_lock("action.lock"), read_lock(lock)
+    clashes = {name: (runtime[name][0], other[name][0]) for name in set(runtime) & set(other) if runtime[name][0] != other[name][0]}
     assert not clashes, f"{clashes}; {RERUN}"
 
 
 def test_locks_say_how_to_regenerate_them():
-    for lock in ("action.lock", "action-build.lock"):
+    for lock in ("action.lock", "action-build.lock", "action-dns.lock"):
         assert "scripts/update-action-lock" in (ROOT / "requirements" / lock).read_text("utf-8").splitlines()[1]

@@ -3,15 +3,21 @@ real BIND 9 taking TSIG-signed updates, the key given through the step's env."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from markdown_it import MarkdownIt
 
 from generator.config import loads
 from tests.support.dns_server import minimal_zone
-from tests.support.github import ROOT, action_checkout, check_schema, fresh_python, render_template, run_composite, zizmor_findings
+from tests.support.github import (
+    OFFLINE_PIP, ROOT, action_checkout, check_schema, fresh_python, render_template, run_composite, workflow_commands, zizmor_findings,
+)
 from tests.test_dns_publish import CONFIG as PUBLISH_CONFIG
 
 pytestmark = pytest.mark.timeout(120)
@@ -71,3 +77,75 @@ def test_readme_dns_job_added_to_the_template_workflow_passes_the_schema_and_ziz
     assert jobs["dns"]["needs"] == "deploy"
     [step] = [s for s in jobs["dns"]["steps"] if s.get("with", {}).get("dns") == "apply"]
     assert all(value.startswith("${{ secrets.") for value in step["env"].values())
+
+
+def _provider_wheel(directory: Path) -> Path:
+    """A wheel standing in for an octoDNS provider package on PyPI."""
+    source = directory / "source"
+    (source / "octodns_standin").mkdir(parents=True)
+    (source / "octodns_standin" / "__init__.py").write_text("")
+    (source / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+        '[project]\nname = "octodns-standin"\nversion = "1.0"\ndependencies = ["octodns>=1.22"]\n'
+    )
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir", str(directory), str(source)],
+                   check=True, capture_output=True, timeout=120)
+    [wheel] = directory.glob("*.whl")
+    return wheel
+
+
+def _lock_entry(package: str) -> str:
+    """``package``'s entry in the action's dns lock, hashes and all."""
+    lock = (ROOT / "requirements" / "action-dns.lock").read_text()
+    return re.search(rf"^{package}==.*?(?=^\S|\Z)", lock, re.MULTILINE | re.DOTALL).group(0)
+
+
+@pytest.mark.parametrize(("line", "installed"), [
+    pytest.param("octodns-standin==1.0 --hash=sha256:{sha}", True, id="pinned-with-its-hash"),
+    pytest.param("octodns-standin==1.0 --hash=sha256:{sha}\n{octodns}", True, id="repeating-the-lock-pin"),
+    pytest.param("octodns-standin==1.0 --hash=sha256:" + hashlib.sha256(b"another file").hexdigest(), False, id="a-hash-that-does-not-match"),
+    pytest.param("octodns-standin==1.0", False, id="no-hash"),
+    pytest.param("octodns-standin --hash=sha256:{sha}", False, id="no-version"),
+])
+def test_dns_requirements_install_only_files_with_their_hash(tmp_path, action_dir, line, installed):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    sha = hashlib.sha256(_provider_wheel(wheels).read_bytes()).hexdigest()
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "mta-sts.yml").write_text((ROOT / "examples" / "google-workspace.yml").read_text())
+    (workspace / "dns-requirements.txt").write_text(line.format(sha=sha, octodns=_lock_entry("octodns")) + "\n")
+    python = fresh_python(tmp_path / "python")
+
+    run = run_composite(action_dir, {"dns": "diff", "dns-requirements": "dns-requirements.txt"}, workspace, python, tmp_path / "runner-temp",
+                        pip_env=OFFLINE_PIP | {"PIP_FIND_LINKS": str(wheels)})
+
+    imported = subprocess.run([str(python / "python"), "-c", "import octodns_standin"], capture_output=True, timeout=60)
+    assert (imported.returncode == 0) is installed, run.log
+    if installed:
+        # Installed, then dns ran: this config has no dns: section to publish.
+        assert "mta-sts-pages dns diff, exit 2" in run.summary, run.log
+    else:
+        assert run.returncode != 0 and "### DNS records" not in run.summary, run.log
+        assert "hash" in run.log.lower(), run.log
+
+
+def test_dns_report_cannot_forge_commands_or_close_its_block(tmp_path, action_dir):
+    """The report names the config file, whose name here holds a workflow
+    command and a Markdown fence: neither may act."""
+    config = "mta-sts\n::error::forged\n````\n# forged heading\n.yml"
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / config).write_text(CONFIG.format(port=53))
+    python = fresh_python(tmp_path / "python")
+
+    # No secrets in env: dns names the file in its error.
+    run = run_composite(action_dir, {"config": config, "dns": "diff"}, workspace, python, tmp_path / "runner-temp")
+
+    assert run.returncode == 2, run.log
+    assert "::error::forged" in run.log
+    assert workflow_commands(run.log) == ["::group::mta-sts-pages build", "::endgroup::"], run.log
+    tokens = MarkdownIt("commonmark").parse(run.summary[run.summary.index("### DNS records"):])
+    assert [t.type for t in tokens if t.nesting >= 0 and t.level == 0] == ["heading_open", "fence"], tokens
+    [fence] = [t for t in tokens if t.type == "fence"]
+    assert "the environment variable TSIG_KEY_NAME is not set (mta-sts\n::error::forged\n````\n# forged heading\n.yml:" in fence.content

@@ -150,6 +150,15 @@ def test_an_input_with_a_newline_cannot_forge_an_output(runner):
     pytest.param({"strict": "100%"}, ["::error::strict is '100%25'; use 'true' or 'false'"], id="strict-percent"),
     pytest.param({"command": "check\n::warning::forged"}, ["::error::command is 'check%0A::warning::forged'; use build, check, verify or monitor"], id="command-echoed"),
     pytest.param({"smtp": "yes\r\n::warning::forged"}, ["::error::smtp is 'yes%0D%0A::warning::forged'; use 'true' or 'false'"], id="smtp-echoed"),
+    pytest.param({"dns": "apply\n::warning::forged"}, ["::error::dns is 'apply%0A::warning::forged'; use 'apply', 'diff' or leave it empty"], id="dns-echoed"),
+    pytest.param({"dns-packages": "octodns-cloudflare ./local\n::warning::forged"}, ["::error::dns-packages: './local' is not a package name"],
+                 id="dns-packages-a-path"),
+    pytest.param({"dns-packages": "--index-url=http://example.invalid/"}, ["::error::dns-packages: '--index-url=http://example.invalid/' is not a package name"],
+                 id="dns-packages-an-option"),
+    pytest.param({"dns-packages": "octodns-cloudflare\n::warning::forged"}, ["::error::dns-packages: '::warning::forged' is not a package name"],
+                 id="dns-packages-second-line"),
+    *(pytest.param({"command": command, "config": "missing.yml\n::error::forged"}, [], id=f"config-in-the-{command}-error")
+      for command in ("check", "verify", "monitor")),
 ])
 def test_inputs_never_become_workflow_commands(runner, inputs, commands):
     result = runner({"mta-sts.yml": NO_TLSRPT}, inputs)
@@ -190,32 +199,70 @@ def test_action_installs_exactly_the_locked_files_from_pypi(tmp_path, pip_cache,
     lock = action / "requirements" / "action.lock"
     if edit is not None:
         lock.write_text(edit(lock.read_text()))
-    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "python")], check=True, timeout=120)
-    python_bin = tmp_path / "python" / "bin"
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    shutil.copy(EXAMPLES / "google-workspace.yml", workspace / "mta-sts.yml")
-    result = run_composite(action, {}, workspace, python_bin, tmp_path / "runner-temp", pip_env={"PIP_CACHE_DIR": str(pip_cache)})
+    python_bin, result = _run_from_pypi(tmp_path, action, {}, pip_cache)
     if edit is not None:
         assert result.returncode != 0, result.log
         assert "--- Install mta-sts-pages (exit" in result.log and "--- Build the site" not in result.log
         assert "hash" in result.log.lower(), result.log
         return
     assert result.returncode == 0, result.log
-    assert (workspace / "_site" / POLICY_PATH).is_file()
+    assert (tmp_path / "workspace" / "_site" / POLICY_PATH).is_file()
+    assert _installed(python_bin) == locked_names(action, "action.lock", "action-build.lock") | {"mta-sts-pages"}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("tamper", [False, True], ids=["as-shipped", "a-hash-that-does-not-match"])
+def test_dns_input_installs_exactly_the_dns_lock_from_pypi(tmp_path, pip_cache, tamper):
+    """dns runs in the job holding the provider's secrets: octoDNS comes from
+    requirements/action-dns.lock, each file checked, as on a runner."""
+    action = action_checkout(tmp_path / "action")
+    lock = action / "requirements" / "action-dns.lock"
+    if tamper:
+        lock.write_text(_tamper_hashes(lock.read_text(), "octodns"))
+    python_bin, result = _run_from_pypi(tmp_path, action, {"dns": "diff"}, pip_cache)
+    imported = subprocess.run([str(python_bin / "python"), "-c", "import octodns_bind"], capture_output=True, text=True, timeout=60)
+    if tamper:
+        assert result.returncode != 0 and "--- Publish the DNS records (exit" in result.log, result.log
+        assert "hash" in result.log.lower() and "### DNS records" not in result.summary, result.log
+        assert imported.returncode != 0
+        return
+    # Installed, then dns ran: this config has no dns: section to publish.
+    assert "mta-sts-pages dns diff, exit 2" in result.summary, result.log
+    assert imported.returncode == 0, imported.stderr
+    assert _installed(python_bin) == locked_names(action, "action.lock", "action-build.lock", "action-dns.lock") | {"mta-sts-pages"}
+
+
+def _run_from_pypi(tmp_path: Path, action: Path, inputs: dict[str, str], pip_cache: Path):
+    """The action with these inputs in a new interpreter that has pip and
+    PyPI, on the google-workspace example; returns its bin folder and the run."""
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "python")], check=True, timeout=120)
+    python_bin = tmp_path / "python" / "bin"
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    shutil.copy(EXAMPLES / "google-workspace.yml", workspace / "mta-sts.yml")
+    return python_bin, run_composite(action, inputs, workspace, python_bin, tmp_path / "runner-temp", pip_env={"PIP_CACHE_DIR": str(pip_cache)})
+
+
+def _installed(python_bin: Path) -> set[str]:
+    """What pip installed in that interpreter, consistent (pip check), beside
+    pip and setuptools, which come with a new interpreter, not from the action."""
     check = subprocess.run([str(python_bin / "python"), "-m", "pip", "check"], capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stdout + check.stderr
     listed = subprocess.run([str(python_bin / "python"), "-m", "pip", "list", "--format=freeze"],
                             capture_output=True, text=True, check=True, timeout=120).stdout
-    installed = {line.split("==")[0].lower().replace("_", "-") for line in listed.splitlines()}
-    locked = {
+    return {line.split("==")[0].lower().replace("_", "-") for line in listed.splitlines()} - {"pip", "setuptools"}
+
+
+def locked_names(action: Path, *locks: str) -> set[str]:
+    """The packages these locks install on this interpreter."""
+    return {
         name.lower()
-        for path in (action / "requirements").glob("*.lock")
+        for path in (action / "requirements" / lock for lock in locks)
         for name, marker in re.findall(r"^([A-Za-z0-9._-]+)==[^ ;\\]*(?: ; (.*?))? \\$", path.read_text(), re.MULTILINE)
         if not marker or Marker(marker).evaluate()  # the new interpreter is this one's
     }
-    # pip and setuptools come with the new interpreter, not from the action.
-    assert installed - {"pip", "setuptools"} == locked | {"mta-sts-pages"}
+
+
 CHECKED = """\
 domain: checked.test
 policy:
