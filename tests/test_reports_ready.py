@@ -142,6 +142,15 @@ def test_ready_judges_each_domain_of_a_multi_domain_config(tmp_path):
     assert only.code == 0 and "example.org" not in only.out
 
 
+@pytest.mark.parametrize("args", [["--window-days", "1000000000"], ["--window-days", "1000000"], ["--until", "0001-01-05"]])
+def test_a_window_before_year_1_is_a_usage_error(tmp_path, args):
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    result = run_cli("reports", FIXTURES, "--ready", "-c", tmp_path / "mta-sts.yml", *args)
+    assert result.code == 2 and "before year 1" in result.err and "Traceback" not in result.output, result.output
+    promoted = run_cli("promote", "-c", tmp_path / "mta-sts.yml", FIXTURES, "--window-days", "1000000000")
+    assert promoted.code == 2 and "before year 1" in promoted.err and (tmp_path / "mta-sts.yml").read_text() == CONFIG
+
+
 def test_ready_without_a_config_is_a_config_error(tmp_path):
     result = run_cli("reports", FIXTURES, "--ready", "-c", tmp_path / "missing.yml")
     assert result.code == 2 and "config file not found" in result.err

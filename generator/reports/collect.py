@@ -33,9 +33,11 @@ def parse_bound(text: str, option: str, *, end: bool = False) -> dt.datetime:
             day = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
             return day + dt.timedelta(days=1) if end else day
         moment = dt.datetime.fromisoformat(text)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
     except ValueError:
         raise UsageError(f"{option} {text!r} is not a date (2026-11-01) or a date-time (2026-11-01T12:00:00Z)") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except OverflowError:  # the day after 9999-12-31, or year 1 east of UTC
+        raise UsageError(f"{option} {text!r} is out of range (years 1 to 9999, in UTC)") from None
 
 
 @dataclass

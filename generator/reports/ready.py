@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from generator.errors import UsageError
 from generator.names import mx_matches
 from generator.reports.advice import advice
 from generator.reports.collect import Period
@@ -65,7 +66,10 @@ class Readiness:
 
 
 def window(until: dt.datetime, days: int) -> Period:
-    return Period(until - dt.timedelta(days=days), until)
+    try:
+        return Period(until - dt.timedelta(days=days), until)
+    except OverflowError:
+        raise UsageError(f"--window-days {days} before {until:%Y-%m-%d} reaches before year 1") from None
 
 
 def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], until: dt.datetime,

@@ -13,7 +13,8 @@ from generator.reports.summary import Count, DomainSummary
 
 
 def _time(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: glibc's %Y writes year 1 as "1", not "0001".
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def _plural(n: int, noun: str) -> str:
