@@ -16,6 +16,7 @@ import email.policy
 import mailbox
 import os
 import re
+import stat
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -91,22 +92,33 @@ def list_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, bool]], list[Inp
     files: list[tuple[Path, bool]] = []
     errors: list[InputError] = []
     for path in paths:
-        if path.is_dir():
+        try:
+            is_dir = stat.S_ISDIR(path.stat().st_mode)
+        except FileNotFoundError:
+            errors.append(InputError(str(path), "no such file or folder"))
+            continue
+        except OSError as exc:  # a symlink loop, a name too long
+            errors.append(InputError(str(path), f"cannot read it: {exc.strerror}"))
+            continue
+        if is_dir:
             for root, dirs, names in os.walk(path):
                 if {"cur", "new", "tmp"} <= set(dirs):
                     dirs.remove("tmp")
                 dirs.sort()
                 files += [(Path(root) / name, False) for name in sorted(names)]
-        elif path.exists():
-            files.append((path, True))
         else:
-            errors.append(InputError(str(path), "no such file or folder"))
+            files.append((path, True))
     return files, errors
 
 
 def read_file(path: Path, named: bool) -> Iterator[Item]:
     """The report payloads in one file, whatever its container."""
     try:
+        # Opening a pipe met in a folder would wait for a writer for ever;
+        # one named on the command line is a shell's <(zcat ...), and read.
+        if not named and not stat.S_ISREG(path.stat().st_mode):
+            yield Skipped(str(path), "not a regular file (a pipe, socket or device)")
+            return
         with open(path, "rb") as handle:
             data = handle.read(MAX_INPUT_BYTES + 1)
     except OSError as exc:
