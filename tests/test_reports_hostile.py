@@ -4,6 +4,7 @@ or text that acts on the terminal; the totals match an independent sum."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -59,3 +60,40 @@ def test_a_symlink_loop_is_named_with_the_reason(tmp_path):
     assert code == 1
     assert document["errors"][0] == {"source": str(tmp_path / "a.json"), "message": "cannot read it: Too many levels of symbolic links"}
     assert len(document["errors"]) == 3 and "Traceback" not in run_cli("reports", tmp_path).output
+
+
+# Anyone can mail a report to a rua address. What a terminal would act on:
+# a carriage return that overwrites the line, C1 CSI (0x9b) that clears the
+# screen, an OSC sequence that sets the window title, a bell.
+LIE = "\r\x9b2Jexample.com: ready to enforce\x1b]0;pwned\x07"
+
+
+def _all_printable(text: str) -> bool:
+    return all(ch.isprintable() or ch == "\n" for ch in text)
+
+
+def test_what_a_sender_wrote_reaches_the_terminal_escaped_and_json_unchanged(tmp_path):
+    day = dt.date.today() - dt.timedelta(days=2)  # inside promote's window, which ends now
+    doc = _doc(**{"organization-name": f"Evil{LIE}", "report-id": "evil-1",
+                  "date-range": {"start-datetime": f"{day}T00:00:00Z", "end-datetime": f"{day}T23:59:59Z"}})
+    policy = doc["policies"][0]
+    policy["policy"]["policy-domain"] = "example.com"
+    policy["summary"]["total-failure-session-count"] = 2
+    policy["failure-details"] = [{"result-type": "certificate-expired", "receiving-mx-hostname": f"mx1.example.com{LIE}", "failed-session-count": 2},
+                                 {"result-type": f"starttls-not-supported{LIE}", "failed-session-count": 1}]
+    (tmp_path / "evil.json").write_text(json.dumps(doc))
+    (tmp_path / f"bad{LIE}.json").write_text('{"report-id": "x"}')
+    config = tmp_path / "mta-sts.yml"
+    config.write_text("domain: example.com\npolicy:\n  mode: testing\n  mx: [mx1.example.com]\n")
+    for args in ([], ["--ready", "-c", config], ["--format", "markdown"]):
+        shown = run_cli("reports", tmp_path, *args)
+        assert shown.code == 1 and "Evil" in shown.out
+        assert _all_printable(shown.output), repr(shown.output)
+        assert "\\x9b2Jexample.com: ready to enforce\\x1b]0;pwned\\x07" in shown.out
+    promoted = run_cli("promote", "-c", config, tmp_path)
+    assert promoted.code == 1 and "failed with certificate-expired, and the policy does not list mx1.example.com\\x0d" in promoted.out
+    assert _all_printable(promoted.output), repr(promoted.output)
+    code, document = reports_json(tmp_path)
+    assert document["domains"][0]["organisations"] == [f"Evil{LIE}"]
+    assert document["domains"][0]["failures"][0]["receiving_mx_hostname"] == f"mx1.example.com{LIE}".lower()
+    assert document["errors"][0]["source"] == str(tmp_path / f"bad{LIE}.json")

@@ -1,5 +1,9 @@
 """The reports summary as text for a terminal, JSON for scripts, and
-Markdown for a CI job summary. Pure: data in, a string out."""
+Markdown for a CI job summary. Pure: data in, a string out.
+
+Every string in a report is the sender's, and anyone can send one: text and
+Markdown pass each line through :func:`generator.terminal.printable`.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ import json
 from collections.abc import Sequence
 
 from generator.reports.collect import Collection
+from generator.reports.sources import InputError
 from generator.reports.ready import Readiness
 from generator.reports.summary import Count, DomainSummary
+from generator.terminal import lines_for_terminal
 
 
 def _time(moment: dt.datetime) -> str:
@@ -92,19 +98,32 @@ def to_text(summaries: Sequence[DomainSummary], collection: Collection, verdicts
                 codes = f" (check codes: {', '.join(f.advice.check_codes)})" if f.advice.check_codes else ""
                 lines += [f"    {f.result_type} on {f.receiving_mx_hostname or '(host not named)'}: {_plural(f.sessions, 'session')}",
                           f"      cause: {f.advice.cause}", f"      fix: {f.advice.fix}{codes}"]
-    for error in collection.errors:
-        lines.append(f"error: {error.source}: {error.message}")
+    lines += [_error_line(error) for error in collection.errors]
     for verdict in verdicts or ():
-        lines += ["", verdict_text(verdict)]
-    return "\n".join(lines) + "\n"
+        lines += ["", *_verdict_lines(verdict)]
+    return lines_for_terminal(lines) + "\n"
 
 
-def verdict_text(verdict: Readiness) -> str:
+def _error_line(error: InputError) -> str:
+    return f"error: {error.source}: {error.message}"
+
+
+def error_text(error: InputError) -> str:
+    """One unreadable input, for a terminal."""
+    return lines_for_terminal([_error_line(error)])
+
+
+def _verdict_lines(verdict: Readiness) -> list[str]:
     window = f"{verdict.window.since:%Y-%m-%d} to {verdict.window.until:%Y-%m-%d}"
     head = (f"{verdict.domain}: {'ready to enforce' if verdict.ready else 'not ready to enforce'} "
             f"({window}: {_plural(verdict.reports, 'report')} from {_plural(len(verdict.organisations), 'organisation')}, "
             f"{_plural(verdict.sts_sessions, 'session')} under the sts policy)")
-    return "\n".join([head, *(f"  - [{r.code}] {r.message}" for r in verdict.reasons)])
+    return [head, *(f"  - [{r.code}] {r.message}" for r in verdict.reasons)]
+
+
+def verdict_text(verdict: Readiness) -> str:
+    """One domain's readiness, for a terminal."""
+    return lines_for_terminal(_verdict_lines(verdict))
 
 
 def _cell(text: str) -> str:
@@ -131,4 +150,4 @@ def to_markdown(summaries: Sequence[DomainSummary], collection: Collection, verd
     if collection.errors:
         lines += ["", "### Unreadable inputs", ""]
         lines += [f"- {_cell(e.source)}: {_cell(e.message)}" for e in collection.errors]
-    return "\n".join(lines) + "\n"
+    return lines_for_terminal(lines) + "\n"
