@@ -64,6 +64,13 @@ def write_reports(folder: Path, docs: list[dict]) -> Path:
     return folder
 
 
+def failed_without_details(doc: dict, failed: int) -> dict:
+    """``doc`` with ``failed`` more failed sessions than its failure-details tell."""
+    summary = doc["policies"][0]["summary"]
+    summary["total-failure-session-count"] += failed
+    return doc
+
+
 CLEAN = [report("google", IN_WINDOW), report("microsoft", IN_WINDOW - dt.timedelta(days=3), ok=10)]
 SCENARIOS = [
     ("ready", CLEAN, set()),
@@ -81,6 +88,14 @@ SCENARIOS = [
     ("policy-fetch-failed", [*CLEAN, report("microsoft", IN_WINDOW, ok=0, failures=(("sts-policy-fetch-error", None, 3),))], {"policy-failures"}),
     ("another-domain-does-not-count", [*CLEAN, report("google", IN_WINDOW, domain="example.org", failures=(("certificate-expired", "mx1.example.org", 9),))], set()),
     ("several-reasons", [report("google", IN_WINDOW, ok=3, failures=(("certificate-not-trusted", "mx1.example.com", 1),))], {"few-organisations", "few-sessions", "mx-failures"}),
+    # Failed sessions the sender does not explain may be anything, an MX host's certificate included.
+    ("failures-without-details", [*CLEAN, failed_without_details(report("google", IN_WINDOW), 40)], {"unexplained-failures"}),
+    ("failures-partly-detailed", [*CLEAN, failed_without_details(report("google", IN_WINDOW, failures=(("sts-policy-fetch-error", None, 1),)), 6)],
+     {"unexplained-failures", "policy-failures"}),
+    ("result-type-the-rfc-does-not-define", [*CLEAN, report("microsoft", IN_WINDOW, failures=(("certificate-revoked", "mx1.example.com", 2),))],
+     {"unexplained-failures"}),
+    # RFC 8460 §4.3 lets one session count under several result types; DANE types do not decide.
+    ("details-over-the-total", [*CLEAN, failed_without_details(report("google", IN_WINDOW, failures=(("dnssec-invalid", "mx1.example.com", 3),)), -2)], set()),
 ]
 
 

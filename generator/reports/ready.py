@@ -14,7 +14,10 @@ from testing to enforce only when all of these hold:
 4. no session failed on an MX host the policy does not list, or on one the
    sender did not name: under enforce senders refuse those hosts outright;
 5. no sender failed to fetch or validate the policy itself (``sts-policy-*``):
-   enforce then protects nothing, and usually the Pages site is broken.
+   enforce then protects nothing, and usually the Pages site is broken;
+6. every failed session is explained: a failure total above what the
+   ``failure-details`` account for, or a result type RFC 8460 does not
+   define, may hide any of the above, so it is not taken as harmless.
 
 DANE failures (``tlsa`` policies) are counted in the summary but do not
 decide this verdict: enforce does not change how DANE senders deliver.
@@ -31,7 +34,7 @@ from generator.errors import UsageError
 from generator.names import mx_matches
 from generator.reports.advice import advice
 from generator.reports.collect import Period
-from generator.reports.parse import NEGOTIATION_FAILURES, STS_FAILURES, Report
+from generator.reports.parse import DANE_FAILURES, NEGOTIATION_FAILURES, STS_FAILURES, Report
 
 DEFAULT_DAYS = 14
 DEFAULT_MIN_ORGANISATIONS = 2
@@ -83,6 +86,8 @@ def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], u
     unlisted: dict[tuple[str, str], int] = defaultdict(int)
     unnamed: dict[str, int] = defaultdict(int)
     policy_failures: dict[str, int] = defaultdict(int)
+    unknown: dict[str, int] = defaultdict(int)
+    undetailed = 0
     for report in reports:
         if not period.overlaps(report):
             continue
@@ -95,11 +100,16 @@ def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], u
                 sts_sessions += policy.successful + policy.failed
             if policy.policy_type not in _DECIDING_TYPES:
                 continue
+            # Details may add up to more than the total (one session, several
+            # reasons; RFC 8460 §4.3), never rightly to less.
+            undetailed += max(0, policy.failed - sum(detail.sessions for detail in policy.failures))
             for detail in policy.failures:
                 if detail.result_type in STS_FAILURES:
                     policy_failures[detail.result_type] += detail.sessions
-                elif detail.result_type not in NEGOTIATION_FAILURES:
+                elif detail.result_type in DANE_FAILURES:
                     continue
+                elif detail.result_type not in NEGOTIATION_FAILURES:
+                    unknown[detail.result_type] += detail.sessions
                 elif detail.receiving_mx_hostname is None:
                     unnamed[detail.result_type] += detail.sessions
                 elif any(mx_matches(p, detail.receiving_mx_hostname) for p in patterns):
@@ -127,4 +137,10 @@ def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], u
     for result_type, sessions in sorted(policy_failures.items()):
         tip = advice(result_type, domain)
         reasons.append(Reason("policy-failures", f"{sessions} session(s) failed with {result_type}: {tip.cause}; fix: {tip.fix}"))
+    if undetailed:
+        reasons.append(Reason("unexplained-failures", f"{undetailed} failed session(s) have no failure-details saying why or on which MX host; "
+                                                      "read those reports, or wait for reports that explain them"))
+    for result_type, sessions in sorted(unknown.items()):
+        reasons.append(Reason("unexplained-failures", f"{sessions} session(s) failed with {result_type}, a result type RFC 8460 does not define; "
+                                                      "read those reports' failure-details"))
     return Readiness(domain, not reasons, period, len(report_ids), tuple(sorted(organisations)), sts_sessions, tuple(reasons))
