@@ -97,3 +97,28 @@ def test_what_a_sender_wrote_reaches_the_terminal_escaped_and_json_unchanged(tmp
     assert document["domains"][0]["organisations"] == [f"Evil{LIE}"]
     assert document["domains"][0]["failures"][0]["receiving_mx_hostname"] == f"mx1.example.com{LIE}".lower()
     assert document["errors"][0]["source"] == str(tmp_path / f"bad{LIE}.json")
+
+
+def test_one_report_id_from_two_organisations_is_two_reports(tmp_path):
+    """Google's ids are predictable ("<day>T00:00:00Z_<domain>"): another
+    sender may use the same one, and must not make Google's report vanish."""
+    (tmp_path / "google.json").write_text(json.dumps(_doc()))
+    (tmp_path / "other.json").write_text(json.dumps(_doc(**{"organization-name": "Other Mail Ltd"})))
+    code, document = reports_json(tmp_path)
+    assert (code, document["reports"], document["duplicates"], document["errors"]) == (0, 2, 0, [])
+    [entry] = document["domains"]
+    assert (entry["reports"], entry["successful_sessions"], entry["organisations"]) == (2, 2, ["Google Inc.", "Other Mail Ltd"])
+
+
+def test_one_report_id_with_other_contents_is_an_error_and_the_first_counts(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps(_doc()))
+    forged = _doc()
+    forged["policies"][0]["summary"]["total-successful-session-count"] = 999
+    (tmp_path / "b.json").write_text(json.dumps(forged))
+    (tmp_path / "c.json").write_text(json.dumps(_doc()))
+    code, document = reports_json(tmp_path)
+    assert (code, document["reports"], document["duplicates"]) == (1, 1, 2)
+    assert document["domains"][0]["successful_sessions"] == 1
+    assert document["errors"] == [{"source": str(tmp_path / "b.json"), "message":
+                                   f"report-id {GOOGLE['report-id']} of Google Inc. was read before from {tmp_path / 'a.json'} "
+                                   "with other contents; only that one is counted"}]

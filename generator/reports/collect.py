@@ -43,7 +43,7 @@ def parse_bound(text: str, option: str, *, end: bool = False) -> dt.datetime:
 @dataclass
 class Collection:
     reports: list[Report] = field(default_factory=list)
-    report_ids: set[str] = field(default_factory=set)  # every one read, in the period or not
+    read: dict[tuple[str, str], tuple[Report, str]] = field(default_factory=dict)  # Report.key: the first read and its origin
     errors: list[InputError] = field(default_factory=list)
     duplicates: int = 0
     skipped: int = 0
@@ -61,9 +61,11 @@ def decode(payload: Payload) -> Report:
 
 
 def collect(items: Iterable[Item], period: Period = Period()) -> Collection:
-    """Parse every payload, keep the first report of each ``report-id``, and
-    those whose date range overlaps ``period``; everything unreadable goes
-    to ``errors`` and the rest carries on."""
+    """Parse every payload, keep the first report of each ``report-id`` (per
+    organisation), and those whose date range overlaps ``period``; everything
+    unreadable goes to ``errors`` and the rest carries on. A report-id met
+    again with other contents is an error too: one of the two is forged or
+    broken, and only the first is counted."""
     result = Collection()
     for item in items:
         if isinstance(item, Skipped):
@@ -77,10 +79,14 @@ def collect(items: Iterable[Item], period: Period = Period()) -> Collection:
         except MalformedReport as exc:
             result.errors.append(InputError(item.origin, str(exc)))
             continue
-        if report.report_id in result.report_ids:
+        if report.key in result.read:
             result.duplicates += 1
+            first, origin = result.read[report.key]
+            if report != first:
+                result.errors.append(InputError(item.origin, f"report-id {report.report_id} of {report.organization} was read before "
+                                                             f"from {origin} with other contents; only that one is counted"))
             continue
-        result.report_ids.add(report.report_id)
+        result.read[report.key] = report, item.origin
         if period.overlaps(report):
             result.reports.append(report)
         else:

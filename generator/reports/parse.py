@@ -74,6 +74,13 @@ class Report:
     end: dt.datetime
     policies: tuple[PolicyResult, ...]
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """What tells reports apart: RFC 8460 leaves the ``report-id`` scheme
+        to each sender, so two senders may pick the same one (Google's is
+        the day and the domain)."""
+        return self.organization, self.report_id
+
 
 def _text(value: object, where: str, *, required: bool = True) -> str | None:
     if value is None and not required:

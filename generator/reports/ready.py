@@ -80,7 +80,7 @@ def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], u
     """Decide whether ``domain`` (whose policy lists ``patterns``) may enforce."""
     period = window(until, criteria.days)
     organisations: set[str] = set()
-    report_ids: set[str] = set()
+    report_keys: set[tuple[str, str]] = set()
     sts_sessions = 0
     listed: dict[tuple[str, str], int] = defaultdict(int)
     unlisted: dict[tuple[str, str], int] = defaultdict(int)
@@ -95,7 +95,7 @@ def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], u
             if policy.domain != domain:
                 continue
             organisations.add(report.organization)
-            report_ids.add(report.report_id)
+            report_keys.add(report.key)
             if policy.policy_type == "sts":
                 sts_sessions += policy.successful + policy.failed
             if policy.policy_type not in _DECIDING_TYPES:
@@ -118,12 +118,12 @@ def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], u
                     unlisted[(detail.receiving_mx_hostname, detail.result_type)] += detail.sessions
     reasons: list[Reason] = []
     span = f"in the {criteria.days} days to {until:%Y-%m-%d %H:%M} UTC"
-    if not report_ids:
+    if not report_keys:
         reasons.append(Reason("no-reports", f"no TLS report for {domain} {span}"))
     elif len(organisations) < criteria.min_organisations:
         reasons.append(Reason("few-organisations",
                               f"{len(organisations)} organisation(s) reported ({', '.join(sorted(organisations))}) {span}; at least {criteria.min_organisations} wanted"))
-    if report_ids and sts_sessions < criteria.min_sessions:
+    if report_keys and sts_sessions < criteria.min_sessions:
         reasons.append(Reason("few-sessions", f"{sts_sessions} session(s) were checked against the sts policy {span}; at least {criteria.min_sessions} wanted"))
     for (host, result_type), sessions in sorted(listed.items()):
         tip = advice(result_type, domain)
@@ -143,4 +143,4 @@ def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], u
     for result_type, sessions in sorted(unknown.items()):
         reasons.append(Reason("unexplained-failures", f"{sessions} session(s) failed with {result_type}, a result type RFC 8460 does not define; "
                                                       "read those reports' failure-details"))
-    return Readiness(domain, not reasons, period, len(report_ids), tuple(sorted(organisations)), sts_sessions, tuple(reasons))
+    return Readiness(domain, not reasons, period, len(report_keys), tuple(sorted(organisations)), sts_sessions, tuple(reasons))
