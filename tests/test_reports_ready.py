@@ -283,3 +283,30 @@ def test_promote_edits_the_mode_value_whatever_the_layout(tmp_path, config):
     after = path.read_text()
     line = next(i for i, text in enumerate(config.splitlines(), 1) if text.lstrip().startswith(("policy: {", "mode:")))
     only_mode_line_changed(config, after, {line})
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "domain: example.com\npolicy:\n  mode: testing\t# a tab before the comment\n  mx: [mx1.example.com]\n",
+        "domain: example.com\npolicy:\n  mode: |-\n    testing\n  mx: [mx1.example.com]\n",
+        "domain: example.com\npolicy:\n  mode: >-\n    testing\n  mx: [mx1.example.com]\n",
+        "domain: example.com\npolicy:\n  mode: !!str testing  # tagged\n  mx: [mx1.example.com]\n",
+        "domain: example.com\npolicy:\n  mode: &mode testing\n  mx: [mx1.example.com]\n",
+        "\ufeffdomain: example.com\r\npolicy:\r\n  mode: \"testing\" # BOM and CRLF\r\n  mx: [mx1.example.com]\r\n",
+        "domain: example.com\npolicy:\n  mx: [mx1.example.com]\n  mode:\n    testing\n",
+    ],
+    ids=["tab-before-comment", "literal-block", "folded-block", "tag", "anchor", "bom-crlf", "value-on-the-next-line"],
+)
+def test_promote_changes_only_the_mode_value_of_any_yaml_the_config_reader_takes(tmp_path, config):
+    """Whatever YAML `validate` accepts, only the word changes: tags, anchors
+    and block indicators stay, and nothing is written unless it parses."""
+    assert run_cli("validate", "-c", _write(tmp_path / "check.yml", config)).code == 0
+    result, path = _promote(tmp_path, config, "--force")
+    assert result.code == 0, result.output
+    assert path.read_bytes().decode() == config.replace("testing", "enforce")
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_bytes(text.encode())
+    return path
