@@ -5,12 +5,19 @@ or text that acts on the terminal; the totals match an independent sum."""
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import os
 import shutil
+import tempfile
 import threading
+from collections import Counter, defaultdict
+from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.support.cli import run_cli
 from tests.test_reports import FIXTURES, reports_json
@@ -122,3 +129,108 @@ def test_one_report_id_with_other_contents_is_an_error_and_the_first_counts(tmp_
     assert document["errors"] == [{"source": str(tmp_path / "b.json"), "message":
                                    f"report-id {GOOGLE['report-id']} of Google Inc. was read before from {tmp_path / 'a.json'} "
                                    "with other contents; only that one is counted"}]
+
+
+# --- the totals against an independent sum of random reports -----------------
+
+_TYPES = ["certificate-expired", "Validation-Failure", "sts-policy-fetch-error", "tlsa-invalid", "made-up-type"]
+_count = st.integers(0, 10**6)
+_detail = st.fixed_dictionaries(
+    {"result-type": st.sampled_from(_TYPES), "failed-session-count": _count},
+    optional={"receiving-mx-hostname": st.sampled_from(["mx1.example.com", "MX1.Example.COM.", "mx2.example.net"])},
+)
+_policy = st.fixed_dictionaries({
+    "policy": st.fixed_dictionaries({"policy-type": st.sampled_from(["sts", "STS", "no-policy-found", "tlsa"]),
+                                     "policy-domain": st.sampled_from(["example.com", "Example.COM.", "example.org", " example.net "])}),
+    "summary": st.fixed_dictionaries({"total-successful-session-count": _count, "total-failure-session-count": _count}),
+    "failure-details": st.lists(_detail, max_size=3),
+})
+_report = st.fixed_dictionaries({
+    "organization-name": st.sampled_from(["Google Inc.", "Microsoft Corporation", "Mail.ru"]),
+    "report-id": st.sampled_from(["r1", "r2", "r3", "2026-11-01T00:00:00Z_example.com"]),
+    "date-range": st.sampled_from([{"start-datetime": f"2026-11-0{d}T00:00:00Z", "end-datetime": f"2026-11-0{d}T23:59:59Z"} for d in range(1, 4)]),
+    "policies": st.lists(_policy, min_size=1, max_size=3),
+})
+# How a count is written: RFC 8460 says a number; some senders write a string.
+_spelling = st.sampled_from([int, str, float])
+
+
+def _respelled(doc: dict, spell) -> dict:
+    doc = json.loads(json.dumps(doc))
+    for policy in doc["policies"]:
+        summary = policy["summary"]
+        for key in summary:
+            summary[key] = spell(summary[key])
+        for detail in policy["failure-details"]:
+            detail["failed-session-count"] = spell(detail["failed-session-count"])
+    return doc
+
+
+def _meaning(doc: dict) -> tuple:
+    """What a report says, written without the code under test."""
+    def host(detail):
+        name = detail.get("receiving-mx-hostname")
+        return name.strip().rstrip(".").lower() if name else None
+    return tuple(
+        (p["policy"]["policy-type"].lower(), p["policy"]["policy-domain"].strip().rstrip(".").lower(),
+         int(p["summary"]["total-successful-session-count"]), int(p["summary"]["total-failure-session-count"]),
+         tuple((d["result-type"].lower(), host(d), int(d["failed-session-count"])) for d in p["failure-details"]))
+        for p in doc["policies"]
+    ) + (doc["date-range"]["start-datetime"],)
+
+
+def _oracle(docs: list[dict]) -> tuple[dict, int, int]:
+    """Per domain: sessions, distinct (organisation, report-id), failures; and
+    how many duplicates, and how many of them said something else."""
+    first: dict[tuple, tuple] = {}
+    duplicates = conflicts = 0
+    sums: dict[str, dict] = defaultdict(lambda: {"ok": 0, "failed": 0, "keys": set(), "failures": Counter()})
+    for doc in docs:
+        key = (doc["organization-name"], doc["report-id"])
+        if key in first:
+            duplicates += 1
+            conflicts += first[key] != _meaning(doc)
+            continue
+        first[key] = _meaning(doc)
+        for policy_type, domain, ok, failed, details in _meaning(doc)[:-1]:
+            sums[domain]["ok"] += ok
+            sums[domain]["failed"] += failed
+            sums[domain]["keys"].add(key)
+            for result_type, host, sessions in details:
+                sums[domain]["failures"][(result_type, host)] += sessions
+    return sums, duplicates, conflicts
+
+
+def _write(folder: Path, index: int, doc: dict, container: str) -> None:
+    data = json.dumps(doc).encode()
+    if container == "json":
+        (folder / f"{index:03d}.json").write_bytes(data)
+    elif container == "gzip":
+        (folder / f"{index:03d}.json.gz").write_bytes(gzip.compress(data))
+    else:
+        message = EmailMessage()
+        message["From"], message["Subject"] = "noreply-smtp-tls-reporting@google.com", "Report"
+        message.set_content("This is an aggregate TLS report.")
+        message.add_attachment(gzip.compress(data), maintype="application", subtype="tlsrpt+gzip", filename="report.json.gz")
+        (folder / f"{index:03d}.eml").write_bytes(message.as_bytes())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_report, _spelling, st.sampled_from(["json", "gzip", "mail"])), min_size=1, max_size=8))
+def test_totals_of_random_reports_in_any_container_are_their_plain_sums(drawn):
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        for index, (doc, spell, container) in enumerate(drawn):
+            _write(folder, index, _respelled(doc, spell), container)
+        code, document = reports_json(folder)
+    sums, duplicates, conflicts = _oracle([doc for doc, _, _ in drawn])
+    assert (document["reports"], document["duplicates"], len(document["errors"])) == (len({k for s in sums.values() for k in s["keys"]}), duplicates, conflicts)
+    assert code == (1 if conflicts else 0)
+    assert {d["domain"] for d in document["domains"]} == set(sums)
+    for entry in document["domains"]:
+        expected = sums[entry["domain"]]
+        assert (entry["successful_sessions"], entry["failed_sessions"], entry["reports"]) == (expected["ok"], expected["failed"], len(expected["keys"]))
+        assert {(f["result_type"], f["receiving_mx_hostname"]): f["sessions"] for f in entry["failures"]} == {k: v for k, v in expected["failures"].items()}
+        assert sum(day["successful_sessions"] for day in entry["days"]) == expected["ok"]
+        assert sum(sender["failed_sessions"] for sender in entry["senders"]) == expected["failed"]
+        assert sum(kind["successful_sessions"] for kind in entry["policy_types"]) == expected["ok"]
