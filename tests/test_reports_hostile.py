@@ -69,6 +69,25 @@ def test_a_symlink_loop_is_named_with_the_reason(tmp_path):
     assert len(document["errors"]) == 3 and "Traceback" not in run_cli("reports", tmp_path).output
 
 
+def test_a_folder_that_cannot_be_listed_is_an_error_not_silence(tmp_path):
+    """os.walk skips a folder it cannot list (no permission, a path over
+    PATH_MAX) without a word; the reports in it must not vanish unsaid.
+    Tests run as root, so the folder is made unlistable by its path's length."""
+    shutil.copy(FIXTURES / "parsedmarc__smtp_tls.json", tmp_path)
+    folder = os.open(tmp_path, os.O_RDONLY)
+    for level in range(18):  # 18 names of 242 bytes: over Linux's 4,096-byte PATH_MAX
+        name = f"{level:02d}" + "d" * 240
+        os.mkdir(name, dir_fd=folder)
+        inner = os.open(name, os.O_RDONLY, dir_fd=folder)
+        os.close(folder)
+        folder = inner
+    os.close(folder)
+    code, document = reports_json(tmp_path)
+    assert (code, document["reports"]) == (1, 1)
+    [error] = document["errors"]
+    assert error["source"].startswith(str(tmp_path)) and error["message"] == "cannot read the folder: File name too long", error
+
+
 # Anyone can mail a report to a rua address. What a terminal would act on:
 # a carriage return that overwrites the line, C1 CSI (0x9b) that clears the
 # screen, an OSC sequence that sets the window title, a bell.

@@ -91,6 +91,10 @@ def list_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, bool]], list[Inp
     """
     files: list[tuple[Path, bool]] = []
     errors: list[InputError] = []
+
+    def unlisted(exc: OSError) -> None:  # os.walk skips a folder it cannot list unless told
+        errors.append(InputError(str(exc.filename), f"cannot read the folder: {exc.strerror}"))
+
     for path in paths:
         try:
             is_dir = stat.S_ISDIR(path.stat().st_mode)
@@ -101,7 +105,7 @@ def list_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, bool]], list[Inp
             errors.append(InputError(str(path), f"cannot read it: {exc.strerror}"))
             continue
         if is_dir:
-            for root, dirs, names in os.walk(path):
+            for root, dirs, names in os.walk(path, onerror=unlisted):
                 if {"cur", "new", "tmp"} <= set(dirs):
                     dirs.remove("tmp")
                 dirs.sort()
