@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from generator.config import Config, DomainConfig
-from generator.errors import UsageError
+from generator.errors import MailboxError, UsageError
 from generator.reports.collect import Collection, Period, collect, file_items, parse_bound
 from generator.reports.ready import Criteria, Readiness, readiness
-from generator.reports.sources import Item, list_files
+from generator.reports.sources import InputError, Item, list_files
 
 FileList = list[tuple[Path, bool]]
 
@@ -51,9 +51,19 @@ def read_reports(inputs: Inputs, period: Period, environ: Mapping[str, str],
         password = environ.get(inputs.password_env)
         if not password:
             raise UsageError(f"--imap: set the password of {target.user} in the environment variable {inputs.password_env}")
-        items = imap_items(target, password, inputs.ca_file)
+        items = _mailbox(target.label, imap_items(target, password, inputs.ca_file))
     files, errors = list_files(inputs.paths)
     return collect(itertools.chain(errors, file_items(show_progress(files)), items), period)
+
+
+def _mailbox(label: str, items: Iterable[Item]) -> Iterator[Item]:
+    """A mailbox that cannot be read (refused login, untrusted certificate,
+    lost connection) is one unreadable input: the reports read before, and
+    every file, are still summed."""
+    try:
+        yield from items
+    except MailboxError as exc:
+        yield InputError(label, str(exc).removeprefix(f"{label}: "))
 
 
 def domain_names(names: Sequence[str]) -> list[str]:
