@@ -135,6 +135,8 @@ ACCEPTED = [
     Row("length-repeated", "", "", route=Route(mode=Mode.RAW), body=_raw(OK_HEAD + b"\r\nContent-Length: %d, %d")),
     Row("length-twice", "", "", route=Route(mode=Mode.RAW), body=_raw(OK_HEAD + b"\r\nContent-Length: %d\r\nContent-Length: %d")),
     Row("http-1-0-until-close", "", "", route=Route(mode=Mode.RAW), body=_raw(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain")),
+    # nginx with default_type and add_header both set; senders (Go, aiohttp) read the first.
+    Row("content-type-twice", "", "", route=Route(mode=Mode.RAW), body=_raw(OK_HEAD + b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d")),
 ]
 
 
