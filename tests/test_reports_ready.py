@@ -268,6 +268,21 @@ def test_promote_keeps_the_file_mode_and_writes_through_a_link(tmp_path):
     only_mode_line_changed(CONFIG, real.read_text(), {4})
 
 
+def test_promote_that_cannot_write_beside_the_config_says_so_and_changes_nothing(tmp_path):
+    """The new config is written to a temporary file beside it first; when
+    that fails (a folder the user may not write to; here, as tests run as
+    root, a path that leaves no room under PATH_MAX for the temporary name)
+    the config stays as it was, and the error is a message, not a traceback."""
+    folder = tmp_path  # 4,075 bytes: "/mta-sts.yml" fits under 4,096, "/.mta-sts-promote-XXXXXXXX" does not
+    while len(str(folder)) < 4075:
+        folder = folder / ("d" * min(200, 4075 - len(str(folder)) - 1))
+    folder.mkdir(parents=True)
+    result, path = _promote(folder, CONFIG, "--force")
+    assert result.code == 2 and "cannot write it" in result.err and "it is unchanged" in result.err, result.output
+    assert "Traceback" not in result.output and path.read_text() == CONFIG
+    assert [p.name for p in folder.iterdir()] == ["mta-sts.yml"]
+
+
 @pytest.mark.parametrize(
     "config",
     [

@@ -120,9 +120,12 @@ def _value_span(text: str, start: int, end: int, style: str | None, path: Path) 
 def write(promotion: Promotion) -> None:
     """Replace the config in one rename; its permissions stay, a link is followed."""
     target = Path(os.path.realpath(promotion.path))
-    mode = stat.S_IMODE(target.stat().st_mode)
-    handle, temp = tempfile.mkstemp(prefix=".mta-sts-promote-", dir=target.parent)
+    temp = None
     try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+        # Beside the config, so the rename stays on one file system; a folder
+        # the user may not write to fails here, before anything changed.
+        handle, temp = tempfile.mkstemp(prefix=".mta-sts-promote-", dir=target.parent)
         with os.fdopen(handle, "wb") as out:
             out.write(promotion.text.encode("utf-8"))
             out.flush()
@@ -130,7 +133,8 @@ def write(promotion: Promotion) -> None:
         os.chmod(temp, mode)
         os.replace(temp, target)
     except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
+        if temp is not None:
+            Path(temp).unlink(missing_ok=True)
         raise BuildError(f"{promotion.path}: cannot write it: {exc.strerror}; it is unchanged") from None
 
 
