@@ -171,6 +171,15 @@ def _set(path: str, value):
 
 
 _DELETE = object()
+
+
+def _nested_mime(depth: int) -> bytes:
+    """A report attachment inside ``depth`` nested multiparts."""
+    opening = b"".join(b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i - 1, i) for i in range(1, depth))
+    closing = b"".join(b"--b%d--\r\n" % i for i in reversed(range(depth)))
+    attachment = (b"--b%d\r\nContent-Type: application/tlsrpt+gzip\r\nContent-Transfer-Encoding: base64\r\n\r\n" % (depth - 1)
+                  + base64.encodebytes(gzip.compress(GOOD.encode())) + b"\r\n")
+    return b"From: a@example.net\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n" + opening + attachment + closing
 _TLSRPT_MAIL_WITHOUT_ATTACHMENT = (
     b"From: noreply-smtp-tls-reporting@google.com\r\nSubject: Report\r\nMessage-ID: <x@google.com>\r\n"
     b'Content-Type: multipart/report; report-type=tlsrpt; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n'
@@ -201,6 +210,9 @@ MALFORMED = [
     ("huge-float.json", _edit(_set("policies/0/summary/total-successful-session-count", 1e300)), "more than 2^53 - 1 sessions"),
     ("huge-count.json", _edit(_set("policies/0/summary/total-failure-session-count", 2**64)), "more than 2^53 - 1 sessions"),
     ("year-1.json", _edit(_set("date-range/start-datetime", "0001-01-01T00:00:00+01:00")), "date-range.start-datetime: '0001-01-01T00:00:00+01:00' is out of range"),
+    ("nan.json", GOOD.replace('"total-successful-session-count": 1', '"total-successful-session-count": NaN').encode(), "expected a session count, got nan"),
+    ("deep.json", b"[" * 100_000 + b"]" * 100_000, "the JSON is nested too deeply"),
+    ("deep-mime.eml", _nested_mime(3000), "cannot read the e-mail: its MIME parts are nested too deeply"),
     ("year-9999.json", _edit(_set("date-range/end-datetime", "9999-12-31T23:59:59-01:00")), "date-range.end-datetime: '9999-12-31T23:59:59-01:00' is out of range"),
 ]
 

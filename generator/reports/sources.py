@@ -161,6 +161,9 @@ def message_payloads(data: bytes, origin: str) -> Iterator[Item]:
         message_id = str(message.get("Message-ID", "") or "").strip()
         header_domain = str(message.get("TLS-Report-Domain", "") or "").strip() or None
         declared = message.get_content_type() == "multipart/report" and str(message.get_param("report-type", "")).lower() == "tlsrpt"
+    except RecursionError:  # the parser recurses once per nested multipart
+        yield InputError(origin, "cannot read the e-mail: its MIME parts are nested too deeply")
+        return
     except Exception as exc:  # the email package's header parsers raise assorted errors on broken mail
         yield InputError(origin, f"cannot read the e-mail's headers: {exc}")
         return
