@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import mailbox
 import os
 import shutil
 import tempfile
@@ -20,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.cli import run_cli
-from tests.test_reports import FIXTURES, reports_json
+from tests.test_reports import EML_FILES, FIXTURES, reports_json
 
 GOOGLE = json.loads((FIXTURES / "dmarc-report-viewer__google.json").read_text())
 
@@ -253,3 +254,23 @@ def test_totals_of_random_reports_in_any_container_are_their_plain_sums(drawn):
         assert sum(day["successful_sessions"] for day in entry["days"]) == expected["ok"]
         assert sum(sender["failed_sessions"] for sender in entry["senders"]) == expected["failed"]
         assert sum(kind["successful_sessions"] for kind in entry["policy_types"]) == expected["ok"]
+
+
+@pytest.mark.timeout(30)
+def test_an_mbox_from_a_pipe_is_read(tmp_path):
+    """`reports <(zcat archive.mbox.gz)`: the mbox comes through a pipe, which
+    can be read once and not seeked."""
+    box = mailbox.mbox(tmp_path / "archive.mbox")
+    for path in EML_FILES[:3]:
+        box.add(path.read_bytes())
+    box.flush()
+    box.close()
+    expected = reports_json(tmp_path / "archive.mbox")
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=lambda: pipe.write_bytes((tmp_path / "archive.mbox").read_bytes()))
+    writer.start()
+    result = run_cli("reports", pipe, "--json")
+    writer.join()
+    assert result.code == 0 and "Traceback" not in result.output, result.output
+    assert json.loads(result.out)["domains"] == expected[1]["domains"] and expected[1]["reports"] == 3

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import mailbox
 import os
 import re
 import stat
@@ -37,6 +36,7 @@ _REPORT_NAME = re.compile(r"\.json(\.gz)?$", re.I)  # RFC 8460 §5.1 file names;
 # sender!policy-domain!begin!end[!id].json[.gz], RFC 8460 §5.1's file name.
 _FILE_NAME_DOMAIN = re.compile(r"^[^!]+!([^!]+)!\d+!\d+")
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:")
+_FROM_LINE = re.compile(rb"^From ", re.M)
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def read_file(path: Path, named: bool) -> Iterator[Item]:
     if data.startswith(GZIP_MAGIC) or head in (b"{", b"["):
         yield Payload(str(path), data, domain_from_name(path.name))
     elif data.startswith(b"From "):
-        yield from read_mbox(path)
+        yield from mbox_payloads(data, str(path))
     elif _HEADER_LINE.match(data):
         yield from message_payloads(data, str(path))
     elif named:
@@ -144,13 +144,16 @@ def read_file(path: Path, named: bool) -> Iterator[Item]:
         yield Skipped(str(path), "not JSON, gzip or mail")
 
 
-def read_mbox(path: Path) -> Iterator[Item]:
-    box = mailbox.mbox(path, create=False)
-    try:
-        for number, key in enumerate(box.iterkeys(), 1):
-            yield from message_payloads(box.get_bytes(key), f"{path} message {number}")
-    finally:
-        box.close()
+def mbox_payloads(data: bytes, origin: str) -> Iterator[Item]:
+    """The report attachments of each message of an mbox, split from the
+    bytes already read as :class:`mailbox.mbox` splits a file: at every line
+    starting "From ", which is dropped with the blank line before the next.
+    (``mailbox`` opens the path again and seeks, which a pipe such as
+    ``<(zcat archive.mbox.gz)`` cannot do.)"""
+    starts = [match.start() for match in _FROM_LINE.finditer(data)]
+    for number, (start, end) in enumerate(zip(starts, [*starts[1:], len(data)]), 1):
+        message = data[start:end].split(b"\n", 1)[1] if b"\n" in data[start:end] else b""
+        yield from message_payloads(message.removesuffix(b"\n").removesuffix(b"\r"), f"{origin} message {number}")
 
 
 def message_payloads(data: bytes, origin: str) -> Iterator[Item]:
