@@ -113,6 +113,18 @@ def test_readiness_verdict(tmp_path, name, docs, reasons):
     assert ("example.com: ready to enforce" if not reasons else "example.com: not ready to enforce") in text.out
 
 
+def test_an_unreadable_report_keeps_the_verdict_from_ready(tmp_path):
+    """A report that cannot be read (a sender's new format, a cut download)
+    may be the one with the failures: ready only once every input is read."""
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    folder = write_reports(tmp_path / "reports", CLEAN)
+    (folder / "microsoft-new-format.json").write_text('{"report-id": "m-9", "policies": "all fine"}')
+    result = run_cli("reports", folder, "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL, "--json")
+    [verdict] = json.loads(result.out)["readiness"]
+    assert (result.code, verdict["ready"], [r["code"] for r in verdict["reasons"]]) == (1, False, ["unreadable-inputs"])
+    assert "1 input could not be read" in verdict["reasons"][0]["message"]
+
+
 def test_a_failure_reason_names_the_host_the_cause_and_the_fix(tmp_path):
     (tmp_path / "mta-sts.yml").write_text(CONFIG)
     docs = [*CLEAN, report("google", IN_WINDOW, failures=(("certificate-host-mismatch", "mx1.example.com", 2),))]

@@ -17,7 +17,10 @@ from testing to enforce only when all of these hold:
    enforce then protects nothing, and usually the Pages site is broken;
 6. every failed session is explained: a failure total above what the
    ``failure-details`` account for, or a result type RFC 8460 does not
-   define, may hide any of the above, so it is not taken as harmless.
+   define, may hide any of the above, so it is not taken as harmless;
+7. every input was read: a report that could not be (a sender's new
+   format, a cut download, a mailbox that refused the login) may be the
+   one with the failures.
 
 DANE failures (``tlsa`` policies) are counted in the summary but do not
 decide this verdict: enforce does not change how DANE senders deliver.
@@ -76,8 +79,9 @@ def window(until: dt.datetime, days: int) -> Period:
 
 
 def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], until: dt.datetime,
-              criteria: Criteria = Criteria()) -> Readiness:
-    """Decide whether ``domain`` (whose policy lists ``patterns``) may enforce."""
+              criteria: Criteria = Criteria(), unreadable: int = 0) -> Readiness:
+    """Decide whether ``domain`` (whose policy lists ``patterns``) may enforce;
+    ``unreadable``: how many inputs could not be read."""
     period = window(until, criteria.days)
     organisations: set[str] = set()
     report_keys: set[tuple[str, str]] = set()
@@ -143,4 +147,7 @@ def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], u
     for result_type, sessions in sorted(unknown.items()):
         reasons.append(Reason("unexplained-failures", f"{sessions} session(s) failed with {result_type}, a result type RFC 8460 does not define; "
                                                       "read those reports' failure-details"))
+    if unreadable:
+        reasons.append(Reason("unreadable-inputs", f"{unreadable} input{' could' if unreadable == 1 else 's could'} not be read (listed as errors); "
+                                                   "any of them may hold failures: fix or remove them, or promote with --force"))
     return Readiness(domain, not reasons, period, len(report_keys), tuple(sorted(organisations)), sts_sessions, tuple(reasons))
