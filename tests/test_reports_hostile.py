@@ -274,3 +274,14 @@ def test_an_mbox_from_a_pipe_is_read(tmp_path):
     writer.join()
     assert result.code == 0 and "Traceback" not in result.output, result.output
     assert json.loads(result.out)["domains"] == expected[1]["domains"] and expected[1]["reports"] == 3
+
+
+def test_domain_accepts_the_name_as_people_write_it(tmp_path):
+    """Reports and configs hold A-labels; --domain bücher.example is the same domain."""
+    (tmp_path / "report.json").write_text(json.dumps(_doc()).replace('"foo-bar.io"', '"xn--bcher-kva.example"'))
+    code, document = reports_json(tmp_path / "report.json", "--domain", "Bücher.Example.")
+    assert (code, [d["domain"] for d in document["domains"]]) == (0, ["xn--bcher-kva.example"])
+    config = tmp_path / "mta-sts.yml"
+    config.write_text("domain: bücher.example\npolicy:\n  mode: testing\n  mx: [mx1.bücher.example]\n")
+    ready = run_cli("reports", tmp_path / "report.json", "--ready", "-c", config, "--domain", "bücher.example")
+    assert ready.code == 1 and "xn--bcher-kva.example: not ready to enforce" in ready.out, ready.output

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from generator.config import Config, DomainConfig
 from generator.errors import MailboxError, UsageError
+from generator.names import InvalidName, normalize_domain
 from generator.reports.collect import Collection, Period, collect, file_items, parse_bound
 from generator.reports.ready import Criteria, Readiness, readiness
 from generator.reports.sources import InputError, Item, list_files
@@ -67,8 +68,16 @@ def _mailbox(label: str, items: Iterable[Item]) -> Iterator[Item]:
 
 
 def domain_names(names: Sequence[str]) -> list[str]:
-    """``--domain`` values as reports and configs spell domains."""
-    return [name.strip().rstrip(".").lower() for name in names]
+    """``--domain`` values as reports and configs spell domains: lower case,
+    no trailing dot, A-labels (``bücher.example`` is ``xn--bcher-kva.example``)."""
+    return [_a_labels(name.strip().rstrip(".")) for name in names]
+
+
+def _a_labels(name: str) -> str:
+    try:
+        return normalize_domain(name)
+    except InvalidName:  # no such domain can be in a report or a config: left to match nothing
+        return name.lower()
 
 
 def select_domains(config: Config, names: Sequence[str]) -> list[DomainConfig]:
