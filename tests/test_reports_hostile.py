@@ -285,3 +285,11 @@ def test_domain_accepts_the_name_as_people_write_it(tmp_path):
     config.write_text("domain: bücher.example\npolicy:\n  mode: testing\n  mx: [mx1.bücher.example]\n")
     ready = run_cli("reports", tmp_path / "report.json", "--ready", "-c", config, "--domain", "bücher.example")
     assert ready.code == 1 and "xn--bcher-kva.example: not ready to enforce" in ready.out, ready.output
+
+
+def test_a_report_saved_with_a_byte_order_mark_is_read(tmp_path):
+    """Windows tools save JSON with a UTF-8 BOM; in a folder it was skipped unsaid."""
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf\r\n" + (FIXTURES / "parsedmarc__smtp_tls.json").read_bytes())
+    for source in (tmp_path / "bom.json", tmp_path):
+        code, document = reports_json(source)
+        assert (code, document["reports"], document["skipped"], document["errors"]) == (0, 1, 0, [])

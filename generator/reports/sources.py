@@ -28,6 +28,7 @@ from generator.reports.parse import MalformedReport
 MAX_REPORT_BYTES = 32 * 1024 * 1024
 MAX_INPUT_BYTES = 256 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
 # What real senders label report attachments with (RFC 8460 §5.3 names the
 # first two; others send generic gzip or JSON types, or octet-stream).
 _REPORT_TYPES = {"application/tlsrpt+gzip", "application/tlsrpt+json"}
@@ -131,7 +132,7 @@ def read_file(path: Path, named: bool) -> Iterator[Item]:
     if len(data) > MAX_INPUT_BYTES:
         yield InputError(str(path), f"larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB")
         return
-    head = data.lstrip()[:1]
+    head = data.removeprefix(UTF8_BOM).lstrip()[:1]  # parse_json reads past a BOM too
     if data.startswith(GZIP_MAGIC) or head in (b"{", b"["):
         yield Payload(str(path), data, domain_from_name(path.name))
     elif data.startswith(b"From "):
