@@ -293,3 +293,18 @@ def test_a_report_saved_with_a_byte_order_mark_is_read(tmp_path):
     for source in (tmp_path / "bom.json", tmp_path):
         code, document = reports_json(source)
         assert (code, document["reports"], document["skipped"], document["errors"]) == (0, 1, 0, [])
+
+
+def test_markdown_for_a_job_summary_shows_what_a_sender_wrote_as_text(tmp_path):
+    """In a rendered job summary "<!--" from one sender would hide every row
+    after it (other senders' failures included), "<img>" would load an image."""
+    doc = _doc(**{"organization-name": "<!-- hide the rest", "report-id": "html-1"})
+    policy = doc["policies"][0]
+    policy["policy"]["policy-domain"] = "<b>example.com</b>"
+    policy["summary"]["total-failure-session-count"] = 1
+    policy["failure-details"] = [{"result-type": "certificate-expired", "receiving-mx-hostname": "<img src=https://evil.example/x>",
+                                  "failed-session-count": 1}]
+    (tmp_path / "html.json").write_text(json.dumps(doc))
+    shown = run_cli("reports", tmp_path, "--format", "markdown")
+    assert "<" not in shown.out and ">" not in shown.out, shown.out
+    assert "&lt;!-- hide the rest" in shown.out and "### &lt;b&gt;example.com&lt;/b&gt;" in shown.out

@@ -8,6 +8,7 @@ Markdown pass each line through :func:`generator.terminal.printable`.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 from collections.abc import Sequence
 
@@ -127,7 +128,9 @@ def verdict_text(verdict: Readiness) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text for one line of Markdown: GitHub renders HTML in a job summary,
+    where a sender's "<!--" would hide every row after it."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def to_markdown(summaries: Sequence[DomainSummary], collection: Collection, verdicts: Sequence[Readiness] | None = None) -> str:
@@ -136,7 +139,7 @@ def to_markdown(summaries: Sequence[DomainSummary], collection: Collection, verd
         lines += ["", f"**{verdict.domain}: {'ready to enforce' if verdict.ready else 'not ready to enforce'}**"]
         lines += [f"- `{r.code}`: {_cell(r.message)}" for r in verdict.reasons]
     for s in summaries:
-        lines += ["", f"### {s.domain}", "",
+        lines += ["", f"### {_cell(s.domain)}", "",
                   f"{_plural(s.reports, 'report')} from {_time(s.start)} to {_time(s.end)}; "
                   f"{s.successful} successful and {s.failed} failed sessions.", "", f"Organisations: {_cell(', '.join(s.organisations))}",
                   "", "| Day | Successful | Failed |", "|---|---:|---:|"]
