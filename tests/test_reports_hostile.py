@@ -308,3 +308,18 @@ def test_markdown_for_a_job_summary_shows_what_a_sender_wrote_as_text(tmp_path):
     shown = run_cli("reports", tmp_path, "--format", "markdown")
     assert "<" not in shown.out and ">" not in shown.out, shown.out
     assert "&lt;!-- hide the rest" in shown.out and "### &lt;b&gt;example.com&lt;/b&gt;" in shown.out
+
+
+DMARC_XML = b'<?xml version="1.0" encoding="UTF-8" ?>\n<feedback><report_metadata><org_name>google.com</org_name></report_metadata></feedback>\n'
+
+
+def test_dmarc_reports_saved_beside_tls_reports_are_skipped(tmp_path):
+    """DMARC and TLS-RPT often share a mailbox, and saved attachments a folder:
+    a gzipped DMARC report there is not a TLS report gone wrong."""
+    dmarc = tmp_path / "google.com!example.com!1704758400!1704844799.xml.gz"
+    dmarc.write_bytes(gzip.compress(DMARC_XML))
+    shutil.copy(FIXTURES / "parsedmarc__smtp_tls.json", tmp_path)
+    code, document = reports_json(tmp_path)
+    assert (code, document["reports"], document["skipped"], document["errors"]) == (0, 1, 1, [])
+    code, document = reports_json(dmarc)
+    assert code == 1 and document["errors"] == [{"source": str(dmarc), "message": "not a TLS report: gzipped XML (a DMARC aggregate report?)"}]

@@ -133,7 +133,10 @@ def read_file(path: Path, named: bool) -> Iterator[Item]:
         yield InputError(str(path), f"larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB")
         return
     head = data.removeprefix(UTF8_BOM).lstrip()[:1]  # parse_json reads past a BOM too
-    if data.startswith(GZIP_MAGIC) or head in (b"{", b"["):
+    if data.startswith(GZIP_MAGIC) and _gzipped_xml(data):
+        # DMARC aggregate reports (RFC 7489) often share the mailbox, and so the folder.
+        yield (InputError if named else Skipped)(str(path), "not a TLS report: gzipped XML (a DMARC aggregate report?)")
+    elif data.startswith(GZIP_MAGIC) or head in (b"{", b"["):
         yield Payload(str(path), data, domain_from_name(path.name))
     elif data.startswith(b"From "):
         yield from mbox_payloads(data, str(path))
@@ -143,6 +146,15 @@ def read_file(path: Path, named: bool) -> Iterator[Item]:
         yield InputError(str(path), "not a TLS report: neither JSON, gzip, an e-mail nor an mbox")
     else:
         yield Skipped(str(path), "not JSON, gzip or mail")
+
+
+def _gzipped_xml(data: bytes) -> bool:
+    """Whether gzip ``data`` begins with XML, from its first few bytes."""
+    try:
+        start = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(data, 64)
+    except zlib.error:
+        return False  # broken gzip: decompress() says so for the report it claims to be
+    return start.removeprefix(UTF8_BOM).lstrip()[:1] == b"<"
 
 
 def mbox_payloads(data: bytes, origin: str) -> Iterator[Item]:
