@@ -323,3 +323,18 @@ def test_dmarc_reports_saved_beside_tls_reports_are_skipped(tmp_path):
     assert (code, document["reports"], document["skipped"], document["errors"]) == (0, 1, 1, [])
     code, document = reports_json(dmarc)
     assert code == 1 and document["errors"] == [{"source": str(dmarc), "message": "not a TLS report: gzipped XML (a DMARC aggregate report?)"}]
+
+
+def test_a_linked_folder_inside_a_folder_is_read_once_and_a_loop_ends(tmp_path):
+    """Archives are often folders of links to where mail is kept; a link back
+    up the tree must not make the walk endless, nor count a report twice."""
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    shutil.copy(FIXTURES / "parsedmarc__smtp_tls.json", kept)
+    scanned = tmp_path / "scanned"
+    scanned.mkdir()
+    (scanned / "2024").symlink_to(kept)
+    (scanned / "loop").symlink_to(scanned)
+    (kept / "up").symlink_to(tmp_path)
+    code, document = reports_json(scanned)
+    assert (code, document["reports"], document["duplicates"], document["errors"]) == (0, 1, 0, [])

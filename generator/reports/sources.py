@@ -92,6 +92,7 @@ def list_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, bool]], list[Inp
     """
     files: list[tuple[Path, bool]] = []
     errors: list[InputError] = []
+    seen: set[tuple[int, int]] = set()  # folders walked, by device and inode
 
     def unlisted(exc: OSError) -> None:  # os.walk skips a folder it cannot list unless told
         errors.append(InputError(str(exc.filename), f"cannot read the folder: {exc.strerror}"))
@@ -106,7 +107,14 @@ def list_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, bool]], list[Inp
             errors.append(InputError(str(path), f"cannot read it: {exc.strerror}"))
             continue
         if is_dir:
-            for root, dirs, names in os.walk(path, onerror=unlisted):
+            # Links to folders are followed (archives are often folders of
+            # links); each folder is read once, so a link back up ends.
+            for root, dirs, names in os.walk(path, onerror=unlisted, followlinks=True):
+                info = os.stat(root)  # os.walk just listed it
+                if (info.st_dev, info.st_ino) in seen:
+                    dirs.clear()
+                    continue
+                seen.add((info.st_dev, info.st_ino))
                 if {"cur", "new", "tmp"} <= set(dirs):
                     dirs.remove("tmp")
                 dirs.sort()
