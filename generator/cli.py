@@ -334,7 +334,7 @@ def promote(
     from generator.reports import promote as promotion
     from generator.reports.command import select_domains, verdicts
     from generator.reports.ready import Criteria
-    from generator.reports.render import verdict_text
+    from generator.reports.render import error_text, verdict_text
 
     loaded = _load(config, strict=False)
     if len(loaded.domains) > 1 and not domain:
@@ -348,7 +348,7 @@ def promote(
         _err("WARNING: --force: promoting without reading any TLS report; mail to an MX host with a bad certificate will bounce under enforce")
     else:
         for error in collection.errors:
-            _err(f"error: {error.source}: {error.message}")
+            _err(error_text(error))
         found = verdicts(targets, collection, dt.datetime.now(dt.UTC), Criteria(window_days, min_organisations, min_sessions))
         for verdict in found:
             typer.echo(verdict_text(verdict))

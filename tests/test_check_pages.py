@@ -203,6 +203,11 @@ def test_the_nearest_caa_set_decides_while_the_tld_is_still_unanswered(servers: 
         pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=http-01")], True, id="with-parameters"),
         pytest.param([(0, b"issue", b"LetsEncrypt.org")], False, id="issuer-case"),  # Boulder compares exactly
         pytest.param([(0, b"issue", b"letsencrypt.org; accounturi")], False, id="bad-parameter"),
+        # RFC 8659 §4.2: issue-value = *WSP [issuer-domain-name *WSP] [";" *WSP [parameters *WSP]]
+        pytest.param([(0, b"issue", b"letsencrypt.org; ")], True, id="space-after-semicolon"),
+        pytest.param([(0, b"issue", b"letsencrypt.org;\t")], True, id="tab-after-semicolon"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=http-01; ")], False, id="semicolon-after-parameters"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; account-uri=x")], False, id="hyphen-in-parameter-tag"),  # Boulder: letters and digits
         pytest.param([(0, b"issue", b";"), (0, b"issue", b"letsencrypt.org")], True, id="forbid-plus-letsencrypt"),
         pytest.param([(0, b"issuewild", b";"), (0, b"iodef", b"mailto:a@example.net")], True, id="no-issue-property"),
         pytest.param([(128, b"iodef", b"mailto:a@example.net")], True, id="critical-known-tag"),
@@ -213,3 +218,9 @@ def test_the_nearest_caa_set_decides_while_the_tld_is_still_unanswered(servers: 
 )
 def test_caa_decides_as_lets_encrypt_does(records, allowed: bool) -> None:
     assert (caa_refusal(tuple(records), "example.com") is None) is allowed
+
+
+@pytest.mark.parametrize("issuer", [b"LetsEncrypt.org", b"letsencrypt.org."])
+def test_a_near_miss_of_the_issuer_name_says_it_is_compared_exactly(issuer: bytes) -> None:
+    why, fix = caa_refusal(((0, b"issue", issuer),), "example.com")
+    assert f"{issuer.decode()} is not letsencrypt.org: Let's Encrypt compares the issuer name exactly" in why

@@ -18,8 +18,9 @@ import pytest
 
 from generator.check import dns as check_dns
 from generator.check.domain import DomainReport
-from generator.check.report import human, printable, summary_table, table_row
+from generator.check.report import human, summary_table, table_row
 from generator.findings import error
+from generator.terminal import printable
 from tests.support.bad_dns import ScriptedDns, zone_answer
 from tests.support.check_run import HEALTHY, MX, STS, TLSRPT, CheckServers, check_servers, policy_bytes, run_check_json
 from tests.support.cli import run_cli

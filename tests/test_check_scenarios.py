@@ -64,6 +64,18 @@ def _without(text: str) -> Callable[[str], bytes]:
     return lambda d: policy_bytes(d).replace(text.format(d=d).encode(), b"")
 
 
+def _padded(domain: str, size: int) -> bytes:
+    """A valid policy of exactly ``size`` bytes: mx1, then patterns no MX uses,
+    the first label of the first one lengthened to make up the rest."""
+    count = 0
+    while len(policy_bytes(domain, mx=("mx1", *(f"p{i:05d}" for i in range(count + 1))))) <= size:
+        count += 1
+    body = policy_bytes(domain, mx=("mx1", *(f"p{i:05d}" for i in range(count))))
+    padded = body.replace(b"mx: p00000.", b"mx: p00000" + b"x" * (size - len(body)) + b".", 1)
+    assert len(padded) == size
+    return padded
+
+
 DRIFT_CONFIG = """
 domain: {d}
 policy:
@@ -101,6 +113,9 @@ ROWS = [
     _raw_row("bad-header-line", OK_HEAD + b"\r\nNo colon here\r\nContent-Length: %d", says="illegal header line"),
     _raw_row("length-short", OK_HEAD + b"\r\nContent-Length: 9%d", says="without sending complete message body"),
     _raw_row("endless-interim", EARLY_HINTS * 2000 + OK_HEAD + b"\r\nContent-Length: %d", says="1xx responses included"),
+    # Exactly the 64 KiB senders read is still a policy (unused patterns pad it): a warning, not policy-too-large.
+    Row("exactly-64k", "mx-pattern-unused", "warning", body=lambda d: _padded(d, 64 * 1024)),
+    Row("exactly-64k-chunked", "mx-pattern-unused", "warning", route=Route(mode=Mode.CHUNKED), body=lambda d: _padded(d, 64 * 1024)),
     Row("drip", "policy-fetch-timeout", "error", route=Route(mode=Mode.DRIP, drip_interval=0.05), timeout=1.0),
     Row("never-respond", "policy-fetch-timeout", "error", route=Route(mode=Mode.NEVER_RESPOND), timeout=1.0),
     Row("self-signed", "policy-cert-untrusted", "error", cert=CertKind.UNTRUSTED),
@@ -138,6 +153,8 @@ ACCEPTED = [
     Row("length-repeated", "", "", route=Route(mode=Mode.RAW), body=_raw(OK_HEAD + b"\r\nContent-Length: %d, %d")),
     Row("length-twice", "", "", route=Route(mode=Mode.RAW), body=_raw(OK_HEAD + b"\r\nContent-Length: %d\r\nContent-Length: %d")),
     Row("http-1-0-until-close", "", "", route=Route(mode=Mode.RAW), body=_raw(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain")),
+    # nginx with default_type and add_header both set; senders (Go, aiohttp) read the first.
+    Row("content-type-twice", "", "", route=Route(mode=Mode.RAW), body=_raw(OK_HEAD + b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d")),
 ]
 
 

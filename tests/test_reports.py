@@ -171,6 +171,15 @@ def _set(path: str, value):
 
 
 _DELETE = object()
+
+
+def _nested_mime(depth: int) -> bytes:
+    """A report attachment inside ``depth`` nested multiparts."""
+    opening = b"".join(b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i - 1, i) for i in range(1, depth))
+    closing = b"".join(b"--b%d--\r\n" % i for i in reversed(range(depth)))
+    attachment = (b"--b%d\r\nContent-Type: application/tlsrpt+gzip\r\nContent-Transfer-Encoding: base64\r\n\r\n" % (depth - 1)
+                  + base64.encodebytes(gzip.compress(GOOD.encode())) + b"\r\n")
+    return b"From: a@example.net\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n" + opening + attachment + closing
 _TLSRPT_MAIL_WITHOUT_ATTACHMENT = (
     b"From: noreply-smtp-tls-reporting@google.com\r\nSubject: Report\r\nMessage-ID: <x@google.com>\r\n"
     b'Content-Type: multipart/report; report-type=tlsrpt; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n'
@@ -193,6 +202,18 @@ MALFORMED = [
     ("cut.json.gz", gzip.compress(GOOD.encode())[:-30], "the gzip data is cut short"),
     ("report.eml", _TLSRPT_MAIL_WITHOUT_ATTACHMENT, "a TLS report e-mail (multipart/report; report-type=tlsrpt) without a report attachment"),
     ("notes.txt", b"\x00\x01 binary", "not a TLS report: neither JSON, gzip, an e-mail nor an mbox"),
+    # Values that once escaped as ValueError or OverflowError and ended the run.
+    ("long-number.json", GOOD.replace('"total-successful-session-count": 1', '"total-successful-session-count": ' + "9" * 5000).encode(),
+     "not valid JSON: a number has more than 4300 digits"),
+    ("superscript-digit.json", _edit(_set("policies/0/summary/total-successful-session-count", "\u00b2")), "expected a session count, got '\u00b2'"),
+    ("arabic-digits.json", _edit(_set("policies/0/summary/total-failure-session-count", "\u0661\u0662")), "expected a session count, got '\u0661\u0662'"),
+    ("huge-float.json", _edit(_set("policies/0/summary/total-successful-session-count", 1e300)), "more than 2^53 - 1 sessions"),
+    ("huge-count.json", _edit(_set("policies/0/summary/total-failure-session-count", 2**64)), "more than 2^53 - 1 sessions"),
+    ("year-1.json", _edit(_set("date-range/start-datetime", "0001-01-01T00:00:00+01:00")), "date-range.start-datetime: '0001-01-01T00:00:00+01:00' is out of range"),
+    ("nan.json", GOOD.replace('"total-successful-session-count": 1', '"total-successful-session-count": NaN').encode(), "expected a session count, got nan"),
+    ("deep.json", b"[" * 100_000 + b"]" * 100_000, "the JSON is nested too deeply"),
+    ("deep-mime.eml", _nested_mime(3000), "cannot read the e-mail: its MIME parts are nested too deeply"),
+    ("year-9999.json", _edit(_set("date-range/end-datetime", "9999-12-31T23:59:59-01:00")), "date-range.end-datetime: '9999-12-31T23:59:59-01:00' is out of range"),
 ]
 
 
@@ -251,7 +272,8 @@ def test_since_and_until_select_reports_by_their_date_range(since, until, expect
     assert document["outside_period"] == len(REPORT_FILES) - len(expected)
 
 
-@pytest.mark.parametrize("args", [["--since", "May 1"], ["--until", "2026-13-01"], ["--since", "2026-02-01", "--until", "2026-01-01"]])
+@pytest.mark.parametrize("args", [["--since", "May 1"], ["--until", "2026-13-01"], ["--since", "2026-02-01", "--until", "2026-01-01"],
+                                  ["--until", "9999-12-31"], ["--since", "0001-01-01T00:00:00+01:00"]])
 def test_bad_dates_are_usage_errors(args):
     result = run_cli("reports", FIXTURES, *args)
     assert result.code == 2 and result.err.startswith("error: --") and "Traceback" not in result.output

@@ -111,8 +111,16 @@ def test_imap_failures_are_clear_errors(dovecot, test_ca, monkeypatch, change, c
         monkeypatch.setenv("MTA_STS_PAGES_IMAP_PASSWORD", "mot de passe érroné")
     before = flags(dovecot)
     result = run_cli("reports", "--imap", target, *args)
-    assert result.code == code and message in result.err, result.output
+    assert result.code == code and message in result.output, result.output
     assert "Traceback" not in result.output
+    if code == 1:
+        # A mailbox that cannot be read is an unreadable input: named in the
+        # one JSON document, beside the files read.
+        both = run_cli("reports", EML_FILES[0], "--imap", target, *args, "--json")
+        document = json.loads(both.out)
+        assert (both.code, document["reports"]) == (1, 1)
+        [error] = document["errors"]
+        assert error["source"] == target.split("reports%40example.com@")[0] + target.split("@", 1)[1] and message in error["message"], error
     assert flags(dovecot) == before
 
 

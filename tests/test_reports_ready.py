@@ -64,6 +64,13 @@ def write_reports(folder: Path, docs: list[dict]) -> Path:
     return folder
 
 
+def failed_without_details(doc: dict, failed: int) -> dict:
+    """``doc`` with ``failed`` more failed sessions than its failure-details tell."""
+    summary = doc["policies"][0]["summary"]
+    summary["total-failure-session-count"] += failed
+    return doc
+
+
 CLEAN = [report("google", IN_WINDOW), report("microsoft", IN_WINDOW - dt.timedelta(days=3), ok=10)]
 SCENARIOS = [
     ("ready", CLEAN, set()),
@@ -81,6 +88,14 @@ SCENARIOS = [
     ("policy-fetch-failed", [*CLEAN, report("microsoft", IN_WINDOW, ok=0, failures=(("sts-policy-fetch-error", None, 3),))], {"policy-failures"}),
     ("another-domain-does-not-count", [*CLEAN, report("google", IN_WINDOW, domain="example.org", failures=(("certificate-expired", "mx1.example.org", 9),))], set()),
     ("several-reasons", [report("google", IN_WINDOW, ok=3, failures=(("certificate-not-trusted", "mx1.example.com", 1),))], {"few-organisations", "few-sessions", "mx-failures"}),
+    # Failed sessions the sender does not explain may be anything, an MX host's certificate included.
+    ("failures-without-details", [*CLEAN, failed_without_details(report("google", IN_WINDOW), 40)], {"unexplained-failures"}),
+    ("failures-partly-detailed", [*CLEAN, failed_without_details(report("google", IN_WINDOW, failures=(("sts-policy-fetch-error", None, 1),)), 6)],
+     {"unexplained-failures", "policy-failures"}),
+    ("result-type-the-rfc-does-not-define", [*CLEAN, report("microsoft", IN_WINDOW, failures=(("certificate-revoked", "mx1.example.com", 2),))],
+     {"unexplained-failures"}),
+    # RFC 8460 §4.3 lets one session count under several result types; DANE types do not decide.
+    ("details-over-the-total", [*CLEAN, failed_without_details(report("google", IN_WINDOW, failures=(("dnssec-invalid", "mx1.example.com", 3),)), -2)], set()),
 ]
 
 
@@ -96,6 +111,18 @@ def test_readiness_verdict(tmp_path, name, docs, reasons):
     text = run_cli("reports", folder, "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL)
     assert text.code == result.code
     assert ("example.com: ready to enforce" if not reasons else "example.com: not ready to enforce") in text.out
+
+
+def test_an_unreadable_report_keeps_the_verdict_from_ready(tmp_path):
+    """A report that cannot be read (a sender's new format, a cut download)
+    may be the one with the failures: ready only once every input is read."""
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    folder = write_reports(tmp_path / "reports", CLEAN)
+    (folder / "microsoft-new-format.json").write_text('{"report-id": "m-9", "policies": "all fine"}')
+    result = run_cli("reports", folder, "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL, "--json")
+    [verdict] = json.loads(result.out)["readiness"]
+    assert (result.code, verdict["ready"], [r["code"] for r in verdict["reasons"]]) == (1, False, ["unreadable-inputs"])
+    assert "1 input could not be read" in verdict["reasons"][0]["message"]
 
 
 def test_a_failure_reason_names_the_host_the_cause_and_the_fix(tmp_path):
@@ -140,6 +167,15 @@ def test_ready_judges_each_domain_of_a_multi_domain_config(tmp_path):
     assert result.code == 1
     only = run_cli("reports", folder, "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL, "--domain", "example.com")
     assert only.code == 0 and "example.org" not in only.out
+
+
+@pytest.mark.parametrize("args", [["--window-days", "1000000000"], ["--window-days", "1000000"], ["--until", "0001-01-05"]])
+def test_a_window_before_year_1_is_a_usage_error(tmp_path, args):
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    result = run_cli("reports", FIXTURES, "--ready", "-c", tmp_path / "mta-sts.yml", *args)
+    assert result.code == 2 and "before year 1" in result.err and "Traceback" not in result.output, result.output
+    promoted = run_cli("promote", "-c", tmp_path / "mta-sts.yml", FIXTURES, "--window-days", "1000000000")
+    assert promoted.code == 2 and "before year 1" in promoted.err and (tmp_path / "mta-sts.yml").read_text() == CONFIG
 
 
 def test_ready_without_a_config_is_a_config_error(tmp_path):
@@ -244,6 +280,21 @@ def test_promote_keeps_the_file_mode_and_writes_through_a_link(tmp_path):
     only_mode_line_changed(CONFIG, real.read_text(), {4})
 
 
+def test_promote_that_cannot_write_beside_the_config_says_so_and_changes_nothing(tmp_path):
+    """The new config is written to a temporary file beside it first; when
+    that fails (a folder the user may not write to; here, as tests run as
+    root, a path that leaves no room under PATH_MAX for the temporary name)
+    the config stays as it was, and the error is a message, not a traceback."""
+    folder = tmp_path  # 4,075 bytes: "/mta-sts.yml" fits under 4,096, "/.mta-sts-promote-XXXXXXXX" does not
+    while len(str(folder)) < 4075:
+        folder = folder / ("d" * min(200, 4075 - len(str(folder)) - 1))
+    folder.mkdir(parents=True)
+    result, path = _promote(folder, CONFIG, "--force")
+    assert result.code == 2 and "cannot write it" in result.err and "it is unchanged" in result.err, result.output
+    assert "Traceback" not in result.output and path.read_text() == CONFIG
+    assert [p.name for p in folder.iterdir()] == ["mta-sts.yml"]
+
+
 @pytest.mark.parametrize(
     "config",
     [
@@ -259,3 +310,30 @@ def test_promote_edits_the_mode_value_whatever_the_layout(tmp_path, config):
     after = path.read_text()
     line = next(i for i, text in enumerate(config.splitlines(), 1) if text.lstrip().startswith(("policy: {", "mode:")))
     only_mode_line_changed(config, after, {line})
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "domain: example.com\npolicy:\n  mode: testing\t# a tab before the comment\n  mx: [mx1.example.com]\n",
+        "domain: example.com\npolicy:\n  mode: |-\n    testing\n  mx: [mx1.example.com]\n",
+        "domain: example.com\npolicy:\n  mode: >-\n    testing\n  mx: [mx1.example.com]\n",
+        "domain: example.com\npolicy:\n  mode: !!str testing  # tagged\n  mx: [mx1.example.com]\n",
+        "domain: example.com\npolicy:\n  mode: &mode testing\n  mx: [mx1.example.com]\n",
+        "\ufeffdomain: example.com\r\npolicy:\r\n  mode: \"testing\" # BOM and CRLF\r\n  mx: [mx1.example.com]\r\n",
+        "domain: example.com\npolicy:\n  mx: [mx1.example.com]\n  mode:\n    testing\n",
+    ],
+    ids=["tab-before-comment", "literal-block", "folded-block", "tag", "anchor", "bom-crlf", "value-on-the-next-line"],
+)
+def test_promote_changes_only_the_mode_value_of_any_yaml_the_config_reader_takes(tmp_path, config):
+    """Whatever YAML `validate` accepts, only the word changes: tags, anchors
+    and block indicators stay, and nothing is written unless it parses."""
+    assert run_cli("validate", "-c", _write(tmp_path / "check.yml", config)).code == 0
+    result, path = _promote(tmp_path, config, "--force")
+    assert result.code == 0, result.output
+    assert path.read_bytes().decode() == config.replace("testing", "enforce")
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_bytes(text.encode())
+    return path

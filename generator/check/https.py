@@ -52,9 +52,11 @@ class FetchResult:
 
     @property
     def media_type(self) -> str | None:
-        """The Content-Type without parameters, lowercase; None when absent."""
+        """The Content-Type without parameters, lowercase; None when absent.
+        Of a repeated header (headers joins them with ", "; a type has no
+        comma) the first, which senders read (Go, aiohttp)."""
         value = (self.headers or {}).get("content-type")
-        return value.split(";", 1)[0].strip().lower() if value is not None else None
+        return value.split(";", 1)[0].split(",", 1)[0].strip().lower() if value is not None else None
 
 
 class _Failure(Exception):

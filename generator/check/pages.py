@@ -70,15 +70,18 @@ def on_pages(host: dns.Answer, owner: str | None) -> bool:
 def _issuer(value: bytes) -> tuple[str, bool]:
     """The issuer domain of an `issue` value (RFC 8659 §4.2; "" for ";",
     which names no CA), and whether its parameters are well formed: Boulder
-    skips a property whose parameters are not."""
+    skips a property whose parameters are not. A ";" followed by blanks
+    only is no parameter at all (the ABNF's ``";" *WSP``)."""
     domain, *parameters = value.decode("latin-1").split(";")
-    return domain.strip(" \t"), parameters == [""] or all(_parameter_ok(p) for p in parameters)
+    empty = len(parameters) == 1 and not parameters[0].strip(" \t")
+    return domain.strip(" \t"), empty or all(_parameter_ok(p) for p in parameters)
 
 
 def _parameter_ok(parameter: str) -> bool:
+    # Boulder takes letters and digits in a tag; RFC 8659 also inner hyphens.
     tag, sep, value = parameter.partition("=")
     tag, value = tag.strip(" \t"), value.strip(" \t")
-    return bool(sep and tag) and all(c.isascii() and (c.isalnum() or c == "-") for c in tag) and all("!" <= c <= "~" for c in value)
+    return bool(sep and tag) and tag.isascii() and tag.isalnum() and all("!" <= c <= "~" for c in value)
 
 
 def caa_refusal(records: tuple[tuple[int, bytes, bytes], ...], name: str) -> tuple[str, str] | None:
@@ -96,6 +99,10 @@ def caa_refusal(records: tuple[tuple[int, bytes, bytes], ...], name: str) -> tup
     if (LETS_ENCRYPT, False) in issuers:
         return f"the issue property for {LETS_ENCRYPT} has parameters that are not tag=value, so it counts for nothing", add
     named = sorted({domain for domain, _ in issuers if domain})
+    near = [domain for domain in named if domain.lower().rstrip(".") == LETS_ENCRYPT]
+    if near:
+        return (f"{near[0]} is not {LETS_ENCRYPT}: Let's Encrypt compares the issuer name exactly "
+                "(lower case, no trailing dot)"), add
     return (f"they let only {', '.join(named)} issue" if named else 'they forbid every CA (issue ";")'), add
 
 

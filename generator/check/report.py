@@ -2,8 +2,9 @@
 for machines, a summary table for many domains, a progress bar on a TTY.
 
 Findings quote what servers sent (SMTP replies, headers, TXT strings), so
-the text for people passes through :func:`printable` here, at the edge, on
-its way to a terminal; JSON escapes control characters itself.
+the text for people passes through :func:`generator.terminal.printable`
+here, at the edge, on its way to a terminal; JSON escapes control
+characters itself.
 """
 
 from __future__ import annotations
@@ -14,31 +15,13 @@ from typing import TextIO
 
 from generator.check.domain import DomainReport
 from generator.findings import Severity
+from generator.terminal import lines_for_terminal
 
 _ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def printable(text: str) -> str:
-    """``text`` with each character a terminal could act on (C0 and C1 controls,
-    DEL, bidi overrides and other format characters, unassigned code points)
-    written as a Python escape, e.g. ``\\x1b``; letters of every script stay."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else _escape(ord(ch)) for ch in text)
-
-
-def _for_terminal(lines: list[str]) -> str:
-    return "\n".join(printable(line) for line in lines)
-
-
-def _escape(code: int) -> str:
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def ordered(report: DomainReport):
@@ -94,7 +77,7 @@ def human(report: DomainReport) -> str:
         lines.append(f"  {finding.severity}: [{finding.code}] {finding.message}")
         if finding.fix:
             lines.append(f"    fix: {finding.fix}")
-    return _for_terminal(lines)
+    return lineslines_for_terminal(lines)
 
 
 def table_row(report: DomainReport) -> tuple[str, ...]:
@@ -115,7 +98,7 @@ def summary_table(rows: list[tuple[str, ...]]) -> str:
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
     tally = {result: sum(1 for row in rows if row[1] == result) for result in ("ok", "warnings", "errors")}
     lines.append(f"{_plural(len(rows), 'domain')}: {tally['ok']} ok, {tally['warnings']} with warnings, {tally['errors']} with errors")
-    return _for_terminal(lines)
+    return lineslines_for_terminal(lines)
 
 
 class Progress:

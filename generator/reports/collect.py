@@ -33,15 +33,17 @@ def parse_bound(text: str, option: str, *, end: bool = False) -> dt.datetime:
             day = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
             return day + dt.timedelta(days=1) if end else day
         moment = dt.datetime.fromisoformat(text)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
     except ValueError:
         raise UsageError(f"{option} {text!r} is not a date (2026-11-01) or a date-time (2026-11-01T12:00:00Z)") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except OverflowError:  # the day after 9999-12-31, or year 1 east of UTC
+        raise UsageError(f"{option} {text!r} is out of range (years 1 to 9999, in UTC)") from None
 
 
 @dataclass
 class Collection:
     reports: list[Report] = field(default_factory=list)
-    report_ids: set[str] = field(default_factory=set)  # every one read, in the period or not
+    read: dict[tuple[str, str], tuple[Report, str]] = field(default_factory=dict)  # Report.key: the first read and its origin
     errors: list[InputError] = field(default_factory=list)
     duplicates: int = 0
     skipped: int = 0
@@ -59,9 +61,11 @@ def decode(payload: Payload) -> Report:
 
 
 def collect(items: Iterable[Item], period: Period = Period()) -> Collection:
-    """Parse every payload, keep the first report of each ``report-id``, and
-    those whose date range overlaps ``period``; everything unreadable goes
-    to ``errors`` and the rest carries on."""
+    """Parse every payload, keep the first report of each ``report-id`` (per
+    organisation), and those whose date range overlaps ``period``; everything
+    unreadable goes to ``errors`` and the rest carries on. A report-id met
+    again with other contents is an error too: one of the two is forged or
+    broken, and only the first is counted."""
     result = Collection()
     for item in items:
         if isinstance(item, Skipped):
@@ -75,10 +79,14 @@ def collect(items: Iterable[Item], period: Period = Period()) -> Collection:
         except MalformedReport as exc:
             result.errors.append(InputError(item.origin, str(exc)))
             continue
-        if report.report_id in result.report_ids:
+        if report.key in result.read:
             result.duplicates += 1
+            first, origin = result.read[report.key]
+            if report != first:
+                result.errors.append(InputError(item.origin, f"report-id {report.report_id} of {report.organization} was read before "
+                                                             f"from {origin} with other contents; only that one is counted"))
             continue
-        result.report_ids.add(report.report_id)
+        result.read[report.key] = report, item.origin
         if period.overlaps(report):
             result.reports.append(report)
         else:

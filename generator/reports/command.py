@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from generator.config import Config, DomainConfig
-from generator.errors import UsageError
+from generator.errors import MailboxError, UsageError
+from generator.names import InvalidName, normalize_domain
 from generator.reports.collect import Collection, Period, collect, file_items, parse_bound
 from generator.reports.ready import Criteria, Readiness, readiness
-from generator.reports.sources import Item, list_files
+from generator.reports.sources import InputError, Item, list_files
 
 FileList = list[tuple[Path, bool]]
 
@@ -51,14 +52,32 @@ def read_reports(inputs: Inputs, period: Period, environ: Mapping[str, str],
         password = environ.get(inputs.password_env)
         if not password:
             raise UsageError(f"--imap: set the password of {target.user} in the environment variable {inputs.password_env}")
-        items = imap_items(target, password, inputs.ca_file)
+        items = _mailbox(target.label, imap_items(target, password, inputs.ca_file))
     files, errors = list_files(inputs.paths)
     return collect(itertools.chain(errors, file_items(show_progress(files)), items), period)
 
 
+def _mailbox(label: str, items: Iterable[Item]) -> Iterator[Item]:
+    """A mailbox that cannot be read (refused login, untrusted certificate,
+    lost connection) is one unreadable input: the reports read before, and
+    every file, are still summed."""
+    try:
+        yield from items
+    except MailboxError as exc:
+        yield InputError(label, str(exc).removeprefix(f"{label}: "))
+
+
 def domain_names(names: Sequence[str]) -> list[str]:
-    """``--domain`` values as reports and configs spell domains."""
-    return [name.strip().rstrip(".").lower() for name in names]
+    """``--domain`` values as reports and configs spell domains: lower case,
+    no trailing dot, A-labels (``bücher.example`` is ``xn--bcher-kva.example``)."""
+    return [_a_labels(name.strip().rstrip(".")) for name in names]
+
+
+def _a_labels(name: str) -> str:
+    try:
+        return normalize_domain(name)
+    except InvalidName:  # no such domain can be in a report or a config: left to match nothing
+        return name.lower()
 
 
 def select_domains(config: Config, names: Sequence[str]) -> list[DomainConfig]:
@@ -74,4 +93,4 @@ def select_domains(config: Config, names: Sequence[str]) -> list[DomainConfig]:
 
 
 def verdicts(domains: Sequence[DomainConfig], collection: Collection, until: dt.datetime, criteria: Criteria) -> list[Readiness]:
-    return [readiness(d.domain, d.policy.mx, collection.reports, until, criteria) for d in domains]
+    return [readiness(d.domain, d.policy.mx, collection.reports, until, criteria, len(collection.errors)) for d in domains]

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import sys
 from dataclasses import dataclass
 
 # RFC 8460 §4.3 result types, grouped as the RFC groups them.
@@ -24,6 +26,9 @@ NEGOTIATION_FAILURES = frozenset({
 })
 STS_FAILURES = frozenset({"sts-policy-fetch-error", "sts-policy-invalid", "sts-webpki-invalid"})
 DANE_FAILURES = frozenset({"tlsa-invalid", "dnssec-invalid", "dane-required"})
+# The largest count JSON carries exactly (RFC 7493 §2.2); no sender reports more.
+MAX_SESSIONS = 2**53 - 1
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class MalformedReport(ValueError):
@@ -69,6 +74,13 @@ class Report:
     end: dt.datetime
     policies: tuple[PolicyResult, ...]
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """What tells reports apart: RFC 8460 leaves the ``report-id`` scheme
+        to each sender, so two senders may pick the same one (Google's is
+        the day and the domain)."""
+        return self.organization, self.report_id
+
 
 def _text(value: object, where: str, *, required: bool = True) -> str | None:
     if value is None and not required:
@@ -80,19 +92,22 @@ def _text(value: object, where: str, *, required: bool = True) -> str | None:
 
 
 def _count(value: object, where: str) -> int:
-    """A session count: an int, or digits in a string as some senders write it."""
+    """A session count: an int, or ASCII digits in a string as some senders
+    write it (``str.isdigit`` also takes "²", which ``int`` refuses)."""
     if isinstance(value, bool):
         raise MalformedReport(f"{where}: expected a session count, got {value!r}")
     if isinstance(value, int):
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         number = int(value.strip())
     else:
         raise MalformedReport(f"{where}: expected a session count, got {value!r:.40}")
     if number < 0:
         raise MalformedReport(f"{where}: a session count cannot be negative ({number})")
+    if number > MAX_SESSIONS:
+        raise MalformedReport(f"{where}: more than 2^53 - 1 sessions is not a count a sender made ({value!r:.40})")
     return number
 
 
@@ -107,7 +122,10 @@ def parse_datetime(value: object, where: str) -> dt.datetime:
         raise MalformedReport(f"{where}: {value!r:.40} is not a date-time (e.g. 2026-11-01T00:00:00Z)") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        raise MalformedReport(f"{where}: {value!r:.40} is out of range") from None
 
 
 def _domain(value: str) -> str:
@@ -203,4 +221,6 @@ def parse_json(data: bytes, domain_hint: str | None = None) -> Report:
         raise MalformedReport(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise MalformedReport("the JSON is nested too deeply") from None
+    except ValueError:  # int() refuses a literal over sys.get_int_max_str_digits()
+        raise MalformedReport(f"not valid JSON: a number has more than {sys.get_int_max_str_digits()} digits") from None
     return parse_report(document, domain_hint)

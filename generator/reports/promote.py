@@ -1,16 +1,20 @@
 """`promote`: change ``mode: testing`` to ``mode: enforce`` in mta-sts.yml,
 and nothing else.
 
-The mode's scalar is found with ``yaml.compose`` (pure-Python loader, whose
-marks count characters), and only its span is replaced, quotes kept, so
-comments, order, spacing and line ends stay byte for byte. The result is
-loaded again and must differ from the old config in exactly the promoted
-domains' modes before it is written (atomically, in place).
+The mode's scalar is found by the config reader's own composer
+(:func:`generator.yamlsource.compose_text`, so any YAML ``validate`` takes
+is taken here too; its marks count characters), and only the word
+``testing`` in its span is replaced: quotes, tags, anchors and block
+indicators stay, as do comments, order, spacing and line ends, byte for
+byte. The result is loaded again and must differ from the old config in
+exactly the promoted domains' modes before it is written (atomically, in
+place).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from dataclasses import dataclass
@@ -19,7 +23,8 @@ from pathlib import Path
 import yaml
 
 from generator.config import Config, DomainConfig, loads
-from generator.errors import BuildError, UsageError
+from generator.errors import BuildError, ConfigError, UsageError
+from generator.yamlsource import Source, compose_text
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,11 @@ def plan(path: Path, config: Config, targets: list[DomainConfig]) -> Promotion:
     not_testing = [f"{d.domain} is in mode {d.policy.mode}" for d in targets if d.policy.mode != "testing"]
     if not_testing:
         raise UsageError(f"{path}: {'; '.join(not_testing)}, not testing: promote moves a domain from testing to enforce")
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    # libyaml's marks leave out a byte order mark; the pure-Python reader's
+    # count it. Without it, both count characters from the same place.
+    body = text.removeprefix("\ufeff")
+    offset = len(text) - len(body)
+    root = compose_text(body, Source(str(path)))
     own, default = _mode_nodes(root, config)
     names = {d.domain for d in targets}
     nodes: dict[int, yaml.ScalarNode] = {}
@@ -77,10 +86,13 @@ def plan(path: Path, config: Config, targets: list[DomainConfig]) -> Promotion:
         nodes[node.start_mark.index] = node
     new = text
     for start in sorted(nodes, reverse=True):
-        node = nodes[start]
-        quote = node.style if node.style in ("'", '"') else ""
-        new = new[:start] + f"{quote}enforce{quote}" + new[node.end_mark.index:]
-    promoted = loads(new, str(path))
+        first, last = _value_span(text, offset + start, offset + nodes[start].end_mark.index, nodes[start].style, path)
+        quote = nodes[start].style if nodes[start].style in ("'", '"') else ""
+        new = new[:first] + f"{quote}enforce{quote}" + new[last:]
+    try:
+        promoted = loads(new, str(path))
+    except ConfigError:
+        raise BuildError(f"{path}: changing the mode line would not give a valid config; edit it by hand") from None
     expected = {d.domain for d in targets}
     changed = {a.domain for a, b in zip(config.domains, promoted.domains) if a.policy != b.policy}
     if changed != expected or any(d.policy.mode != "enforce" for d in promoted.domains if d.domain in expected):
@@ -89,12 +101,31 @@ def plan(path: Path, config: Config, targets: list[DomainConfig]) -> Promotion:
                      tuple(sorted(n.start_mark.line + 1 for n in nodes.values())))
 
 
+def _value_span(text: str, start: int, end: int, style: str | None, path: Path) -> tuple[int, int]:
+    """Where the word ``testing`` (or its quoted form) is in a mode node's
+    span, which starts at its tag or anchor, and for a block scalar at the
+    ``|`` or ``>``: the value is the span's last word."""
+    word = re.search(r"\S+(?=\s*$)", text[start:end])
+    found = word.group() if word else ""
+    if style in ("'", '"'):
+        ok = len(found) > 1 and found[0] == found[-1] == style
+    else:
+        ok = found == "testing"
+    if not ok:
+        line = text.count("\n", 0, start) + 1
+        raise BuildError(f"{path}:{line}: cannot find the word testing in the mode value; edit it by hand")
+    return start + word.start(), start + word.end()
+
+
 def write(promotion: Promotion) -> None:
     """Replace the config in one rename; its permissions stay, a link is followed."""
     target = Path(os.path.realpath(promotion.path))
-    mode = stat.S_IMODE(target.stat().st_mode)
-    handle, temp = tempfile.mkstemp(prefix=".mta-sts-promote-", dir=target.parent)
+    temp = None
     try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+        # Beside the config, so the rename stays on one file system; a folder
+        # the user may not write to fails here, before anything changed.
+        handle, temp = tempfile.mkstemp(prefix=".mta-sts-promote-", dir=target.parent)
         with os.fdopen(handle, "wb") as out:
             out.write(promotion.text.encode("utf-8"))
             out.flush()
@@ -102,7 +133,8 @@ def write(promotion: Promotion) -> None:
         os.chmod(temp, mode)
         os.replace(temp, target)
     except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
+        if temp is not None:
+            Path(temp).unlink(missing_ok=True)
         raise BuildError(f"{promotion.path}: cannot write it: {exc.strerror}; it is unchanged") from None
 
 

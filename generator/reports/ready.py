@@ -14,7 +14,13 @@ from testing to enforce only when all of these hold:
 4. no session failed on an MX host the policy does not list, or on one the
    sender did not name: under enforce senders refuse those hosts outright;
 5. no sender failed to fetch or validate the policy itself (``sts-policy-*``):
-   enforce then protects nothing, and usually the Pages site is broken.
+   enforce then protects nothing, and usually the Pages site is broken;
+6. every failed session is explained: a failure total above what the
+   ``failure-details`` account for, or a result type RFC 8460 does not
+   define, may hide any of the above, so it is not taken as harmless;
+7. every input was read: a report that could not be (a sender's new
+   format, a cut download, a mailbox that refused the login) may be the
+   one with the failures.
 
 DANE failures (``tlsa`` policies) are counted in the summary but do not
 decide this verdict: enforce does not change how DANE senders deliver.
@@ -27,10 +33,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from generator.errors import UsageError
 from generator.names import mx_matches
 from generator.reports.advice import advice
 from generator.reports.collect import Period
-from generator.reports.parse import NEGOTIATION_FAILURES, STS_FAILURES, Report
+from generator.reports.parse import DANE_FAILURES, NEGOTIATION_FAILURES, STS_FAILURES, Report
 
 DEFAULT_DAYS = 14
 DEFAULT_MIN_ORGANISATIONS = 2
@@ -65,20 +72,26 @@ class Readiness:
 
 
 def window(until: dt.datetime, days: int) -> Period:
-    return Period(until - dt.timedelta(days=days), until)
+    try:
+        return Period(until - dt.timedelta(days=days), until)
+    except OverflowError:
+        raise UsageError(f"--window-days {days} before {until:%Y-%m-%d} reaches before year 1") from None
 
 
 def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], until: dt.datetime,
-              criteria: Criteria = Criteria()) -> Readiness:
-    """Decide whether ``domain`` (whose policy lists ``patterns``) may enforce."""
+              criteria: Criteria = Criteria(), unreadable: int = 0) -> Readiness:
+    """Decide whether ``domain`` (whose policy lists ``patterns``) may enforce;
+    ``unreadable``: how many inputs could not be read."""
     period = window(until, criteria.days)
     organisations: set[str] = set()
-    report_ids: set[str] = set()
+    report_keys: set[tuple[str, str]] = set()
     sts_sessions = 0
     listed: dict[tuple[str, str], int] = defaultdict(int)
     unlisted: dict[tuple[str, str], int] = defaultdict(int)
     unnamed: dict[str, int] = defaultdict(int)
     policy_failures: dict[str, int] = defaultdict(int)
+    unknown: dict[str, int] = defaultdict(int)
+    undetailed = 0
     for report in reports:
         if not period.overlaps(report):
             continue
@@ -86,16 +99,21 @@ def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], u
             if policy.domain != domain:
                 continue
             organisations.add(report.organization)
-            report_ids.add(report.report_id)
+            report_keys.add(report.key)
             if policy.policy_type == "sts":
                 sts_sessions += policy.successful + policy.failed
             if policy.policy_type not in _DECIDING_TYPES:
                 continue
+            # Details may add up to more than the total (one session, several
+            # reasons; RFC 8460 §4.3), never rightly to less.
+            undetailed += max(0, policy.failed - sum(detail.sessions for detail in policy.failures))
             for detail in policy.failures:
                 if detail.result_type in STS_FAILURES:
                     policy_failures[detail.result_type] += detail.sessions
-                elif detail.result_type not in NEGOTIATION_FAILURES:
+                elif detail.result_type in DANE_FAILURES:
                     continue
+                elif detail.result_type not in NEGOTIATION_FAILURES:
+                    unknown[detail.result_type] += detail.sessions
                 elif detail.receiving_mx_hostname is None:
                     unnamed[detail.result_type] += detail.sessions
                 elif any(mx_matches(p, detail.receiving_mx_hostname) for p in patterns):
@@ -104,12 +122,12 @@ def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], u
                     unlisted[(detail.receiving_mx_hostname, detail.result_type)] += detail.sessions
     reasons: list[Reason] = []
     span = f"in the {criteria.days} days to {until:%Y-%m-%d %H:%M} UTC"
-    if not report_ids:
+    if not report_keys:
         reasons.append(Reason("no-reports", f"no TLS report for {domain} {span}"))
     elif len(organisations) < criteria.min_organisations:
         reasons.append(Reason("few-organisations",
                               f"{len(organisations)} organisation(s) reported ({', '.join(sorted(organisations))}) {span}; at least {criteria.min_organisations} wanted"))
-    if report_ids and sts_sessions < criteria.min_sessions:
+    if report_keys and sts_sessions < criteria.min_sessions:
         reasons.append(Reason("few-sessions", f"{sts_sessions} session(s) were checked against the sts policy {span}; at least {criteria.min_sessions} wanted"))
     for (host, result_type), sessions in sorted(listed.items()):
         tip = advice(result_type, domain)
@@ -123,4 +141,13 @@ def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], u
     for result_type, sessions in sorted(policy_failures.items()):
         tip = advice(result_type, domain)
         reasons.append(Reason("policy-failures", f"{sessions} session(s) failed with {result_type}: {tip.cause}; fix: {tip.fix}"))
-    return Readiness(domain, not reasons, period, len(report_ids), tuple(sorted(organisations)), sts_sessions, tuple(reasons))
+    if undetailed:
+        reasons.append(Reason("unexplained-failures", f"{undetailed} failed session(s) have no failure-details saying why or on which MX host; "
+                                                      "read those reports, or wait for reports that explain them"))
+    for result_type, sessions in sorted(unknown.items()):
+        reasons.append(Reason("unexplained-failures", f"{sessions} session(s) failed with {result_type}, a result type RFC 8460 does not define; "
+                                                      "read those reports' failure-details"))
+    if unreadable:
+        reasons.append(Reason("unreadable-inputs", f"{unreadable} input{' could' if unreadable == 1 else 's could'} not be read (listed as errors); "
+                                                   "any of them may hold failures: fix or remove them, or promote with --force"))
+    return Readiness(domain, not reasons, period, len(report_keys), tuple(sorted(organisations)), sts_sessions, tuple(reasons))

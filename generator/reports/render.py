@@ -1,19 +1,27 @@
 """The reports summary as text for a terminal, JSON for scripts, and
-Markdown for a CI job summary. Pure: data in, a string out."""
+Markdown for a CI job summary. Pure: data in, a string out.
+
+Every string in a report is the sender's, and anyone can send one: text and
+Markdown pass each line through :func:`generator.terminal.printable`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 from collections.abc import Sequence
 
 from generator.reports.collect import Collection
+from generator.reports.sources import InputError
 from generator.reports.ready import Readiness
 from generator.reports.summary import Count, DomainSummary
+from generator.terminal import lines_for_terminal
 
 
 def _time(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: glibc's %Y writes year 1 as "1", not "0001".
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def _plural(n: int, noun: str) -> str:
@@ -91,23 +99,38 @@ def to_text(summaries: Sequence[DomainSummary], collection: Collection, verdicts
                 codes = f" (check codes: {', '.join(f.advice.check_codes)})" if f.advice.check_codes else ""
                 lines += [f"    {f.result_type} on {f.receiving_mx_hostname or '(host not named)'}: {_plural(f.sessions, 'session')}",
                           f"      cause: {f.advice.cause}", f"      fix: {f.advice.fix}{codes}"]
-    for error in collection.errors:
-        lines.append(f"error: {error.source}: {error.message}")
+    lines += [_error_line(error) for error in collection.errors]
     for verdict in verdicts or ():
-        lines += ["", verdict_text(verdict)]
-    return "\n".join(lines) + "\n"
+        lines += ["", *_verdict_lines(verdict)]
+    return lines_for_terminal(lines) + "\n"
 
 
-def verdict_text(verdict: Readiness) -> str:
+def _error_line(error: InputError) -> str:
+    return f"error: {error.source}: {error.message}"
+
+
+def error_text(error: InputError) -> str:
+    """One unreadable input, for a terminal."""
+    return lines_for_terminal([_error_line(error)])
+
+
+def _verdict_lines(verdict: Readiness) -> list[str]:
     window = f"{verdict.window.since:%Y-%m-%d} to {verdict.window.until:%Y-%m-%d}"
     head = (f"{verdict.domain}: {'ready to enforce' if verdict.ready else 'not ready to enforce'} "
             f"({window}: {_plural(verdict.reports, 'report')} from {_plural(len(verdict.organisations), 'organisation')}, "
             f"{_plural(verdict.sts_sessions, 'session')} under the sts policy)")
-    return "\n".join([head, *(f"  - [{r.code}] {r.message}" for r in verdict.reasons)])
+    return [head, *(f"  - [{r.code}] {r.message}" for r in verdict.reasons)]
+
+
+def verdict_text(verdict: Readiness) -> str:
+    """One domain's readiness, for a terminal."""
+    return lines_for_terminal(_verdict_lines(verdict))
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text for one line of Markdown: GitHub renders HTML in a job summary,
+    where a sender's "<!--" would hide every row after it."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def to_markdown(summaries: Sequence[DomainSummary], collection: Collection, verdicts: Sequence[Readiness] | None = None) -> str:
@@ -116,7 +139,7 @@ def to_markdown(summaries: Sequence[DomainSummary], collection: Collection, verd
         lines += ["", f"**{verdict.domain}: {'ready to enforce' if verdict.ready else 'not ready to enforce'}**"]
         lines += [f"- `{r.code}`: {_cell(r.message)}" for r in verdict.reasons]
     for s in summaries:
-        lines += ["", f"### {s.domain}", "",
+        lines += ["", f"### {_cell(s.domain)}", "",
                   f"{_plural(s.reports, 'report')} from {_time(s.start)} to {_time(s.end)}; "
                   f"{s.successful} successful and {s.failed} failed sessions.", "", f"Organisations: {_cell(', '.join(s.organisations))}",
                   "", "| Day | Successful | Failed |", "|---|---:|---:|"]
@@ -130,4 +153,4 @@ def to_markdown(summaries: Sequence[DomainSummary], collection: Collection, verd
     if collection.errors:
         lines += ["", "### Unreadable inputs", ""]
         lines += [f"- {_cell(e.source)}: {_cell(e.message)}" for e in collection.errors]
-    return "\n".join(lines) + "\n"
+    return lines_for_terminal(lines) + "\n"

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import email
 import email.policy
-import mailbox
 import os
 import re
+import stat
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,6 +28,7 @@ from generator.reports.parse import MalformedReport
 MAX_REPORT_BYTES = 32 * 1024 * 1024
 MAX_INPUT_BYTES = 256 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
 # What real senders label report attachments with (RFC 8460 §5.3 names the
 # first two; others send generic gzip or JSON types, or octet-stream).
 _REPORT_TYPES = {"application/tlsrpt+gzip", "application/tlsrpt+json"}
@@ -36,6 +37,7 @@ _REPORT_NAME = re.compile(r"\.json(\.gz)?$", re.I)  # RFC 8460 §5.1 file names;
 # sender!policy-domain!begin!end[!id].json[.gz], RFC 8460 §5.1's file name.
 _FILE_NAME_DOMAIN = re.compile(r"^[^!]+!([^!]+)!\d+!\d+")
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:")
+_FROM_LINE = re.compile(rb"^From ", re.M)
 
 
 @dataclass(frozen=True)
@@ -90,23 +92,46 @@ def list_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, bool]], list[Inp
     """
     files: list[tuple[Path, bool]] = []
     errors: list[InputError] = []
+    seen: set[tuple[int, int]] = set()  # folders walked, by device and inode
+
+    def unlisted(exc: OSError) -> None:  # os.walk skips a folder it cannot list unless told
+        errors.append(InputError(str(exc.filename), f"cannot read the folder: {exc.strerror}"))
+
     for path in paths:
-        if path.is_dir():
-            for root, dirs, names in os.walk(path):
+        try:
+            is_dir = stat.S_ISDIR(path.stat().st_mode)
+        except FileNotFoundError:
+            errors.append(InputError(str(path), "no such file or folder"))
+            continue
+        except OSError as exc:  # a symlink loop, a name too long
+            errors.append(InputError(str(path), f"cannot read it: {exc.strerror}"))
+            continue
+        if is_dir:
+            # Links to folders are followed (archives are often folders of
+            # links); each folder is read once, so a link back up ends.
+            for root, dirs, names in os.walk(path, onerror=unlisted, followlinks=True):
+                info = os.stat(root)  # os.walk just listed it
+                if (info.st_dev, info.st_ino) in seen:
+                    dirs.clear()
+                    continue
+                seen.add((info.st_dev, info.st_ino))
                 if {"cur", "new", "tmp"} <= set(dirs):
                     dirs.remove("tmp")
                 dirs.sort()
                 files += [(Path(root) / name, False) for name in sorted(names)]
-        elif path.exists():
-            files.append((path, True))
         else:
-            errors.append(InputError(str(path), "no such file or folder"))
+            files.append((path, True))
     return files, errors
 
 
 def read_file(path: Path, named: bool) -> Iterator[Item]:
     """The report payloads in one file, whatever its container."""
     try:
+        # Opening a pipe met in a folder would wait for a writer for ever;
+        # one named on the command line is a shell's <(zcat ...), and read.
+        if not named and not stat.S_ISREG(path.stat().st_mode):
+            yield Skipped(str(path), "not a regular file (a pipe, socket or device)")
+            return
         with open(path, "rb") as handle:
             data = handle.read(MAX_INPUT_BYTES + 1)
     except OSError as exc:
@@ -115,11 +140,14 @@ def read_file(path: Path, named: bool) -> Iterator[Item]:
     if len(data) > MAX_INPUT_BYTES:
         yield InputError(str(path), f"larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB")
         return
-    head = data.lstrip()[:1]
-    if data.startswith(GZIP_MAGIC) or head in (b"{", b"["):
+    head = data.removeprefix(UTF8_BOM).lstrip()[:1]  # parse_json reads past a BOM too
+    if data.startswith(GZIP_MAGIC) and _gzipped_xml(data):
+        # DMARC aggregate reports (RFC 7489) often share the mailbox, and so the folder.
+        yield (InputError if named else Skipped)(str(path), "not a TLS report: gzipped XML (a DMARC aggregate report?)")
+    elif data.startswith(GZIP_MAGIC) or head in (b"{", b"["):
         yield Payload(str(path), data, domain_from_name(path.name))
     elif data.startswith(b"From "):
-        yield from read_mbox(path)
+        yield from mbox_payloads(data, str(path))
     elif _HEADER_LINE.match(data):
         yield from message_payloads(data, str(path))
     elif named:
@@ -128,13 +156,25 @@ def read_file(path: Path, named: bool) -> Iterator[Item]:
         yield Skipped(str(path), "not JSON, gzip or mail")
 
 
-def read_mbox(path: Path) -> Iterator[Item]:
-    box = mailbox.mbox(path, create=False)
+def _gzipped_xml(data: bytes) -> bool:
+    """Whether gzip ``data`` begins with XML, from its first few bytes."""
     try:
-        for number, key in enumerate(box.iterkeys(), 1):
-            yield from message_payloads(box.get_bytes(key), f"{path} message {number}")
-    finally:
-        box.close()
+        start = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(data, 64)
+    except zlib.error:
+        return False  # broken gzip: decompress() says so for the report it claims to be
+    return start.removeprefix(UTF8_BOM).lstrip()[:1] == b"<"
+
+
+def mbox_payloads(data: bytes, origin: str) -> Iterator[Item]:
+    """The report attachments of each message of an mbox, split from the
+    bytes already read as :class:`mailbox.mbox` splits a file: at every line
+    starting "From ", which is dropped with the blank line before the next.
+    (``mailbox`` opens the path again and seeks, which a pipe such as
+    ``<(zcat archive.mbox.gz)`` cannot do.)"""
+    starts = [match.start() for match in _FROM_LINE.finditer(data)]
+    for number, (start, end) in enumerate(zip(starts, [*starts[1:], len(data)]), 1):
+        message = data[start:end].split(b"\n", 1)[1] if b"\n" in data[start:end] else b""
+        yield from message_payloads(message.removesuffix(b"\n").removesuffix(b"\r"), f"{origin} message {number}")
 
 
 def message_payloads(data: bytes, origin: str) -> Iterator[Item]:
@@ -145,6 +185,9 @@ def message_payloads(data: bytes, origin: str) -> Iterator[Item]:
         message_id = str(message.get("Message-ID", "") or "").strip()
         header_domain = str(message.get("TLS-Report-Domain", "") or "").strip() or None
         declared = message.get_content_type() == "multipart/report" and str(message.get_param("report-type", "")).lower() == "tlsrpt"
+    except RecursionError:  # the parser recurses once per nested multipart
+        yield InputError(origin, "cannot read the e-mail: its MIME parts are nested too deeply")
+        return
     except Exception as exc:  # the email package's header parsers raise assorted errors on broken mail
         yield InputError(origin, f"cannot read the e-mail's headers: {exc}")
         return

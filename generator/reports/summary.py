@@ -48,12 +48,12 @@ class DomainSummary:
 
 class _Sums:
     def __init__(self) -> None:
-        self.reports: set[str] = set()
+        self.reports: set[tuple[str, str]] = set()
         self.successful = 0
         self.failed = 0
 
-    def add(self, report_id: str, successful: int, failed: int) -> None:
-        self.reports.add(report_id)
+    def add(self, report_key: tuple[str, str], successful: int, failed: int) -> None:
+        self.reports.add(report_key)
         self.successful += successful
         self.failed += failed
 
@@ -82,8 +82,8 @@ def summarize(reports: Iterable[Report]) -> list[DomainSummary]:
         for policy in report.policies:
             domain = policy.domain
             for table, key in ((days, day), (senders, report.organization), (types, policy.policy_type)):
-                table[domain][key].add(report.report_id, policy.successful, policy.failed)
-            totals[domain].add(report.report_id, policy.successful, policy.failed)
+                table[domain][key].add(report.key, policy.successful, policy.failed)
+            totals[domain].add(report.key, policy.successful, policy.failed)
             start, end = periods.get(domain, (report.start, report.end))
             periods[domain] = (min(start, report.start), max(end, report.end))
             if policy.policy_type == "sts" and policy.mode:
