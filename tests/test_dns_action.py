@@ -74,7 +74,8 @@ def test_readme_dns_job_added_to_the_template_workflow_passes_the_schema_and_ziz
     check_schema("vendor.github-workflows", workflow)
     assert zizmor_findings(workflow) == []
     jobs = yaml.safe_load(workflow.read_text())["jobs"]
-    assert jobs["dns"]["needs"] == "deploy"
+    # After the deploy guard: the id moves once the new policy is served.
+    assert jobs["dns"]["needs"] == "verify" and jobs["verify"]["needs"] == "deploy"
     [step] = [s for s in jobs["dns"]["steps"] if s.get("with", {}).get("dns") == "apply"]
     assert all(value.startswith("${{ secrets.") for value in step["env"].values())
 
