@@ -3,8 +3,8 @@
 `check` quotes what servers sent (SMTP replies, headers, TXT strings) and
 `reports` what report senders wrote (organisation names, host names, e-mail
 headers); anyone can be such a server or sender, so the text for people
-passes through :func:`printable` at the edge. JSON escapes control
-characters itself.
+passes through :func:`printable` at the edge, and JSON meant for a pipe
+that may end in a terminal through :func:`json_for_terminal`.
 """
 
 from __future__ import annotations
@@ -28,3 +28,21 @@ def _escape(code: int) -> str:
     if code < 0x100:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def json_for_terminal(document: str) -> str:
+    """JSON text with every non-printable character written as a ``\\u``
+    escape. ``json.dumps`` escapes C0 controls but, with ``ensure_ascii``
+    off (kept so names and messages stay readable), leaves C1 controls,
+    bidi overrides and the like raw; an escape decodes to the same string,
+    so the document means the same."""
+    if document.isprintable():
+        return document
+    return "".join(ch if ch.isprintable() else _json_escape(ord(ch)) for ch in document)
+
+
+def _json_escape(code: int) -> str:
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # a surrogate pair, as JSON writes characters beyond the BMP
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"

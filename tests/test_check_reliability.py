@@ -8,6 +8,7 @@ answers NSD cannot be made to give.
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Callable, Iterator
 
@@ -20,7 +21,7 @@ from generator.check import dns as check_dns
 from generator.check.domain import DomainReport
 from generator.check.report import human, summary_table, table_row
 from generator.findings import error
-from generator.terminal import printable
+from generator.terminal import json_for_terminal, printable
 from tests.support.bad_dns import ScriptedDns, zone_answer
 from tests.support.check_run import HEALTHY, MX, STS, TLSRPT, CheckServers, check_servers, policy_bytes, run_check_json
 from tests.support.cli import run_cli
@@ -156,6 +157,14 @@ def test_printable(text: str, shown: str) -> None:
     assert printable(text) == shown
 
 
+@pytest.mark.parametrize("text", ["\x9b2J", "\u202egnp.exe", "tag\U000e0001", "bücher \x1b[2J \u2028", "plain"])
+def test_json_for_terminal_escapes_what_a_terminal_acts_on_and_decodes_the_same(text: str) -> None:
+    document = json_for_terminal(json.dumps({"message": text}, ensure_ascii=False))
+    assert document.isprintable(), document
+    assert json.loads(document) == {"message": text}
+    assert ("bücher" in document) == ("bücher" in text)  # letters stay readable
+
+
 def test_the_human_report_and_table_escape_whatever_a_finding_holds() -> None:
     report = DomainReport("example.test", [error("smtp-protocol", f"greeting answered 554 {CLEAR_AND_LIE}", f"fix {C1_CLEAR}")])
     for text in (human(report), summary_table([table_row(report), table_row(DomainReport("x\x1b.test"))])):
@@ -164,11 +173,16 @@ def test_the_human_report_and_table_escape_whatever_a_finding_holds() -> None:
 
 
 def test_server_text_reaches_the_terminal_escaped_and_json_unchanged(servers) -> None:
-    """An SMTP greeting with ESC sequences and a Location header with C1 CSI."""
+    """An SMTP greeting with ESC sequences and a Location header with C1 CSI:
+    escaped in the report for people, and in the JSON text too (which then
+    decodes to exactly what the server sent)."""
     with _smtp_script(f"554 {CLEAR_AND_LIE}\r\n".encode()) as mx:
         args = (ESCAPING, "--smtp", "--connect-to", f"mx1.{ESCAPING}:25:127.0.0.1:{mx.port}")
         shown = _check(servers, *args, json=False)
         run = _check(servers, *args)
+        raw = run_cli("check", "--json", *args, "--nameserver", servers.nameserver, "--ca-file", str(servers.ca_file),
+                      "--timeout", "5", "--connect-to", f":443:127.0.0.1:{servers.https.port}")
+    assert all(ch.isprintable() or ch == "\n" for ch in raw.out), repr(raw.out)
     assert shown.code == 1
     assert all(ch.isprintable() or ch == "\n" for ch in shown.out), repr(shown.out)
     assert "554 \\x1b[2J\\x1b[Hgood.test: passed" in shown.out and f"/\\x9b2J" in shown.out, shown.out

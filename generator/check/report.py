@@ -15,7 +15,7 @@ from typing import TextIO
 
 from generator.check.domain import DomainReport
 from generator.findings import Severity
-from generator.terminal import lines_for_terminal
+from generator.terminal import json_for_terminal, lines_for_terminal
 
 _ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
@@ -47,7 +47,7 @@ def to_json(report: DomainReport) -> dict:
 
 
 def json_line(report: DomainReport) -> str:
-    return json.dumps(to_json(report), ensure_ascii=False)
+    return json_for_terminal(json.dumps(to_json(report), ensure_ascii=False))
 
 
 def counts(report: DomainReport) -> str:
