@@ -21,7 +21,7 @@ from generator.check.domain import DomainReport
 from generator.config import loads
 from generator.findings import error, info, warning
 from generator.check.options import Target, make_options
-from generator.monitor import Gh, GhError, body, fingerprint, monitor, needs_action, sync
+from generator.monitor import Gh, GhError, body, fingerprint, marker, monitor, needs_action, open_issues, sync, title
 from generator.records import to_bind
 from generator.site import MONITOR_PATH
 from tests.support.check_run import MX, TLSRPT
@@ -259,3 +259,45 @@ def test_a_huge_report_is_cut_to_what_github_accepts():
     assert len(text) < 65536
     assert text.startswith(f"<!-- mta-sts-pages monitor: domain={DOMAIN} fingerprint=")
     assert "(The report is cut here; the run's job summary has all of it.)" in text
+
+
+def _seed(state: Path, issues: list[tuple[str, str]], label: str = "ops") -> None:
+    """A repository that already holds these open issues: (domain, fingerprint) each."""
+    state.write_text(json.dumps({"labels": [label], "calls": [], "issues": [
+        {"number": n, "title": title(domain), "body": marker(domain, print_) + "\nreport", "labels": [label], "state": "open", "comments": []}
+        for n, (domain, print_) in enumerate(issues, start=1)
+    ]}))
+
+
+@pytest.mark.timeout(30)
+def test_a_duplicate_issue_is_closed_pointing_to_the_one_kept(tmp_path, monkeypatch):
+    """Two open issues for one domain (two runs racing, one copied by hand):
+    the oldest is kept, the other closed with a comment naming it, once."""
+    config = loads("domain: a.test\npolicy: {mx: [mx.a.test]}\nmonitor: {label: ops}\n")
+    state = tmp_path / "state.json"
+    _seed(state, [("a.test", "0" * 16), ("a.test", "0" * 16)])
+    monkeypatch.setenv("FAKE_GH_STATE", str(state))
+    monkeypatch.setenv("GH_TOKEN", "token")
+    monkeypatch.setenv("GH_REPO", "example-org/policies")
+    options = make_options(nameservers=["127.0.0.1:1"], ca_file=None, connect_to=[], timeout=5, concurrency=1, smtp=False)
+    gh = Gh(str(_gh_on_path(tmp_path / "bin") / "gh"))
+    targets = [Target(d.domain, d) for d in config.domains]
+
+    [synced] = monitor(targets, options, gh)
+
+    assert (synced.action, synced.number, synced.duplicates) == ("commented", 1, (2,))
+    assert synced.line().endswith("; closed duplicate #2")
+    issues = json.loads(state.read_text())["issues"]
+    assert [i["state"] for i in issues] == ["open", "closed"]
+    assert issues[1]["comments"] == ["A duplicate: the monitor keeps a.test's findings in #1."]
+    [again] = monitor(targets, options, gh)
+    assert (again.action, again.duplicates) == ("unchanged", ())
+
+
+@pytest.mark.parametrize("printed", ["not json", '{"number": 1}', '[{"body": "x"}]', '[{"number": "one", "body": ""}]', "[1]"])
+def test_gh_printing_odd_json_is_a_gh_error(tmp_path, printed):
+    script = tmp_path / "gh"
+    script.write_text(f"#!/bin/sh\ncat <<'END'\n{printed}\nEND\n")
+    script.chmod(0o755)
+    with pytest.raises(GhError, match="gh issue list printed what is not a JSON list of issues"):
+        open_issues(Gh(str(script)), "mta-sts")

@@ -85,6 +85,8 @@ def run(state: dict, argv: list[str], stdin: str | None) -> int:
             issue(args.target)["body"] = body
             return 0
         case ("issue", "close"):
+            if args.comment is not None:
+                issue(args.target)["comments"].append(args.comment)
             issue(args.target)["state"] = "closed"
             return 0
     return fail(f"unknown command {args.group} {args.verb} for the stand-in")
