@@ -100,6 +100,22 @@ def test_anything_but_the_built_policy_fails_and_keeps_the_old_id(tmp_path, depl
         assert "What the build wrote:\n\n```text\nversion: STSv1\nmode: enforce\n" in summary
 
 
+@pytest.mark.parametrize(
+    ("served", "said"),
+    [
+        pytest.param(BUILT.policy_bytes.replace(b"\r\n", b"\n"), "other line ends (the build writes CRLF", id="lf"),
+        pytest.param(BUILT.policy_bytes.removesuffix(b"\r\n"), "does not end with a line end (CRLF)", id="no-final-line-end"),
+    ],
+)
+def test_the_same_policy_in_other_bytes_fails_and_says_where_they_part(tmp_path, deployment, served, said):
+    """The id announces bytes: LF for CRLF or a lost final line end is red, and says so."""
+    _, config, flags = deployment(_sts(BUILT.id), Route(body=served))
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 1, result.output
+    assert "[policy-differs]" in result.out and said in result.out
+    assert said in summary
+
+
 def test_it_waits_for_the_cdn(tmp_path, deployment):
     https, config, flags = deployment(_sts(BUILT.id), Route(body=OLD.policy_bytes))
     # The new policy shows up a moment after the first fetch, as after a deploy.
