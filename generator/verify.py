@@ -26,6 +26,11 @@ from generator.names import InvalidName, normalize_policy_domain
 from generator.policy import ID_RE, parse_policy, policy_id, render_sts_record
 from generator.records import Record, bind_line
 
+# RFC 8461 §3.3: a sender that sees a new id fetches the policy and caches
+# what it gets under that id; it fetches again only when the id changes.
+_EARLY = ("the _mta-sts record already has the built id {id}, but the built policy is not served: a sender that sees "
+          "this id now caches whatever is served under it (RFC 8461 §8.1: the policy first, then the id). Get the policy "
+          "served; then change the id once more (an explicit id: in mta-sts.yml) so those senders fetch it again")
 DEFAULT_WAIT = 300.0  # Pages usually serves a deploy within a minute or two
 FIRST_PAUSE = 2.0
 MAX_PAUSE = 30.0
@@ -85,6 +90,12 @@ class Verdict:
     def publish_now(self) -> bool:
         """The policy is served and DNS does not carry its id yet."""
         return self.served and self.dns_id != self.expected.id
+
+    @property
+    def early_id(self) -> bool:
+        """DNS already announces the built id, but its policy is not served:
+        the order RFC 8461 §8.1 asks for was broken."""
+        return not self.served and self.dns_id == self.expected.id
 
     def answer(self) -> str:
         """What the URL answered last, in a few words."""
@@ -164,7 +175,9 @@ def text(verdict: Verdict) -> str:
             lines.append(f"  {finding.severity}: [{finding.code}] {md.visible(finding.message)}")
             if finding.fix:
                 lines.append(f"    fix: {finding.fix}")
-    if verdict.dns_id == exp.id:
+    if verdict.early_id:
+        lines.append(f"  DNS: WARNING: {_EARLY.format(id=exp.id)}")
+    elif verdict.dns_id == exp.id:
         lines.append(f"  DNS: the _mta-sts record has the built id {exp.id}")
     elif verdict.publish_now:
         lines.append(f"  DNS: {md.visible(_dns_state(verdict))}; publish this record now:\n  {verdict.record}")
@@ -194,7 +207,9 @@ def markdown(verdict: Verdict) -> str:
                   for f in verdict.findings]
         lines += _served_block(verdict)
     lines.append("")
-    if verdict.dns_id == exp.id:
+    if verdict.early_id:
+        lines.append(f"**DNS: warning.** {md.text(_EARLY.format(id=exp.id))}")
+    elif verdict.dns_id == exp.id:
         lines.append(f"DNS: the `_mta-sts` record already has id {md.code(exp.id)}.")
     elif verdict.publish_now:
         lines += [f"DNS: {md.text(_dns_state(verdict))}. The new policy is served, so **publish this record now**"

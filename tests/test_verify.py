@@ -116,6 +116,17 @@ def test_the_same_policy_in_other_bytes_fails_and_says_where_they_part(tmp_path,
     assert said in summary
 
 
+def test_an_id_published_before_its_policy_is_served_is_a_warning(tmp_path, deployment):
+    """DNS announces the new id while the old policy is still served: senders
+    cache the old one under it, so the summary must not read as all well."""
+    _, config, flags = deployment(_sts(BUILT.id), Route(body=OLD.policy_bytes))
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 1, result.output
+    assert f"DNS: WARNING: the _mta-sts record already has the built id {BUILT.id}, but the built policy is not served" in result.out
+    assert "**DNS: warning.**" in summary and "change the id once more" in summary
+    assert "already has id" not in summary
+
+
 def test_it_waits_for_the_cdn(tmp_path, deployment):
     https, config, flags = deployment(_sts(BUILT.id), Route(body=OLD.policy_bytes))
     # The new policy shows up a moment after the first fetch, as after a deploy.
