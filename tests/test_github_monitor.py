@@ -196,6 +196,17 @@ def test_fingerprint_ignores_counts_that_change_every_day():
     assert fingerprint([]) == "none"
 
 
+def test_fingerprint_holds_when_the_server_rotates_an_rrset():
+    """Name servers rotate the records of a set from one answer to the next;
+    the same two _mta-sts records must not comment on the issue every day."""
+    from generator.check.dns import Answer, Status, sts_findings
+
+    one, two = (b"v=STSv1; id=a1",), (b"v=STSv1; id=b2",)
+    found = [sts_findings(Answer(Status.FOUND, "_mta-sts.a.test", records, queried="_mta-sts.a.test"), "a.test")[0]
+             for records in ((one, two), (two, one))]
+    assert fingerprint(found[0]) == fingerprint(found[1])
+
+
 @pytest.mark.parametrize(
     ("finding", "tlsrpt", "acts"),
     [
