@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import markdown as md
-from generator.check import deadline, dns, drift, https, tls
+from generator.check import codes, deadline, dns, drift, https, tls
 from generator.check.options import CheckOptions
 from generator.config import DomainConfig
 from generator.errors import ParseError, UsageError
@@ -31,6 +31,8 @@ from generator.records import Record, bind_line
 _EARLY = ("the _mta-sts record already has the built id {id}, but the built policy is not served: a sender that sees "
           "this id now caches whatever is served under it (RFC 8461 §8.1: the policy first, then the id). Get the policy "
           "served; then change the id once more (an explicit id: in mta-sts.yml) so those senders fetch it again")
+# A failed lookup says nothing about the record: it may already be right.
+_NOW_UNKNOWN = "the record could not be read; unless it already is this one, publish this record now"
 DEFAULT_WAIT = 300.0  # Pages usually serves a deploy within a minute or two
 FIRST_PAUSE = 2.0
 MAX_PAUSE = 30.0
@@ -90,6 +92,11 @@ class Verdict:
     def publish_now(self) -> bool:
         """The policy is served and DNS does not carry its id yet."""
         return self.served and self.dns_id != self.expected.id
+
+    @property
+    def dns_unknown(self) -> bool:
+        """The `_mta-sts` lookup failed: what DNS holds is not known."""
+        return self.dns_id is None and any(f.code in (codes.DNS_LOOKUP_FAILED, codes.DNS_TIMEOUT) for f in self.dns_findings)
 
     @property
     def early_id(self) -> bool:
@@ -180,7 +187,8 @@ def text(verdict: Verdict) -> str:
     elif verdict.dns_id == exp.id:
         lines.append(f"  DNS: the _mta-sts record has the built id {exp.id}")
     elif verdict.publish_now:
-        lines.append(f"  DNS: {md.visible(_dns_state(verdict))}; publish this record now:\n  {verdict.record}")
+        lines.append(f"  DNS: {md.visible(_dns_state(verdict))}; {_NOW_UNKNOWN if verdict.dns_unknown else 'publish this record now'}:"
+                     f"\n  {verdict.record}")
     else:
         lines.append(f"  DNS: {md.visible(_dns_state(verdict))}; keep it until the built policy is served, then publish:\n  {verdict.record}")
     return "\n".join(lines)
@@ -212,7 +220,8 @@ def markdown(verdict: Verdict) -> str:
     elif verdict.dns_id == exp.id:
         lines.append(f"DNS: the `_mta-sts` record already has id {md.code(exp.id)}.")
     elif verdict.publish_now:
-        lines += [f"DNS: {md.text(_dns_state(verdict))}. The new policy is served, so **publish this record now**"
+        now = _NOW_UNKNOWN if verdict.dns_unknown else "publish this record now"
+        lines += [f"DNS: {md.text(_dns_state(verdict))}. The new policy is served, so **{now}**"
                   " (RFC 8461 §8.1: the policy first, then the id):", "", md.block(verdict.record, "dns")]
     else:
         lines += [f"DNS: {md.text(_dns_state(verdict))}. Keep it until the built policy is served; then publish:", "",

@@ -127,6 +127,17 @@ def test_an_id_published_before_its_policy_is_served_is_a_warning(tmp_path, depl
     assert "already has id" not in summary
 
 
+def test_a_failed_id_lookup_does_not_claim_the_record_is_missing(tmp_path, deployment):
+    """The policy is served but no name server answers: the record may well
+    be right already, so the summary says it could not be read."""
+    _, config, flags = deployment(_sts(BUILT.id), Route(body=BUILT.policy_bytes))
+    flags[flags.index("--nameserver") + 1] = "127.0.0.1:1"  # nothing listens there
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 0, result.output  # the policy is what it must be
+    assert "the record could not be read; unless it already is this one, publish this record now:" in result.out
+    assert "**the record could not be read; unless it already is this one, publish this record now**" in summary
+
+
 def test_it_waits_for_the_cdn(tmp_path, deployment):
     https, config, flags = deployment(_sts(BUILT.id), Route(body=OLD.policy_bytes))
     # The new policy shows up a moment after the first fetch, as after a deploy.
