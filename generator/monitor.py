@@ -160,6 +160,19 @@ def close_duplicates(gh: Gh, kept: Sync, duplicates: list[tuple[int, str]]) -> l
     return [number for number, _ in duplicates]
 
 
+def ensure_label(gh: Gh, label: str) -> None:
+    """Create the label when the repository lacks it (`gh issue create
+    --label` fails on a missing one); one that exists keeps the colour and
+    description its owners gave it."""
+    output = gh("label", "list", "--search", label, "--json", "name", "--limit", "100")
+    try:
+        names = {str(item["name"]).lower() for item in json.loads(output or "[]")}
+    except (ValueError, TypeError, KeyError):
+        raise GhError(f"gh label list printed what is not a JSON list of labels: {output[:200]!r}") from None
+    if label.lower() not in names:  # GitHub's label names ignore case
+        gh("label", "create", label, "--color", LABEL_COLOR, "--description", "MTA-STS findings of the mta-sts-pages monitor", "--force")
+
+
 def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int, str] | None, gh: Gh, label: str) -> Sync:
     """Bring the domain's issue in step with ``report``."""
     acting = [f for f in report.findings if needs_action(f, config)]
@@ -173,7 +186,7 @@ def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int,
         return Sync(report, "closed", number)
     text = body(report, print_)
     if existing is None:
-        gh("label", "create", label, "--color", LABEL_COLOR, "--description", "MTA-STS findings of the mta-sts-pages monitor", "--force")
+        ensure_label(gh, label)
         url = gh("issue", "create", "--title", title(report.domain), "--label", label, "--body-file", "-", stdin=text).strip()
         number = re.search(r"/issues/([0-9]+)\s*$", url)
         return Sync(report, "opened", int(number.group(1)) if number else None)

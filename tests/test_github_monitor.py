@@ -136,7 +136,7 @@ def test_one_issue_opened_kept_updated_and_closed(tmp_path, scheduler):
 
     # Broken: the policy answers 404. One issue, labelled, with the report.
     recorded, calls = scheduler.run(workflow, repo, NOT_FOUND)
-    assert calls == [["issue", "list"], ["label", "create"], ["issue", "create"]]
+    assert calls == [["issue", "list"], ["label", "list"], ["label", "create"], ["issue", "create"]]
     [issue] = recorded["issues"]
     assert issue["title"] == f"MTA-STS: {DOMAIN} needs attention"
     assert issue["labels"] == ["mta-sts: health"] and issue["state"] == "open"
@@ -177,7 +177,7 @@ def test_the_readme_workflow_for_way_2_uses_the_action(tmp_path, scheduler):
     workflow.write_text(readme_workflow(README_MONITOR_WORKFLOW))
 
     recorded, calls = scheduler.run(workflow, repo, NOT_FOUND)
-    assert calls == [["issue", "list"], ["label", "create"], ["issue", "create"]]
+    assert calls == [["issue", "list"], ["label", "list"], ["label", "create"], ["issue", "create"]]
     [issue] = recorded["issues"]
     assert issue["labels"] == ["mta-sts: health"]  # from the config's monitor: section
     recorded, calls = scheduler.run(workflow, repo, NOT_FOUND)
@@ -228,7 +228,7 @@ def test_gh_failures_are_errors_that_name_gh(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_GH_STATE", str(tmp_path / "state.json"))
     monkeypatch.delenv("GH_TOKEN", raising=False)
     gh = Gh(str(_gh_on_path(tmp_path / "bin") / "gh"))
-    with pytest.raises(GhError, match="gh label create failed .exit 4.: To use GitHub CLI in a GitHub Actions workflow, set the GH_TOKEN"):
+    with pytest.raises(GhError, match="gh label list failed .exit 4.: To use GitHub CLI in a GitHub Actions workflow, set the GH_TOKEN"):
         sync(report, None, None, gh, "mta-sts")
     with pytest.raises(GhError, match="no-such-gh not found: the monitor needs the GitHub CLI"):
         sync(report, None, None, Gh("no-such-gh"), "mta-sts")
@@ -312,3 +312,22 @@ def test_gh_printing_odd_json_is_a_gh_error(tmp_path, printed):
     script.chmod(0o755)
     with pytest.raises(GhError, match="gh issue list printed what is not a JSON list of issues"):
         open_issues(Gh(str(script)), "mta-sts")
+
+
+@pytest.mark.parametrize("existing", ["ops", "OPS"])
+def test_an_existing_label_is_used_as_its_owners_left_it(tmp_path, monkeypatch, existing):
+    """`gh label create --force` would reset the colour and description
+    someone chose; the label is created only when the repository lacks it
+    (names ignore case on GitHub)."""
+    state = tmp_path / "state.json"
+    _seed(state, [], label=existing)
+    monkeypatch.setenv("FAKE_GH_STATE", str(state))
+    monkeypatch.setenv("GH_TOKEN", "token")
+    monkeypatch.setenv("GH_REPO", "example-org/policies")
+    gh = Gh(str(_gh_on_path(tmp_path / "bin") / "gh"))
+
+    done = sync(DomainReport("a.test", [error(codes.POLICY_NOT_FOUND, "404")]), None, None, gh, "ops")
+
+    assert (done.action, done.number) == ("opened", 1)
+    calls = [c["args"][:2] for c in json.loads(state.read_text())["calls"]]
+    assert calls == [["label", "list"], ["issue", "create"]]
