@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import markdown as md
-from generator.check import codes, deadline, dns, drift, https, tls
+from generator.check import codes, deadline, dns, drift, https, pages, tls
 from generator.check.options import CheckOptions
 from generator.config import DomainConfig
 from generator.errors import ParseError, UsageError
@@ -140,9 +140,11 @@ async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: s
     pause = FIRST_PAUSE
     while True:
         verdict.attempts += 1
+        until = deadline.start(options.timeout)
         verdict.fetch = await https.fetch_policy(expected.policy_host, rules=options.connect_to, resolver=resolver, context=context,
-                                                 deadline=deadline.start(options.timeout))
+                                                 deadline=until)
         found, body = https.fetch_findings(verdict.fetch, expected.policy_host)
+        found = await _pages_traps(found, verdict.fetch, expected.policy_host, resolver, context, options, until)
         verdict.findings = found + (drift.policy_drift(expected, body) if body is not None else [])
         left = started + wait - loop.time()
         if verdict.served or left <= 0:
@@ -158,6 +160,19 @@ async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: s
                             queried=f"_mta-sts.{expected.domain}")
     verdict.dns_findings, verdict.dns_id = dns.sts_findings(answer, expected.domain)
     return verdict
+
+
+async def _pages_traps(found: list[Finding], fetched: https.FetchResult, host: str, resolver: dns.Resolver,
+                      context: ssl.SSLContext, options: CheckOptions, until: float) -> list[Finding]:
+    """What `check` says of Pages' own certificate or a dropped .well-known,
+    the two ways a first deploy most often fails; the host's addresses are
+    looked up only for a 404, to tell whether Pages is answering."""
+    if fetched.status is https.Status.OK and fetched.http_status == 404:
+        on_pages = pages.on_pages(await resolver.addresses(host), None)
+    else:
+        on_pages = False
+    return await pages.explain_fetch(found, fetched, host, pages=on_pages, rules=options.connect_to, resolver=resolver,
+                                     context=context, ca_file=options.ca_file, deadline=until, addresses=())
 
 
 def _tries(verdict: Verdict) -> str:

@@ -14,6 +14,7 @@ from generator.verify import domain_from_site
 from tests.support.check_run import MX, POLICY_HOST, TLSRPT
 from tests.support.cli import run_cli
 from tests.support.dns_server import minimal_zone
+from tests.support.certs import CertKind
 from tests.support.tls_server import Route
 
 pytestmark = pytest.mark.timeout(60)
@@ -136,6 +137,27 @@ def test_a_failed_id_lookup_does_not_claim_the_record_is_missing(tmp_path, deplo
     assert result.code == 0, result.output  # the policy is what it must be
     assert "the record could not be read; unless it already is this one, publish this record now:" in result.out
     assert "**the record could not be read; unless it already is this one, publish this record now**" in summary
+
+
+def test_pages_own_certificate_is_named_as_in_check(tmp_path, deployment):
+    """Right after the first deploy Pages presents its *.github.io certificate:
+    the guard says to set the custom domain, not only that the name is wrong."""
+    https, config, flags = deployment(_sts(BUILT.id), Route(body=BUILT.policy_bytes))
+    https.set_cert(f"mta-sts.{DOMAIN}", CertKind.GITHUB_IO)
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 1, result.output
+    assert "[pages-cert-github-io]" in result.out and "Settings > Pages" in result.out
+    assert "`pages-cert-github-io`" in summary
+
+
+def test_a_dropped_well_known_folder_on_pages_is_named_as_in_check(tmp_path, deployment):
+    """Pages answers / but 404 for the policy: the upload left .well-known out."""
+    https, config, flags = deployment(_sts(OLD.id) + "\nmta-sts A 185.199.108.153", Route(status=404, content_type="text/html", body=b"<h1>404</h1>"))
+    https.route(f"mta-sts.{DOMAIN}", Route(content_type="text/html", body=b"<html>home</html>"), "/")
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 1, result.output
+    assert "[pages-well-known-dropped]" in result.out and "include-hidden-files: true" in result.out
+    assert "[policy-not-found]" not in result.out
 
 
 def test_it_waits_for_the_cdn(tmp_path, deployment):
