@@ -20,6 +20,7 @@ import hashlib
 import json
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from generator.check import codes
@@ -198,11 +199,14 @@ def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int,
     return Sync(report, "commented", number)
 
 
-def monitor(targets: list[Target], options: CheckOptions, gh: Gh, *, label: str | None = None, smtp: bool = False) -> list[Sync]:
+def monitor(targets: list[Target], options: CheckOptions, gh: Gh, *, label: str | None = None, smtp: bool = False,
+            checked: Callable[[list[DomainReport]], None] | None = None) -> list[Sync]:
     """Check every target, then keep each domain's issue in step.
 
     Each domain's ``monitor:`` section gives its label and whether to probe
     STARTTLS; ``label`` and ``smtp`` (the command line) override them.
+    ``checked`` gets the reports, in the targets' order, before `gh` runs:
+    a job summary then holds the report even when `gh` fails.
     """
     settings = {t.domain: (t.config.monitor if t.config is not None and t.config.monitor else Monitor()) for t in targets}
     reports: dict[str, DomainReport] = {}
@@ -210,6 +214,8 @@ def monitor(targets: list[Target], options: CheckOptions, gh: Gh, *, label: str 
         group = [t for t in targets if (smtp or settings[t.domain].smtp) is probe]
         if group:
             run_checks(group, dataclasses.replace(options, smtp=probe), lambda r: reports.__setitem__(r.domain, r))
+    if checked is not None:
+        checked([reports[t.domain] for t in targets])
     listed: dict[str, dict[str, list[tuple[int, str]]]] = {}
     synced = []
     for target in targets:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -331,3 +332,24 @@ def test_an_existing_label_is_used_as_its_owners_left_it(tmp_path, monkeypatch, 
     assert (done.action, done.number) == ("opened", 1)
     calls = [c["args"][:2] for c in json.loads(state.read_text())["calls"]]
     assert calls == [["label", "list"], ["issue", "create"]]
+
+
+@pytest.mark.timeout(30)
+def test_the_job_summary_keeps_the_report_when_gh_fails(tmp_path, monkeypatch):
+    """A token without issues: write makes gh fail; the run fails, and its
+    summary still shows what the check found."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text("#!/bin/sh\necho 'HTTP 403: Resource not accessible by integration' >&2\nexit 1\n")
+    (bin_dir / "gh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    config = tmp_path / "mta-sts.yml"
+    config.write_text("domain: a.test\npolicy: {mx: [mx.a.test]}\nmonitor: {}\n")
+    summary = tmp_path / "summary.md"
+
+    result = run_cli("monitor", "-c", str(config), "--nameserver", "127.0.0.1:1", "--timeout", "5", "--summary", str(summary))
+
+    assert result.code == 1, result.output
+    assert "gh issue list failed (exit 1): HTTP 403: Resource not accessible by integration" in result.err
+    text = summary.read_text("utf-8")
+    assert text.startswith("## MTA-STS check\n") and "### :x: a.test: failed" in text
