@@ -444,11 +444,13 @@ def monitor(
     targets = [Target(d.domain, d) for d in _expected(domain, config, policy, sts_id)]
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout,
                            concurrency=50, smtp=smtp)
-    synced = run_monitor(targets, options, Gh(), label=label, smtp=smtp)
+    # The report goes into the summary before gh runs, so a gh failure keeps it.
+    checked = (lambda reports: append(summary, document(reports) + "\n")) if summary is not None else None
+    synced = run_monitor(targets, options, Gh(), label=label, smtp=smtp, checked=checked)
     for item in synced:
         typer.echo(item.line())
     if summary is not None:
-        append(summary, document([s.report for s in synced]) + "\n" + "".join(f"- {s.line()}\n" for s in synced))
+        append(summary, "".join(f"- {s.line()}\n" for s in synced))
 dns_app = typer.Typer(
     name="dns",
     help="Publish the DNS records through the octoDNS provider of the config's dns: section.",

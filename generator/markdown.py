@@ -20,9 +20,11 @@ _INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e
 # links, tables, strike-through); the text never starts a line, so block
 # markers (#, -, 1.) need nothing.
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-# "@name" notifies a GitHub user and "#12" links an issue: written as
-# character references they render the same and do neither.
-_PINGS = re.compile(r"@(?=[A-Za-z0-9])|#(?=[0-9])")
+# "@name" notifies a GitHub user and "#12" links an issue; "$...$" is a
+# math expression in issues and comments (MathJax, where "\\$" does not
+# escape reliably): written as character references they render the same
+# and do none of it.
+_PINGS = re.compile(r"@(?=[A-Za-z0-9])|#(?=[0-9])|\$")
 
 
 def visible(text: str) -> str:

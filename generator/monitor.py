@@ -20,6 +20,7 @@ import hashlib
 import json
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from generator.check import codes
@@ -119,28 +120,58 @@ class Sync:
     report: DomainReport
     action: str  # opened, commented, closed, unchanged, healthy
     number: int | None
+    duplicates: tuple[int, ...] = ()  # other open issues of the domain, closed
 
     def line(self) -> str:
         issue = f"issue #{self.number}" if self.number is not None else "no issue"
+        closed = "".join(f"; closed duplicate #{n}" for n in self.duplicates)
         return {
             "opened": f"{self.report.domain}: findings need action; opened {issue}",
             "commented": f"{self.report.domain}: the findings changed; commented on {issue}",
             "unchanged": f"{self.report.domain}: the same findings as {issue} records",
             "closed": f"{self.report.domain}: healthy again; closed {issue}",
             "healthy": f"{self.report.domain}: healthy; {issue} to keep",
-        }[self.action]
+        }[self.action] + closed
 
 
-def open_issues(gh: Gh, label: str) -> dict[str, tuple[int, str]]:
-    """The open issues the monitor keeps under ``label``: domain -> (number, fingerprint).
-    When a domain somehow has several, the oldest is the one kept."""
-    listed = json.loads(gh("issue", "list", "--label", label, "--state", "open", "--json", "number,body", "--limit", str(LIST_LIMIT)) or "[]")
-    found: dict[str, tuple[int, str]] = {}
-    for issue in sorted(listed, key=lambda i: i["number"]):
-        match = _MARKER.search(issue.get("body") or "")
-        if match and match.group(1) not in found:
-            found[match.group(1)] = (issue["number"], match.group(2))
+def open_issues(gh: Gh, label: str) -> dict[str, list[tuple[int, str]]]:
+    """The open issues the monitor keeps under ``label``: domain -> [(number,
+    fingerprint)], oldest first. The oldest is the domain's issue; any other
+    is a duplicate (two runs racing, an issue copied by hand)."""
+    output = gh("issue", "list", "--label", label, "--state", "open", "--json", "number,body", "--limit", str(LIST_LIMIT))
+    try:
+        listed = json.loads(output or "[]")
+        issues = sorted(((int(i["number"]), i.get("body") or "") for i in listed), key=lambda pair: pair[0])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise GhError(f"gh issue list printed what is not a JSON list of issues with a number and a body: {output[:200]!r}") from None
+    found: dict[str, list[tuple[int, str]]] = {}
+    for number, text in issues:
+        match = _MARKER.search(text if isinstance(text, str) else "")
+        if match:
+            found.setdefault(match.group(1), []).append((number, match.group(2)))
     return found
+
+
+def close_duplicates(gh: Gh, kept: Sync, duplicates: list[tuple[int, str]]) -> list[int]:
+    """Close the domain's other open issues, each pointing to the one kept."""
+    where = f"#{kept.number}" if kept.number is not None and kept.action != "closed" else "the next issue the monitor opens"
+    for number, _ in duplicates:
+        gh("issue", "close", str(number), "--comment",
+           f"A duplicate: the monitor keeps {kept.report.domain}'s findings in {where}.")
+    return [number for number, _ in duplicates]
+
+
+def ensure_label(gh: Gh, label: str) -> None:
+    """Create the label when the repository lacks it (`gh issue create
+    --label` fails on a missing one); one that exists keeps the colour and
+    description its owners gave it."""
+    output = gh("label", "list", "--search", label, "--json", "name", "--limit", "100")
+    try:
+        names = {str(item["name"]).lower() for item in json.loads(output or "[]")}
+    except (ValueError, TypeError, KeyError):
+        raise GhError(f"gh label list printed what is not a JSON list of labels: {output[:200]!r}") from None
+    if label.lower() not in names:  # GitHub's label names ignore case
+        gh("label", "create", label, "--color", LABEL_COLOR, "--description", "MTA-STS findings of the mta-sts-pages monitor", "--force")
 
 
 def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int, str] | None, gh: Gh, label: str) -> Sync:
@@ -156,7 +187,7 @@ def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int,
         return Sync(report, "closed", number)
     text = body(report, print_)
     if existing is None:
-        gh("label", "create", label, "--color", LABEL_COLOR, "--description", "MTA-STS findings of the mta-sts-pages monitor", "--force")
+        ensure_label(gh, label)
         url = gh("issue", "create", "--title", title(report.domain), "--label", label, "--body-file", "-", stdin=text).strip()
         number = re.search(r"/issues/([0-9]+)\s*$", url)
         return Sync(report, "opened", int(number.group(1)) if number else None)
@@ -168,11 +199,14 @@ def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int,
     return Sync(report, "commented", number)
 
 
-def monitor(targets: list[Target], options: CheckOptions, gh: Gh, *, label: str | None = None, smtp: bool = False) -> list[Sync]:
+def monitor(targets: list[Target], options: CheckOptions, gh: Gh, *, label: str | None = None, smtp: bool = False,
+            checked: Callable[[list[DomainReport]], None] | None = None) -> list[Sync]:
     """Check every target, then keep each domain's issue in step.
 
     Each domain's ``monitor:`` section gives its label and whether to probe
     STARTTLS; ``label`` and ``smtp`` (the command line) override them.
+    ``checked`` gets the reports, in the targets' order, before `gh` runs:
+    a job summary then holds the report even when `gh` fails.
     """
     settings = {t.domain: (t.config.monitor if t.config is not None and t.config.monitor else Monitor()) for t in targets}
     reports: dict[str, DomainReport] = {}
@@ -180,11 +214,17 @@ def monitor(targets: list[Target], options: CheckOptions, gh: Gh, *, label: str 
         group = [t for t in targets if (smtp or settings[t.domain].smtp) is probe]
         if group:
             run_checks(group, dataclasses.replace(options, smtp=probe), lambda r: reports.__setitem__(r.domain, r))
-    listed: dict[str, dict[str, tuple[int, str]]] = {}
+    if checked is not None:
+        checked([reports[t.domain] for t in targets])
+    listed: dict[str, dict[str, list[tuple[int, str]]]] = {}
     synced = []
     for target in targets:
         name = label or settings[target.domain].label
         if name not in listed:
             listed[name] = open_issues(gh, name)
-        synced.append(sync(reports[target.domain], target.config, listed[name].get(target.domain), gh, name))
+        kept, *duplicates = listed[name].get(target.domain) or [None]
+        done = sync(reports[target.domain], target.config, kept, gh, name)
+        if duplicates:
+            done = dataclasses.replace(done, duplicates=tuple(close_duplicates(gh, done, duplicates)))
+        synced.append(done)
     return synced

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import markdown as md
-from generator.check import deadline, dns, drift, https, tls
+from generator.check import codes, deadline, dns, drift, https, pages, tls
 from generator.check.options import CheckOptions
 from generator.config import DomainConfig
 from generator.errors import ParseError, UsageError
@@ -26,6 +26,13 @@ from generator.names import InvalidName, normalize_policy_domain
 from generator.policy import ID_RE, parse_policy, policy_id, render_sts_record
 from generator.records import Record, bind_line
 
+# RFC 8461 §3.3: a sender that sees a new id fetches the policy and caches
+# what it gets under that id; it fetches again only when the id changes.
+_EARLY = ("the _mta-sts record already has the built id {id}, but the built policy is not served: a sender that sees "
+          "this id now caches whatever is served under it (RFC 8461 §8.1: the policy first, then the id). Get the policy "
+          "served; then change the id once more (an explicit id: in mta-sts.yml) so those senders fetch it again")
+# A failed lookup says nothing about the record: it may already be right.
+_NOW_UNKNOWN = "the record could not be read; unless it already is this one, publish this record now"
 DEFAULT_WAIT = 300.0  # Pages usually serves a deploy within a minute or two
 FIRST_PAUSE = 2.0
 MAX_PAUSE = 30.0
@@ -86,6 +93,17 @@ class Verdict:
         """The policy is served and DNS does not carry its id yet."""
         return self.served and self.dns_id != self.expected.id
 
+    @property
+    def dns_unknown(self) -> bool:
+        """The `_mta-sts` lookup failed: what DNS holds is not known."""
+        return self.dns_id is None and any(f.code in (codes.DNS_LOOKUP_FAILED, codes.DNS_TIMEOUT) for f in self.dns_findings)
+
+    @property
+    def early_id(self) -> bool:
+        """DNS already announces the built id, but its policy is not served:
+        the order RFC 8461 §8.1 asks for was broken."""
+        return not self.served and self.dns_id == self.expected.id
+
     def answer(self) -> str:
         """What the URL answered last, in a few words."""
         result = self.fetch
@@ -122,9 +140,11 @@ async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: s
     pause = FIRST_PAUSE
     while True:
         verdict.attempts += 1
+        until = deadline.start(options.timeout)
         verdict.fetch = await https.fetch_policy(expected.policy_host, rules=options.connect_to, resolver=resolver, context=context,
-                                                 deadline=deadline.start(options.timeout))
+                                                 deadline=until)
         found, body = https.fetch_findings(verdict.fetch, expected.policy_host)
+        found = await _pages_traps(found, verdict.fetch, expected.policy_host, resolver, context, options, until)
         verdict.findings = found + (drift.policy_drift(expected, body) if body is not None else [])
         left = started + wait - loop.time()
         if verdict.served or left <= 0:
@@ -140,6 +160,19 @@ async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: s
                             queried=f"_mta-sts.{expected.domain}")
     verdict.dns_findings, verdict.dns_id = dns.sts_findings(answer, expected.domain)
     return verdict
+
+
+async def _pages_traps(found: list[Finding], fetched: https.FetchResult, host: str, resolver: dns.Resolver,
+                      context: ssl.SSLContext, options: CheckOptions, until: float) -> list[Finding]:
+    """What `check` says of Pages' own certificate or a dropped .well-known,
+    the two ways a first deploy most often fails; the host's addresses are
+    looked up only for a 404, to tell whether Pages is answering."""
+    if fetched.status is https.Status.OK and fetched.http_status == 404:
+        on_pages = pages.on_pages(await resolver.addresses(host), None)
+    else:
+        on_pages = False
+    return await pages.explain_fetch(found, fetched, host, pages=on_pages, rules=options.connect_to, resolver=resolver,
+                                     context=context, ca_file=options.ca_file, deadline=until, addresses=())
 
 
 def _tries(verdict: Verdict) -> str:
@@ -164,10 +197,13 @@ def text(verdict: Verdict) -> str:
             lines.append(f"  {finding.severity}: [{finding.code}] {md.visible(finding.message)}")
             if finding.fix:
                 lines.append(f"    fix: {finding.fix}")
-    if verdict.dns_id == exp.id:
+    if verdict.early_id:
+        lines.append(f"  DNS: WARNING: {_EARLY.format(id=exp.id)}")
+    elif verdict.dns_id == exp.id:
         lines.append(f"  DNS: the _mta-sts record has the built id {exp.id}")
     elif verdict.publish_now:
-        lines.append(f"  DNS: {md.visible(_dns_state(verdict))}; publish this record now:\n  {verdict.record}")
+        lines.append(f"  DNS: {md.visible(_dns_state(verdict))}; {_NOW_UNKNOWN if verdict.dns_unknown else 'publish this record now'}:"
+                     f"\n  {verdict.record}")
     else:
         lines.append(f"  DNS: {md.visible(_dns_state(verdict))}; keep it until the built policy is served, then publish:\n  {verdict.record}")
     return "\n".join(lines)
@@ -194,10 +230,13 @@ def markdown(verdict: Verdict) -> str:
                   for f in verdict.findings]
         lines += _served_block(verdict)
     lines.append("")
-    if verdict.dns_id == exp.id:
+    if verdict.early_id:
+        lines.append(f"**DNS: warning.** {md.text(_EARLY.format(id=exp.id))}")
+    elif verdict.dns_id == exp.id:
         lines.append(f"DNS: the `_mta-sts` record already has id {md.code(exp.id)}.")
     elif verdict.publish_now:
-        lines += [f"DNS: {md.text(_dns_state(verdict))}. The new policy is served, so **publish this record now**"
+        now = _NOW_UNKNOWN if verdict.dns_unknown else "publish this record now"
+        lines += [f"DNS: {md.text(_dns_state(verdict))}. The new policy is served, so **{now}**"
                   " (RFC 8461 §8.1: the policy first, then the id):", "", md.block(verdict.record, "dns")]
     else:
         lines += [f"DNS: {md.text(_dns_state(verdict))}. Keep it until the built policy is served; then publish:", "",

@@ -27,6 +27,8 @@ HOSTILE = "https://evil.example/<img src=x onerror=alert(1)>|`@octocat #12 **bol
         ("line\r\nnext", "line next"),
         ("\x1b[2J\u202e", r"\\u001b\[2J\\u202e"),
         ("mail@example.com", "mail&#64;example.com"),
+        # GitHub renders $...$ as MathJax in issues, where \$ is no sure escape.
+        ("$\\color{red}{URGENT}$ costs $5", "&#36;\\\\color{red}{URGENT}&#36; costs &#36;5"),
     ],
 )
 def test_text_escapes_what_markdown_would_interpret(value, rendered):

@@ -103,10 +103,14 @@ ROWS = [
     Row("cname-own-address", records="mta-sts A 127.0.0.1", config=True, expect=("pages-cname-mismatch", "warning"),
         says=("address records of its own (127.0.0.1)",)),
     Row("cname-right", config=True, absent=("pages-cname-mismatch",)),
+    # pages.owner set, but the name leads to another server: its 404 is not Pages dropping .well-known.
+    Row("owner-elsewhere-404", records="mta-sts A 127.0.0.1", config=True, routes=((None, NOT_FOUND), ("/", HOME)),
+        expect=("pages-cname-mismatch", "warning"), absent=("pages-well-known-dropped",)),
 ]
 
 # Codes for the generic symptom a trap explains; they stay when no trap does.
-GENERIC = {"wrong-name-cert": "policy-cert-name", "all-404": "policy-not-found", "not-pages-404": "policy-not-found"}
+GENERIC = {"wrong-name-cert": "policy-cert-name", "all-404": "policy-not-found", "not-pages-404": "policy-not-found",
+           "owner-elsewhere-404": "policy-not-found"}
 
 
 @dataclass

@@ -120,6 +120,24 @@ def test_workers_and_shards_change_nothing_but_the_speed(multi_domain_with_failu
 
 
 @pytest.mark.timeout(90)
+def test_workers_change_nothing_in_the_markdown_report_and_summary(multi_domain_with_failures, tmp_path) -> None:
+    listing, flags = multi_domain_with_failures
+
+    def run(workers: str, *extra: str) -> tuple[subprocess.CompletedProcess[str], str]:
+        summary = tmp_path / f"summary-{workers}-{len(extra)}.md"
+        done = subprocess.run([sys.executable, "-m", "generator", "check", "--domains-file", str(listing), *flags, "--workers", workers,
+                               "--summary", str(summary), *extra], capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert summary.exists(), done.stderr + done.stdout[:2000]
+        return done, summary.read_text("utf-8")
+
+    for extra in ((), ("--format", "markdown")):
+        (one, one_summary), (two, two_summary) = run("1", *extra), run("2", *extra)
+        assert one.returncode == two.returncode == 1, one.stderr + two.stderr
+        assert (one.stdout, one_summary) == (two.stdout, two_summary) and two.stderr == ""
+        assert one_summary.startswith("## MTA-STS check\n")
+
+
+@pytest.mark.timeout(90)
 def test_example_workflow_merges_its_shards_into_one_summary(multi_domain_with_failures, tmp_path) -> None:
     """The example workflow's own steps, run for every shard of its matrix and
     then merged, with `mta-sts-pages` pointed at the test servers."""

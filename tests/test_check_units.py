@@ -204,6 +204,24 @@ def test_drift_says_what_differs() -> None:
     assert "other line ends" in ends.message
 
 
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        pytest.param(lambda b: b.removesuffix(b"\r\n"), "does not end with a line end (CRLF) as the build writes it", id="no-final-crlf"),
+        pytest.param(lambda b: b + b"\r\n", "blank lines or line ends after the last line", id="extra-blank-line"),
+        pytest.param(lambda b: b.replace(b"\r\n", b"\n").removesuffix(b"\n"), "other line ends and another end of file", id="lf-no-final"),
+        pytest.param(lambda b: b.replace(b"mode: enforce", b"mode:  enforce"), "line 2 is 'mode:  enforce', the build wrote 'mode: enforce'",
+                     id="blank-inside"),
+    ],
+)
+def test_drift_between_policies_that_mean_the_same_names_the_bytes(change, said) -> None:
+    """Bytes must be exact (a sender compares nothing, but the id announces
+    these bytes); the finding says where they part, not 'other formatting'."""
+    config = CONFIG.domains[0]
+    (differs,) = drift.policy_drift(config, change(config.policy_bytes))
+    assert differs.code == "policy-differs" and said in differs.message
+
+
 def test_stale_id_names_the_record_to_publish() -> None:
     config = CONFIG.domains[0]
     assert drift.id_drift(config, config.id) == []

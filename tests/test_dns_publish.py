@@ -122,6 +122,8 @@ def test_apply_publishes_the_owned_records_and_leaves_every_other_record(setup):
     again = setup.dns("diff")
     assert again.code == 0, again.output
     assert f"{ZONE}: in sync" in again.out
+    for run in (diff, applied, again):  # the TSIG secret never reaches a log
+        assert setup.named.key.secret not in run.output
 
 
 def test_a_policy_change_moves_only_the_id(setup):
@@ -179,7 +181,8 @@ def test_nothing_is_published_before_the_policy_is_served(setup):
 def test_a_wrong_tsig_key_is_a_clear_error_and_changes_nothing(setup, monkeypatch):
     setup.serve(setup.write())
     before = setup.zone()
-    monkeypatch.setenv("TSIG_KEY_SECRET", TsigKey.random().secret)
+    wrong = TsigKey.random().secret
+    monkeypatch.setenv("TSIG_KEY_SECRET", wrong)
 
     for verb in ("diff", "apply"):
         result = setup.dns(verb)
@@ -189,6 +192,7 @@ def test_a_wrong_tsig_key_is_a_clear_error_and_changes_nothing(setup, monkeypatc
         assert "Traceback" not in result.output
     assert "nothing was changed" in result.err
     assert setup.zone() == before
+    assert wrong not in result.output and setup.named.key.secret not in result.output
 
 
 def test_a_refused_update_is_a_clear_error_and_changes_nothing(tls_server_factory, tmp_path, monkeypatch):
@@ -338,3 +342,46 @@ def test_a_record_the_server_drops_is_reported_after_apply(bind_server_factory, 
     assert result.code == 1, result.output
     assert f"reading the zone back does not show mta-sts.{ZONE}. CNAME example-org.github.io." in result.err
     assert row("mta-sts", "CNAME", "example-org.github.io.", ttl=3600) not in setup.zone()
+
+
+def test_a_shared_name_whose_values_had_different_ttls_keeps_the_others(bind_server_factory, tls_server_factory, tmp_path, monkeypatch):
+    """A zone file that gave the values at _mta-sts different TTLs: BIND
+    holds one TTL per set (the first), and apply keeps that TTL and every
+    value it does not own."""
+    records = OTHER_RECORDS.replace('_mta-sts IN TXT "google-site-verification=keep-me"', '_mta-sts 7200 IN TXT "google-site-verification=keep-me"')
+    server = bind_server_factory({ZONE: minimal_zone(ZONE, records)})
+    monkeypatch.setenv("TSIG_KEY_NAME", server.key.name)
+    monkeypatch.setenv("TSIG_KEY_SECRET", server.key.secret)
+    setup = Setup(server, tls_server_factory(), tmp_path / "mta-sts.yml")
+    domain = setup.write()
+    setup.serve(domain)
+    before = setup.zone()
+    [ttl] = {r[1] for r in before if r[0] == f"_mta-sts.{ZONE}." and r[2] == "TXT"}
+
+    result = setup.dns("apply")
+
+    assert result.code == 0, result.output
+    after = setup.zone()
+    assert before - after == {row("_mta-sts", "TXT", '"v=STSv1; id=old1"', ttl)}
+    assert row("_mta-sts", "TXT", f'"v=STSv1; id={domain.id}"', ttl) in after
+    assert row("_mta-sts", "TXT", '"google-site-verification=keep-me"', ttl) in after
+    assert setup.dns("diff").code == 0
+
+
+def test_records_beside_the_mta_sts_name_keep_the_cname_out_and_change_nothing(bind_server_factory, tls_server_factory, tmp_path, monkeypatch):
+    """pages.owner wants mta-sts CNAME <owner>.github.io, but the name holds an
+    address and a TXT record: a CNAME cannot sit beside them, so apply says
+    so and leaves the zone as it was."""
+    server = bind_server_factory({ZONE: minimal_zone(ZONE, OTHER_RECORDS + 'mta-sts IN A 192.0.2.80\nmta-sts IN TXT "site"\n')})
+    monkeypatch.setenv("TSIG_KEY_NAME", server.key.name)
+    monkeypatch.setenv("TSIG_KEY_SECRET", server.key.secret)
+    setup = Setup(server, tls_server_factory(), tmp_path / "mta-sts.yml")
+    setup.serve(setup.write())
+    before = setup.zone()
+
+    result = setup.dns("apply")
+
+    assert result.code == 2, result.output
+    assert f"error: {ZONE}: {HOST} has A, TXT records, and a CNAME cannot sit beside other records" in result.err
+    assert f"{ZONE}: nothing was changed" in result.err and "Traceback" not in result.output
+    assert setup.zone() == before

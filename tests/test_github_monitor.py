@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from generator.check.domain import DomainReport
 from generator.config import loads
 from generator.findings import error, info, warning
 from generator.check.options import Target, make_options
-from generator.monitor import Gh, GhError, body, fingerprint, monitor, needs_action, sync
+from generator.monitor import Gh, GhError, body, fingerprint, marker, monitor, needs_action, open_issues, sync, title
 from generator.records import to_bind
 from generator.site import MONITOR_PATH
 from tests.support.check_run import MX, TLSRPT
@@ -136,7 +137,7 @@ def test_one_issue_opened_kept_updated_and_closed(tmp_path, scheduler):
 
     # Broken: the policy answers 404. One issue, labelled, with the report.
     recorded, calls = scheduler.run(workflow, repo, NOT_FOUND)
-    assert calls == [["issue", "list"], ["label", "create"], ["issue", "create"]]
+    assert calls == [["issue", "list"], ["label", "list"], ["label", "create"], ["issue", "create"]]
     [issue] = recorded["issues"]
     assert issue["title"] == f"MTA-STS: {DOMAIN} needs attention"
     assert issue["labels"] == ["mta-sts: health"] and issue["state"] == "open"
@@ -177,7 +178,7 @@ def test_the_readme_workflow_for_way_2_uses_the_action(tmp_path, scheduler):
     workflow.write_text(readme_workflow(README_MONITOR_WORKFLOW))
 
     recorded, calls = scheduler.run(workflow, repo, NOT_FOUND)
-    assert calls == [["issue", "list"], ["label", "create"], ["issue", "create"]]
+    assert calls == [["issue", "list"], ["label", "list"], ["label", "create"], ["issue", "create"]]
     [issue] = recorded["issues"]
     assert issue["labels"] == ["mta-sts: health"]  # from the config's monitor: section
     recorded, calls = scheduler.run(workflow, repo, NOT_FOUND)
@@ -194,6 +195,17 @@ def test_fingerprint_ignores_counts_that_change_every_day():
     assert fingerprint(expiring) == fingerprint(tomorrow) != fingerprint(other)
     assert fingerprint(expiring + other) == fingerprint(other + expiring)
     assert fingerprint([]) == "none"
+
+
+def test_fingerprint_holds_when_the_server_rotates_an_rrset():
+    """Name servers rotate the records of a set from one answer to the next;
+    the same two _mta-sts records must not comment on the issue every day."""
+    from generator.check.dns import Answer, Status, sts_findings
+
+    one, two = (b"v=STSv1; id=a1",), (b"v=STSv1; id=b2",)
+    found = [sts_findings(Answer(Status.FOUND, "_mta-sts.a.test", records, queried="_mta-sts.a.test"), "a.test")[0]
+             for records in ((one, two), (two, one))]
+    assert fingerprint(found[0]) == fingerprint(found[1])
 
 
 @pytest.mark.parametrize(
@@ -217,7 +229,7 @@ def test_gh_failures_are_errors_that_name_gh(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_GH_STATE", str(tmp_path / "state.json"))
     monkeypatch.delenv("GH_TOKEN", raising=False)
     gh = Gh(str(_gh_on_path(tmp_path / "bin") / "gh"))
-    with pytest.raises(GhError, match="gh label create failed .exit 4.: To use GitHub CLI in a GitHub Actions workflow, set the GH_TOKEN"):
+    with pytest.raises(GhError, match="gh label list failed .exit 4.: To use GitHub CLI in a GitHub Actions workflow, set the GH_TOKEN"):
         sync(report, None, None, gh, "mta-sts")
     with pytest.raises(GhError, match="no-such-gh not found: the monitor needs the GitHub CLI"):
         sync(report, None, None, Gh("no-such-gh"), "mta-sts")
@@ -259,3 +271,85 @@ def test_a_huge_report_is_cut_to_what_github_accepts():
     assert len(text) < 65536
     assert text.startswith(f"<!-- mta-sts-pages monitor: domain={DOMAIN} fingerprint=")
     assert "(The report is cut here; the run's job summary has all of it.)" in text
+
+
+def _seed(state: Path, issues: list[tuple[str, str]], label: str = "ops") -> None:
+    """A repository that already holds these open issues: (domain, fingerprint) each."""
+    state.write_text(json.dumps({"labels": [label], "calls": [], "issues": [
+        {"number": n, "title": title(domain), "body": marker(domain, print_) + "\nreport", "labels": [label], "state": "open", "comments": []}
+        for n, (domain, print_) in enumerate(issues, start=1)
+    ]}))
+
+
+@pytest.mark.timeout(30)
+def test_a_duplicate_issue_is_closed_pointing_to_the_one_kept(tmp_path, monkeypatch):
+    """Two open issues for one domain (two runs racing, one copied by hand):
+    the oldest is kept, the other closed with a comment naming it, once."""
+    config = loads("domain: a.test\npolicy: {mx: [mx.a.test]}\nmonitor: {label: ops}\n")
+    state = tmp_path / "state.json"
+    _seed(state, [("a.test", "0" * 16), ("a.test", "0" * 16)])
+    monkeypatch.setenv("FAKE_GH_STATE", str(state))
+    monkeypatch.setenv("GH_TOKEN", "token")
+    monkeypatch.setenv("GH_REPO", "example-org/policies")
+    options = make_options(nameservers=["127.0.0.1:1"], ca_file=None, connect_to=[], timeout=5, concurrency=1, smtp=False)
+    gh = Gh(str(_gh_on_path(tmp_path / "bin") / "gh"))
+    targets = [Target(d.domain, d) for d in config.domains]
+
+    [synced] = monitor(targets, options, gh)
+
+    assert (synced.action, synced.number, synced.duplicates) == ("commented", 1, (2,))
+    assert synced.line().endswith("; closed duplicate #2")
+    issues = json.loads(state.read_text())["issues"]
+    assert [i["state"] for i in issues] == ["open", "closed"]
+    assert issues[1]["comments"] == ["A duplicate: the monitor keeps a.test's findings in #1."]
+    [again] = monitor(targets, options, gh)
+    assert (again.action, again.duplicates) == ("unchanged", ())
+
+
+@pytest.mark.parametrize("printed", ["not json", '{"number": 1}', '[{"body": "x"}]', '[{"number": "one", "body": ""}]', "[1]"])
+def test_gh_printing_odd_json_is_a_gh_error(tmp_path, printed):
+    script = tmp_path / "gh"
+    script.write_text(f"#!/bin/sh\ncat <<'END'\n{printed}\nEND\n")
+    script.chmod(0o755)
+    with pytest.raises(GhError, match="gh issue list printed what is not a JSON list of issues"):
+        open_issues(Gh(str(script)), "mta-sts")
+
+
+@pytest.mark.parametrize("existing", ["ops", "OPS"])
+def test_an_existing_label_is_used_as_its_owners_left_it(tmp_path, monkeypatch, existing):
+    """`gh label create --force` would reset the colour and description
+    someone chose; the label is created only when the repository lacks it
+    (names ignore case on GitHub)."""
+    state = tmp_path / "state.json"
+    _seed(state, [], label=existing)
+    monkeypatch.setenv("FAKE_GH_STATE", str(state))
+    monkeypatch.setenv("GH_TOKEN", "token")
+    monkeypatch.setenv("GH_REPO", "example-org/policies")
+    gh = Gh(str(_gh_on_path(tmp_path / "bin") / "gh"))
+
+    done = sync(DomainReport("a.test", [error(codes.POLICY_NOT_FOUND, "404")]), None, None, gh, "ops")
+
+    assert (done.action, done.number) == ("opened", 1)
+    calls = [c["args"][:2] for c in json.loads(state.read_text())["calls"]]
+    assert calls == [["label", "list"], ["issue", "create"]]
+
+
+@pytest.mark.timeout(30)
+def test_the_job_summary_keeps_the_report_when_gh_fails(tmp_path, monkeypatch):
+    """A token without issues: write makes gh fail; the run fails, and its
+    summary still shows what the check found."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text("#!/bin/sh\necho 'HTTP 403: Resource not accessible by integration' >&2\nexit 1\n")
+    (bin_dir / "gh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    config = tmp_path / "mta-sts.yml"
+    config.write_text("domain: a.test\npolicy: {mx: [mx.a.test]}\nmonitor: {}\n")
+    summary = tmp_path / "summary.md"
+
+    result = run_cli("monitor", "-c", str(config), "--nameserver", "127.0.0.1:1", "--timeout", "5", "--summary", str(summary))
+
+    assert result.code == 1, result.output
+    assert "gh issue list failed (exit 1): HTTP 403: Resource not accessible by integration" in result.err
+    text = summary.read_text("utf-8")
+    assert text.startswith("## MTA-STS check\n") and "### :x: a.test: failed" in text

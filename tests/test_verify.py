@@ -14,6 +14,7 @@ from generator.verify import domain_from_site
 from tests.support.check_run import MX, POLICY_HOST, TLSRPT
 from tests.support.cli import run_cli
 from tests.support.dns_server import minimal_zone
+from tests.support.certs import CertKind
 from tests.support.tls_server import Route
 
 pytestmark = pytest.mark.timeout(60)
@@ -98,6 +99,65 @@ def test_anything_but_the_built_policy_fails_and_keeps_the_old_id(tmp_path, depl
     if code == "policy-differs":
         assert "What is served:\n\n```text\nversion: STSv1\nmode: testing\n" in summary
         assert "What the build wrote:\n\n```text\nversion: STSv1\nmode: enforce\n" in summary
+
+
+@pytest.mark.parametrize(
+    ("served", "said"),
+    [
+        pytest.param(BUILT.policy_bytes.replace(b"\r\n", b"\n"), "other line ends (the build writes CRLF", id="lf"),
+        pytest.param(BUILT.policy_bytes.removesuffix(b"\r\n"), "does not end with a line end (CRLF)", id="no-final-line-end"),
+    ],
+)
+def test_the_same_policy_in_other_bytes_fails_and_says_where_they_part(tmp_path, deployment, served, said):
+    """The id announces bytes: LF for CRLF or a lost final line end is red, and says so."""
+    _, config, flags = deployment(_sts(BUILT.id), Route(body=served))
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 1, result.output
+    assert "[policy-differs]" in result.out and said in result.out
+    assert said in summary
+
+
+def test_an_id_published_before_its_policy_is_served_is_a_warning(tmp_path, deployment):
+    """DNS announces the new id while the old policy is still served: senders
+    cache the old one under it, so the summary must not read as all well."""
+    _, config, flags = deployment(_sts(BUILT.id), Route(body=OLD.policy_bytes))
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 1, result.output
+    assert f"DNS: WARNING: the _mta-sts record already has the built id {BUILT.id}, but the built policy is not served" in result.out
+    assert "**DNS: warning.**" in summary and "change the id once more" in summary
+    assert "already has id" not in summary
+
+
+def test_a_failed_id_lookup_does_not_claim_the_record_is_missing(tmp_path, deployment):
+    """The policy is served but no name server answers: the record may well
+    be right already, so the summary says it could not be read."""
+    _, config, flags = deployment(_sts(BUILT.id), Route(body=BUILT.policy_bytes))
+    flags[flags.index("--nameserver") + 1] = "127.0.0.1:1"  # nothing listens there
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 0, result.output  # the policy is what it must be
+    assert "the record could not be read; unless it already is this one, publish this record now:" in result.out
+    assert "**the record could not be read; unless it already is this one, publish this record now**" in summary
+
+
+def test_pages_own_certificate_is_named_as_in_check(tmp_path, deployment):
+    """Right after the first deploy Pages presents its *.github.io certificate:
+    the guard says to set the custom domain, not only that the name is wrong."""
+    https, config, flags = deployment(_sts(BUILT.id), Route(body=BUILT.policy_bytes))
+    https.set_cert(f"mta-sts.{DOMAIN}", CertKind.GITHUB_IO)
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 1, result.output
+    assert "[pages-cert-github-io]" in result.out and "Settings > Pages" in result.out
+    assert "`pages-cert-github-io`" in summary
+
+
+def test_a_dropped_well_known_folder_on_pages_is_named_as_in_check(tmp_path, deployment):
+    """Pages answers / but 404 for the policy: the upload left .well-known out."""
+    https, config, flags = deployment(_sts(OLD.id) + "\nmta-sts A 185.199.108.153", Route(status=404, content_type="text/html", body=b"<h1>404</h1>"))
+    https.route(f"mta-sts.{DOMAIN}", Route(content_type="text/html", body=b"<html>home</html>"), "/")
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 1, result.output
+    assert "[pages-well-known-dropped]" in result.out and "include-hidden-files: true" in result.out
+    assert "[policy-not-found]" not in result.out
 
 
 def test_it_waits_for_the_cdn(tmp_path, deployment):

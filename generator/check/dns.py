@@ -197,7 +197,8 @@ def sts_findings(answer: Answer, domain: str) -> tuple[list[Finding], str | None
         return [error(codes.STS_RECORD_MISSING, f"no 'v=STSv1' TXT record at {name}{seen}; senders see no MTA-STS policy",
                       f"publish {name} TXT \"v=STSv1; id=<id>\" (`mta-sts-pages records` prints it) after the policy is served")], None
     if len(matching) > 1:
-        values = "; ".join(repr(_joined(s)) for s in matching)
+        # Sorted: servers rotate an RRset, and the monitor compares messages day to day.
+        values = "; ".join(sorted(repr(_joined(s)) for s in matching))
         return [error(codes.STS_RECORD_MULTIPLE, f"{len(matching)} 'v=STSv1' records at {name} ({values}); senders then ignore MTA-STS",
                       f"delete all but one record at {name}")], None
     findings: list[Finding] = []

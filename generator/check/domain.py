@@ -131,7 +131,9 @@ async def _fetch(policy_host: str, net: Network, options: CheckOptions, config, 
     on_pages = pages.on_pages(host, owner)
     async with asyncio.TaskGroup() as group:
         caa = group.create_task(pages.caa_findings(net.resolver, policy_host, until)) if on_pages else None
-        served = group.create_task(_fetch_policy(policy_host, host, net, options, on_pages, until))
+        # The dropped-folder trap needs Pages itself answering: with pages.owner
+        # set but the name leading elsewhere, a 404 is that server's own.
+        served = group.create_task(_fetch_policy(policy_host, host, net, options, pages.on_pages(host, None), until))
     found, body = served.result()
     if caa is not None:
         found += caa.result()

@@ -43,9 +43,28 @@ def _difference(config: DomainConfig, served: bytes) -> str:
         parts.append(f"mx {', '.join(extra)} not in the config")
     if parts:
         return "; ".join(parts)
-    if served.replace(b"\r\n", b"\n") == config.policy_bytes.replace(b"\r\n", b"\n"):
+    return _byte_difference(config.policy_bytes, served)
+
+
+def _byte_difference(built: bytes, served: bytes) -> str:
+    """Policies that mean the same: where the bytes part, so a missing final
+    line end or a stray blank line is named rather than guessed at."""
+    built_lines, served_lines = built.split(b"\n"), served.split(b"\n")
+    if [line.rstrip(b"\r") for line in built_lines] == [line.rstrip(b"\r") for line in served_lines]:
         return "same content, other line ends (the build writes CRLF; check .gitattributes)"
+    if served.rstrip(b"\r\n") == built.rstrip(b"\r\n"):
+        return ("same content, but the served file does not end with a line end (CRLF) as the build writes it"
+                if len(served) < len(built) else "same content, with blank lines or line ends after the last line")
+    if served.replace(b"\r\n", b"\n").rstrip(b"\n") == built.replace(b"\r\n", b"\n").rstrip(b"\n"):
+        return "same content, other line ends and another end of file (the build writes CRLF after every line; check .gitattributes)"
+    for number, (want, got) in enumerate(zip(built_lines, served_lines), start=1):
+        if want.rstrip(b"\r") != got.rstrip(b"\r"):
+            return f"same content, other formatting or order: line {number} is {_shown(got)}, the build wrote {_shown(want)}"
     return "same content, other formatting or order"
+
+
+def _shown(line: bytes) -> str:
+    return repr(line.rstrip(b"\r").decode("utf-8", errors="replace"))
 
 
 def id_drift(config: DomainConfig, live_id: str) -> list[Finding]:

@@ -4,8 +4,8 @@ equivalent, so the process boundary is where the test stands in.
 
 It keeps the repository's labels and issues in the JSON file named by
 FAKE_GH_STATE, records every call there (argv and stdin), and answers the
-few commands the monitor uses the way gh 2.x does: `issue list --json`
-prints a JSON array, `issue create` prints the new issue's URL, a missing
+few commands the monitor uses the way gh 2.x does: `issue list --json` and
+`label list --json` print a JSON array, `issue create` prints the new issue's URL, a missing
 label or issue is an error. Like gh, it refuses to run without GH_TOKEN and,
 outside a clone, without GH_REPO.
 """
@@ -45,7 +45,7 @@ def run(state: dict, argv: list[str], stdin: str | None) -> int:
     parser.add_argument("group")
     parser.add_argument("verb")
     parser.add_argument("target", nargs="?")
-    for flag in ("--label", "--state", "--json", "--limit", "--title", "--body-file", "--color", "--description", "--comment"):
+    for flag in ("--label", "--state", "--json", "--limit", "--title", "--body-file", "--color", "--description", "--comment", "--search"):
         parser.add_argument(flag)
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
@@ -56,6 +56,11 @@ def run(state: dict, argv: list[str], stdin: str | None) -> int:
         return next((i for i in issues if str(i["number"]) == number), None)
 
     match (args.group, args.verb):
+        case ("label", "list"):
+            # --search matches names and descriptions, case-insensitively, as on GitHub.
+            found = [n for n in state["labels"] if args.search is None or args.search.lower() in n.lower()]
+            print(json.dumps([{"name": n} for n in found[: int(args.limit or 30)]]))
+            return 0
         case ("label", "create"):
             if args.target in state["labels"] and not args.force:
                 return fail(f"label with name \"{args.target}\" already exists; use `--force` to update its color and description")
@@ -69,7 +74,8 @@ def run(state: dict, argv: list[str], stdin: str | None) -> int:
             print(json.dumps([{f: i[f] for f in fields} for i in wanted[: int(args.limit or 30)]]))
             return 0
         case ("issue", "create"):
-            if args.label and args.label not in state["labels"]:
+            # gh matches label names ignoring case, as GitHub does.
+            if args.label and args.label.lower() not in {n.lower() for n in state["labels"]}:
                 return fail(f"could not add label: '{args.label}' not found")
             number = len(issues) + 1
             issues.append({"number": number, "title": args.title, "body": body, "labels": [args.label] if args.label else [],
@@ -85,6 +91,8 @@ def run(state: dict, argv: list[str], stdin: str | None) -> int:
             issue(args.target)["body"] = body
             return 0
         case ("issue", "close"):
+            if args.comment is not None:
+                issue(args.target)["comments"].append(args.comment)
             issue(args.target)["state"] = "closed"
             return 0
     return fail(f"unknown command {args.group} {args.verb} for the stand-in")
