@@ -77,7 +77,7 @@ def human(report: DomainReport) -> str:
         lines.append(f"  {finding.severity}: [{finding.code}] {finding.message}")
         if finding.fix:
             lines.append(f"    fix: {finding.fix}")
-    return lineslines_for_terminal(lines)
+    return lines_for_terminal(lines)
 
 
 def table_row(report: DomainReport) -> tuple[str, ...]:
@@ -98,7 +98,7 @@ def summary_table(rows: list[tuple[str, ...]]) -> str:
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
     tally = {result: sum(1 for row in rows if row[1] == result) for result in ("ok", "warnings", "errors")}
     lines.append(f"{_plural(len(rows), 'domain')}: {tally['ok']} ok, {tally['warnings']} with warnings, {tally['errors']} with errors")
-    return lineslines_for_terminal(lines)
+    return lines_for_terminal(lines)
 
 
 class Progress:
