@@ -40,13 +40,13 @@ def render(name: str, **context) -> str:
 
 
 def _cache_dir() -> Path:
-    """The package's own byte-code folder (``generator/__pycache__``), or its
-    mirror under ``sys.pycache_prefix`` (PYTHONPYCACHEPREFIX), as Python
-    places the package's compiled modules."""
-    package = Path(__file__).resolve().parent / "__pycache__"
+    """Where Python puts the package's compiled modules: ``generator/__pycache__``,
+    or the package's folder mirrored under ``sys.pycache_prefix``
+    (PYTHONPYCACHEPREFIX)."""
+    package = Path(__file__).resolve().parent
     if sys.pycache_prefix:
         return Path(sys.pycache_prefix, *package.parts[1:])
-    return package
+    return package / "__pycache__"
 
 
 class CompiledTemplates(jinja2.FileSystemBytecodeCache):
