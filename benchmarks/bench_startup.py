@@ -17,7 +17,8 @@ less). The commands, run in an empty temporary directory:
 
 Byte-code is cached as for an installed package (PYTHONDONTWRITEBYTECODE is
 dropped and the cache kept in a temporary PYTHONPYCACHEPREFIX, warmed by an
-untimed round), so the source tree is left as it was. Run:
+untimed round), so the source tree is left as it was; `build` keeps its
+templates' compiled code there too (generator/render.py). Run:
 
     python benchmarks/bench_startup.py [--runs 40]
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,53 @@ def test_monitor_section_adds_the_monitor_workflow_and_dropping_it_removes_it(tm
     config.write_text(base)
     assert "1 removed" in build(config, out).out
     assert not (out / ".github/workflows/mta-sts-monitor.yml").exists()
+
+
+def _cached_environment(templates: Path, cache: Path, **settings):
+    import jinja2
+
+    from generator.render import CompiledTemplates
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), keep_trailing_newline=True, **settings)
+    env.bytecode_cache = CompiledTemplates(env, cache)
+    return env
+
+
+def test_compiled_templates_serve_only_the_same_source_and_settings(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as for an installed package
+    templates, cache = tmp_path / "templates", tmp_path / "cache"
+    templates.mkdir()
+    (templates / "a.j2").write_text("{% if x %}\n  yes\n{% endif %}\n")
+    assert _cached_environment(templates, cache, trim_blocks=True).get_template("a.j2").render(x=1) == "  yes\n"
+    assert len(list(cache.iterdir())) == 1
+    # Other settings compile to other code: not the cached one.
+    assert _cached_environment(templates, cache).get_template("a.j2").render(x=1) == "\n  yes\n\n"
+    assert len(list(cache.iterdir())) == 2
+    (templates / "a.j2").write_text("{% if x %}\n  no\n{% endif %}\n")
+    assert _cached_environment(templates, cache, trim_blocks=True).get_template("a.j2").render(x=1) == "  no\n"
+
+
+def test_an_unwritable_template_cache_only_costs_a_compile(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "a.j2").write_text("{{ x }}\n")
+    (tmp_path / "taken").write_text("a file where the cache folder would go\n")
+    assert _cached_environment(templates, tmp_path / "taken").get_template("a.j2").render(x=1) == "1\n"
+
+
+def test_build_writes_the_same_site_from_compiled_templates(tmp_path):
+    """The second build reads the templates' compiled code that the first
+    wrote (under PYTHONPYCACHEPREFIX, as Python's own byte-code), and writes
+    the same bytes."""
+    root = Path(__file__).resolve().parent.parent
+    env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "PYTHONPYCACHEPREFIX": str(tmp_path / "pycache")}
+
+    def build(out: Path) -> dict[str, bytes]:
+        subprocess.run([sys.executable, "-m", "generator", "build", "-c", str(root / "examples" / "google-workspace.yml"), "-o", str(out)],
+                       env=env, check=True, capture_output=True, timeout=60)
+        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+    first = build(tmp_path / "one")
+    assert list((tmp_path / "pycache").rglob("template-*.jinja2")), "the first build kept the compiled templates"
+    assert build(tmp_path / "two") == first

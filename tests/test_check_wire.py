@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.name
@@ -222,7 +223,7 @@ def test_compression_edge_cases_read_as_dnspython_reads_them(data: bytes) -> Non
 
 def test_the_query_is_the_question_dnspython_would_ask() -> None:
     name = dns.name.from_text("_MTA-sts.Example.com")
-    labels, qname_wire = wire.encode(name)
+    labels, qname_wire = wire.encode("_MTA-sts.Example.com")
     message = dns.message.from_wire(wire.query(4660, qname_wire, wire.TXT))
     assert labels == (b"_mta-sts", b"example", b"com")
     assert (message.id, message.flags, message.edns) == (4660, dns.flags.RD, -1)
@@ -249,6 +250,34 @@ def test_a_reply_answers_only_its_own_question() -> None:
 def test_names_are_written_as_dnspython_writes_them(labels: list[bytes]) -> None:
     name = dns.name.Name((*labels, b""))
     assert wire.text(tuple(labels)) == name.to_text(omit_final_dot=True)
+
+
+# Host names (written by wire.encode itself) and everything else (by
+# dnspython): escapes, '*', spaces, non-ASCII, empty labels, too long.
+host_label = st.from_regex(r"[A-Za-z0-9_-]{1,63}", fullmatch=True)
+name_text = st.one_of(
+    st.lists(host_label, min_size=1, max_size=6).map(".".join),
+    st.lists(st.sampled_from(["a" * 63, "b" * 62, "c"]), min_size=3, max_size=6).map(".".join),  # about 255 bytes
+    st.tuples(st.lists(host_label, min_size=1, max_size=3).map(".".join), st.sampled_from(["", ".", "..", "\\.", "*", " ", "é", "\\065"])).map("".join),
+    st.text(max_size=20),
+)
+
+
+@SETTINGS
+@given(name_text)
+def test_names_are_encoded_as_dnspython_encodes_them(text: str) -> None:
+    try:
+        name = dns.name.from_text(text)
+        expected = (tuple(label.lower() for label in name.labels if label), name.to_wire())
+    except dns.exception.DNSException as exc:
+        expected = type(exc)
+    try:
+        ours = wire.encode(text)
+    except dns.exception.DNSException as exc:
+        ours = type(exc)
+    assert ours == expected
+    if not isinstance(ours, type):
+        assert wire.to_wire(ours[0]) == ours[1].lower()
 
 
 def test_a_broken_cname_set_is_followed_through_its_last_record() -> None:

@@ -65,3 +65,21 @@ def test_building_only_the_invoked_command_keeps_completion_and_suggestions(tmp_
     misspelt = run("recrods")
     assert misspelt.returncode == 2 and "Did you mean 'records'?" in misspelt.stderr
     assert "Usage: mta-sts-pages records [OPTIONS]" in run("records", "--help", TYPER_USE_RICH="0").stdout
+
+
+def test_start_up_collects_less_until_the_first_collection_then_as_usual():
+    """The raised threshold lasts until the first collection only, so a long
+    run keeps its memory in check; in a child, to leave this process's
+    collector alone."""
+    code = (
+        "import gc\n"
+        "from generator.entry import START_ALLOCATIONS, _fewer_collections_at_start\n"
+        "default = gc.get_threshold()\n"
+        "_fewer_collections_at_start()\n"
+        "assert gc.get_threshold() == (START_ALLOCATIONS, *default[1:]), gc.get_threshold()\n"
+        "gc.collect(0)\n"
+        "assert gc.get_threshold() == default and gc.callbacks == [], (gc.get_threshold(), gc.callbacks)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr

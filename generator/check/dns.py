@@ -11,7 +11,6 @@ import enum
 from dataclasses import dataclass
 
 import dns.exception
-import dns.name
 
 from generator.check import codes, wire
 from generator.check.options import Endpoint
@@ -87,7 +86,7 @@ class Resolver:
     async def lookup(self, name: str, rdtype: str, deadline: float | None = None) -> Answer:
         """``deadline`` (event-loop time): when the limit is shared with other lookups."""
         try:
-            labels, qname_wire = wire.encode(dns.name.from_text(name))
+            labels, qname_wire = wire.encode(name)
         except dns.exception.DNSException as exc:
             # Too long, an empty or oversized label: no server could hold it.
             return Answer(Status.FAILED, name.lower(), detail=f"not a valid DNS name ({exc})", queried=name)
@@ -105,7 +104,7 @@ class Resolver:
                     return Answer(Status.FOUND, wire.text(target), _records(code, records), queried=name)
                 if target == labels:
                     return Answer(Status.NONE, wire.text(labels), detail=f"no {rdtype} records", queried=name)
-                labels, qname_wire = target, dns.name.Name((*target, b"")).to_wire()
+                labels, qname_wire = target, wire.to_wire(target)
         except ServerFailed as exc:
             return Answer(Status.FAILED, wire.text(labels), detail=f"no name server gave an answer ({exc})", queried=name)
         except TimeoutError as exc:

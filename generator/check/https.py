@@ -91,7 +91,7 @@ async def _fetch(host: str, path: str, want_body: bool, rules, resolver, context
         return FetchResult(Status.TLS_FAILED, detail, tls_problem=problem)
     except OSError as exc:
         return FetchResult(Status.CONNECT_FAILED, exc.strerror or str(exc))
-    days = tls.days_left(writer.get_extra_info("ssl_object"))
+    days = tls.days_left(writer.get_extra_info("peercert"))
     conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=HEAD_LIMIT)
     try:
         writer.write(conn.send(h11.Request(method="GET", target=path, headers=[

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import idna
 
 from generator.errors import UsageError
 from generator.names import MAX_NAME, InvalidName, normalize_policy_domain
@@ -98,10 +97,15 @@ def _host(text: str, value: str) -> str:
     if is_ip(text):
         return text
     name = text.removesuffix(".")
-    try:
-        ascii_name = name.lower() if name.isascii() else idna.encode(name, uts46=True).decode("ascii")
-    except idna.IDNAError:
-        ascii_name = ""
+    if name.isascii():
+        ascii_name = name.lower()
+    else:
+        import idna  # only for an internationalized name: every check loads this module
+
+        try:
+            ascii_name = idna.encode(name, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            ascii_name = ""
     labels = ascii_name.split(".")
     if not ascii_name or len(ascii_name) > MAX_NAME or not all(_HOST_LABEL.match(label) for label in labels) or labels[-1].isdigit():
         raise UsageError(f"--connect-to {value!r}: {text!r} is neither an IP address ([...] around IPv6) "

@@ -127,7 +127,7 @@ async def _probe(host: str, rules, resolver, context, deadline, helo) -> ProbeRe
             return ProbeResult(host, Status.TLS_FAILED, detail, tls_problem=problem)
         ssl_object = writer.get_extra_info("ssl_object")
         writer.write(b"QUIT\r\n")
-        return ProbeResult(host, Status.OK, tls_version=ssl_object.version(), cert_days_left=tls.days_left(ssl_object))
+        return ProbeResult(host, Status.OK, tls_version=ssl_object.version(), cert_days_left=tls.days_left(writer.get_extra_info("peercert")))
     except _Failure as exc:
         return ProbeResult(host, exc.status, str(exc))
     except LineTooLong as exc:

@@ -51,9 +51,11 @@ def classify(exc: ssl.SSLError) -> tuple[Problem, str]:
     return Problem.HANDSHAKE, exc.reason or str(exc)
 
 
-def days_left(ssl_object) -> float | None:
-    """Days until the peer certificate's notAfter (None if unknown)."""
-    cert = ssl_object.getpeercert() if ssl_object is not None else None
+def days_left(cert: dict | None) -> float | None:
+    """Days until the notAfter of ``cert``, the peer certificate as the TLS
+    transport's ``peercert`` holds it (None if unknown). The transport reads
+    it once, at the end of the handshake; asking the SSL object again would
+    decode the certificate a second time."""
     if not cert or "notAfter" not in cert:
         return None
     return (ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) / 86400

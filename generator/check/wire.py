@@ -9,8 +9,12 @@ header, the question and the answer records of six types, so those are
 read here, by dnspython's rules (label types, compression pointers, name
 and record lengths); tests/test_check_wire.py holds this reader to
 dnspython's on generated and mangled replies. Replies that are broken only
-in parts not read here are accepted, where dnspython refuses them. Names
-are still validated and encoded by dnspython (``dns.name``).
+in parts not read here are accepted, where dnspython refuses them. A
+plain host name (letters, digits, '-' and '_' in labels of 1 to 63, at most
+255 bytes on the wire: every name a check asks for in practice) is written
+here; any other name is validated and encoded by dnspython (``dns.name``),
+which is then imported: its import alone takes longer than a bare
+interpreter start, as it looks up package metadata.
 """
 
 from __future__ import annotations
@@ -19,8 +23,6 @@ import re
 import socket
 import struct
 from dataclasses import dataclass
-
-import dns.name
 
 A, CNAME, MX, TXT, AAAA, CAA = 1, 5, 15, 16, 28, 257
 TYPES = {"A": A, "CNAME": CNAME, "MX": MX, "TXT": TXT, "AAAA": AAAA, "CAA": CAA}
@@ -38,6 +40,9 @@ _RR = struct.Struct("!HHIH")  # type, class, TTL, rdata length
 _MAX_POINTERS = 16  # as dnspython: longer chains are refused
 _MAX_NAME = 255  # bytes in wire form, RFC 1035 §3.1
 _PLAIN = re.compile(rb"[a-z0-9_*-]+(?:\.[a-z0-9_*-]+)*")  # names whose text form needs no escapes
+# Host names written without dnspython: no escapes, no '*', ASCII only,
+# each label 1-63 characters, an optional final dot.
+_HOST = re.compile(r"[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*\.?")
 
 Labels = tuple[bytes, ...]  # lowercase, without the empty root label
 
@@ -81,10 +86,22 @@ class Reply:
         return self.question == (qname, rdtype, IN)
 
 
-def encode(name: dns.name.Name) -> tuple[Labels, bytes]:
-    """The lowercase labels of an absolute name, and its wire form."""
-    labels = tuple(label.lower() for label in name.labels if label)
-    return labels, name.to_wire()
+def encode(name: str) -> tuple[Labels, bytes]:
+    """The lowercase labels of ``name`` (taken as absolute), and its wire form
+    (case kept), as dnspython's ``from_text`` and ``to_wire`` give them;
+    raises dnspython's ``DNSException`` for a name no server could hold."""
+    if _HOST.fullmatch(name) and len(name.rstrip(".")) <= _MAX_NAME - 2:
+        given = tuple(name.rstrip(".").encode("ascii").split(b"."))
+        return tuple(label.lower() for label in given), to_wire(given)
+    import dns.name
+
+    parsed = dns.name.from_text(name)
+    return tuple(label.lower() for label in parsed.labels if label), parsed.to_wire()
+
+
+def to_wire(labels: Labels) -> bytes:
+    """The wire form of an absolute name of valid labels (RFC 1035 §3.1)."""
+    return b"".join(len(label).to_bytes(1, "big") + label for label in labels) + b"\0"
 
 
 def query(ident: int, qname_wire: bytes, rdtype: int) -> bytes:
@@ -98,6 +115,8 @@ def text(labels: Labels) -> str:
     # A label holding a dot would pass the pattern once joined: count them.
     if not labels or (_PLAIN.fullmatch(joined) and joined.count(b".") == len(labels) - 1):
         return joined.decode("ascii")
+    import dns.name
+
     return dns.name.Name((*labels, b"")).to_text(omit_final_dot=True)
 
 
