@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from generator.errors import ParseError
 from generator.findings import Finding, error, raise_if_errors, warning
 from generator.names import InvalidName, OneLabelName, normalize_domain
 from generator.policy import EXT_NAME, EXT_VALUE, record_fields

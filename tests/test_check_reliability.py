@@ -185,7 +185,7 @@ def test_server_text_reaches_the_terminal_escaped_and_json_unchanged(servers) ->
     assert all(ch.isprintable() or ch == "\n" for ch in raw.out), repr(raw.out)
     assert shown.code == 1
     assert all(ch.isprintable() or ch == "\n" for ch in shown.out), repr(shown.out)
-    assert "554 \\x1b[2J\\x1b[Hgood.test: passed" in shown.out and f"/\\x9b2J" in shown.out, shown.out
+    assert "554 \\x1b[2J\\x1b[Hgood.test: passed" in shown.out and "/\\x9b2J" in shown.out, shown.out
     messages = " ".join(f["message"] for f in run.report(ESCAPING)["findings"])
     assert CLEAR_AND_LIE in messages and C1_CLEAR in messages, messages
 

@@ -171,7 +171,7 @@ def test_nothing_is_published_before_the_policy_is_served(setup):
     result = setup.dns("apply")  # no route: the policy host answers 404
 
     assert result.code == 1, result.output
-    assert f'stays "v=STSv1; id=old1"' in result.out and "404" in result.out
+    assert 'stays "v=STSv1; id=old1"' in result.out and "404" in result.out
     assert f'publish "v=STSv1; id={domain.id}"' in result.out
     after = setup.zone()
     assert before - after == set()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 
 from generator.errors import UsageError
-from generator.names import MAX_NAME, InvalidName, normalize_policy_domain
+from generator.names import MAX_NAME
 
 if TYPE_CHECKING:  # the CLI parses these flags before it knows whether a config is needed
     from generator.config import DomainConfig
