@@ -459,10 +459,6 @@ dns_app = typer.Typer(
 app.add_typer(dns_app, name="dns")
 
 DnsDomains = Annotated[Optional[list[str]], typer.Argument(help="Domains of the config to handle. Default: every domain with a dns: section.", show_default=False)]
-DnsConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The config file.", dir_okay=False)]
-DnsCaFile = Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="For the policy check: trust only the CA certificates in this file.", dir_okay=False)]
-DnsConnectTo = Annotated[Optional[list[str]], typer.Option("--connect-to", metavar="HOST:PORT:ADDR:PORT", help="For the policy check: connect to ADDR:PORT instead of HOST:PORT, like curl (repeatable).")]
-DnsNameserver = Annotated[Optional[list[str]], typer.Option("--nameserver", metavar="IP[:PORT]", help="For the policy check: resolve the policy host at this DNS server (repeatable).")]
 DnsTimeout = Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline of the policy check, in seconds.")]
 
 
@@ -478,10 +474,10 @@ def _dns(domains, config, nameserver, ca_file, connect_to, timeout, *, apply: bo
 @dns_app.command("diff")
 def dns_diff(
     domains: DnsDomains = None,
-    config: DnsConfigOption = Path("mta-sts.yml"),
-    nameserver: DnsNameserver = None,
-    ca_file: DnsCaFile = None,
-    connect_to: DnsConnectTo = None,
+    config: ConfigOption = Path("mta-sts.yml"),
+    nameserver: NameserverOption = None,
+    ca_file: CaFileOption = None,
+    connect_to: ConnectToOption = None,
     timeout: DnsTimeout = 20.0,
 ) -> None:
     """Show what `dns apply` would change in the records this tool owns (exit 1 when changes are pending)."""
@@ -491,11 +487,11 @@ def dns_diff(
 @dns_app.command("apply")
 def dns_apply(
     domains: DnsDomains = None,
-    config: DnsConfigOption = Path("mta-sts.yml"),
+    config: ConfigOption = Path("mta-sts.yml"),
     force: Annotated[bool, typer.Option("--force", help="Publish a new _mta-sts id without checking that the new policy is served (RFC 8461 §8.1 says not to).")] = False,
-    nameserver: DnsNameserver = None,
-    ca_file: DnsCaFile = None,
-    connect_to: DnsConnectTo = None,
+    nameserver: NameserverOption = None,
+    ca_file: CaFileOption = None,
+    connect_to: ConnectToOption = None,
     timeout: DnsTimeout = 20.0,
 ) -> None:
     """Publish the records; a new _mta-sts id only once https://mta-sts.<domain>/ serves the new policy."""
