@@ -83,17 +83,16 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
         sts = group.create_task(resolver.lookup(f"_mta-sts.{domain}", "TXT"))
         rpt = group.create_task(resolver.lookup(f"_smtp._tls.{domain}", "TXT"))
         mail = group.create_task(_mx_and_probes(domain, net, options, until))
-        served = group.create_task(_fetch(policy_host, net, options, config, until))
+        served = group.create_task(_fetch(policy_host, net, options, config.owner if config is not None else None, until))
     found, report.sts_id = dns.sts_findings(sts.result(), domain)
     report.findings += found
     found, rua = dns.tlsrpt_findings(rpt.result(), domain)
     report.findings += found
     found, report.mx_hosts, probed = mail.result()
     report.findings += found
-    host, pages_found, body = served.result()
+    host, fetch_found, body = served.result()
     report.findings += dns.policy_host_findings(host)
-
-    report.findings += pages_found
+    report.findings += fetch_found
     if body is not None:
         try:
             parsed = parse_policy(body)
@@ -123,11 +122,11 @@ async def _mx_and_probes(domain: str, net: Network, options: CheckOptions, until
     return found, hosts, list(probed)
 
 
-async def _fetch(policy_host: str, net: Network, options: CheckOptions, config, until: float) -> tuple[dns.Answer, list[Finding], bytes | None]:
+async def _fetch(policy_host: str, net: Network, options: CheckOptions, owner: str | None, until: float) -> tuple[dns.Answer, list[Finding], bytes | None]:
     """The policy host's addresses, the findings of fetching the policy (and
-    of the Pages traps when the host is on Pages), and the body when served."""
+    of the Pages traps when the host is on Pages, or ``owner``, pages.owner,
+    says it should be), and the body when served."""
     host = await net.resolver.addresses(policy_host)
-    owner = config.owner if config is not None else None
     on_pages = pages.on_pages(host, owner)
     async with asyncio.TaskGroup() as group:
         caa = group.create_task(pages.caa_findings(net.resolver, policy_host, until)) if on_pages else None
