@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import markdown as md
-from generator.check import codes, deadline, dns, drift, https, pages, tls
+from generator.check import codes, deadline, dns, drift, https, loop, pages, tls
 from generator.check.options import CheckOptions
 from generator.config import DomainConfig
 from generator.errors import ParseError, UsageError
@@ -25,6 +25,7 @@ from generator.findings import Finding, Severity
 from generator.names import InvalidName, normalize_policy_domain
 from generator.policy import ID_RE, parse_policy, policy_id, render_sts_record
 from generator.records import Record, bind_line
+from generator.terminal import lines_for_terminal
 
 # RFC 8461 §3.3: a sender that sees a new id fetches the policy and caches
 # what it gets under that id; it fetches again only when the id changes.
@@ -118,11 +119,7 @@ class Verdict:
 
 def verify(domains: list[DomainConfig], options: CheckOptions, wait: float) -> list[Verdict]:
     """Verify every domain side by side; each retries until served or ``wait`` seconds pass."""
-    try:
-        context = tls.client_context(options.ca_file)
-    except ssl.SSLError as exc:
-        raise UsageError(f"--ca-file {options.ca_file}: not a PEM file of CA certificates ({exc.reason or exc})") from None
-    return asyncio.run(_verify_all(domains, options, context, wait))
+    return loop.run(_verify_all(domains, options, tls.context_for(options.ca_file), wait))
 
 
 async def _verify_all(domains: list[DomainConfig], options: CheckOptions, context: ssl.SSLContext, wait: float) -> list[Verdict]:
@@ -134,45 +131,42 @@ async def _verify_all(domains: list[DomainConfig], options: CheckOptions, contex
 
 
 async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: ssl.SSLContext, options: CheckOptions, wait: float) -> Verdict:
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    clock = asyncio.get_running_loop()
+    started = clock.time()
     verdict = Verdict(expected)
     pause = FIRST_PAUSE
+    host = expected.policy_host
     while True:
         verdict.attempts += 1
         until = deadline.start(options.timeout)
-        verdict.fetch = await https.fetch_policy(expected.policy_host, rules=options.connect_to, resolver=resolver, context=context,
-                                                 deadline=until)
-        found, body = https.fetch_findings(verdict.fetch, expected.policy_host)
-        found = await _pages_traps(found, verdict.fetch, expected.policy_host, resolver, context, options, until)
+        verdict.fetch = await https.fetch_policy(host, rules=options.connect_to, resolver=resolver, context=context, deadline=until)
+        found, body = https.fetch_findings(verdict.fetch, host)
         verdict.findings = found + (drift.policy_drift(expected, body) if body is not None else [])
-        left = started + wait - loop.time()
+        left = started + wait - clock.time()
         if verdict.served or left <= 0:
             break
         await asyncio.sleep(min(pause, left))
         pause = min(pause * 2, MAX_PAUSE)
-    verdict.seconds = loop.time() - started
-    try:
-        async with asyncio.timeout(options.timeout):
-            answer = await resolver.lookup(f"_mta-sts.{expected.domain}", "TXT")
-    except TimeoutError:
-        answer = dns.Answer(dns.Status.FAILED, f"_mta-sts.{expected.domain}", detail=f"no answer within {options.timeout:g} s",
-                            queried=f"_mta-sts.{expected.domain}")
+    verdict.seconds = clock.time() - started
+    if not verdict.served:
+        # Once, on the last answer: the Pages traps explain a failure, they
+        # never turn it into a success, so the retries need not pay for them.
+        verdict.findings = await _pages_traps(verdict.findings, verdict.fetch, host, resolver, context, options)
+    answer = await resolver.lookup(f"_mta-sts.{expected.domain}", "TXT")
     verdict.dns_findings, verdict.dns_id = dns.sts_findings(answer, expected.domain)
     return verdict
 
 
 async def _pages_traps(found: list[Finding], fetched: https.FetchResult, host: str, resolver: dns.Resolver,
-                      context: ssl.SSLContext, options: CheckOptions, until: float) -> list[Finding]:
+                      context: ssl.SSLContext, options: CheckOptions) -> list[Finding]:
     """What `check` says of Pages' own certificate or a dropped .well-known,
     the two ways a first deploy most often fails; the host's addresses are
-    looked up only for a 404, to tell whether Pages is answering."""
-    if fetched.status is https.Status.OK and fetched.http_status == 404:
-        on_pages = pages.on_pages(await resolver.addresses(host), None)
-    else:
-        on_pages = False
-    return await pages.explain_fetch(found, fetched, host, pages=on_pages, rules=options.connect_to, resolver=resolver,
-                                     context=context, ca_file=options.ca_file, deadline=until, addresses=())
+    looked up once, to tell whether Pages is answering a 404 and for the
+    request that tells the traps apart."""
+    addresses = await resolver.addresses(host)
+    on_pages = fetched.status is https.Status.OK and fetched.http_status == 404 and pages.on_pages(addresses, None)
+    return await pages.explain_fetch(found, fetched, host, pages=on_pages, rules=options.connect_to, resolver=resolver, context=context,
+                                     ca_file=options.ca_file, deadline=deadline.start(options.timeout), addresses=addresses.records)
 
 
 def _tries(verdict: Verdict) -> str:
@@ -194,7 +188,7 @@ def text(verdict: Verdict) -> str:
     else:
         lines = [f"{exp.domain}: NOT SERVED after {_tries(verdict)}: {verdict.url} answers {verdict.answer()}"]
         for finding in verdict.findings:
-            lines.append(f"  {finding.severity}: [{finding.code}] {md.visible(finding.message)}")
+            lines.append(f"  {finding.severity}: [{finding.code}] {finding.message}")
             if finding.fix:
                 lines.append(f"    fix: {finding.fix}")
     if verdict.early_id:
@@ -202,11 +196,13 @@ def text(verdict: Verdict) -> str:
     elif verdict.dns_id == exp.id:
         lines.append(f"  DNS: the _mta-sts record has the built id {exp.id}")
     elif verdict.publish_now:
-        lines.append(f"  DNS: {md.visible(_dns_state(verdict))}; {_NOW_UNKNOWN if verdict.dns_unknown else 'publish this record now'}:"
-                     f"\n  {verdict.record}")
+        lines.append(f"  DNS: {_dns_state(verdict)}; {_NOW_UNKNOWN if verdict.dns_unknown else 'publish this record now'}:")
     else:
-        lines.append(f"  DNS: {md.visible(_dns_state(verdict))}; keep it until the built policy is served, then publish:\n  {verdict.record}")
-    return "\n".join(lines)
+        lines.append(f"  DNS: {_dns_state(verdict)}; keep it until the built policy is served, then publish:")
+    # Server text (headers, TXT strings) reaches a terminal or a CI log
+    # escaped; the record to publish is the build's own (a tab-separated zone line).
+    shown = lines_for_terminal(lines)
+    return shown if verdict.dns_id == exp.id else f"{shown}\n  {verdict.record}"
 
 
 def _served_block(verdict: Verdict) -> list[str]:

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable
 from generator.check import dns, loop, smtp, tls
 from generator.check.domain import DomainReport, Network, check_domain
 from generator.check.options import CheckOptions, Target
-from generator.errors import UsageError
 
 
 def run_checks(targets: Iterable[Target], options: CheckOptions, on_report: Callable[[DomainReport], None]) -> None:
@@ -21,11 +20,7 @@ def run_checks(targets: Iterable[Target], options: CheckOptions, on_report: Call
     stays flat however long the list.
     """
     _allow_open_files(options.concurrency)
-    try:
-        context = tls.client_context(options.ca_file)
-    except ssl.SSLError as exc:
-        raise UsageError(f"--ca-file {options.ca_file}: not a PEM file of CA certificates ({exc.reason or exc})") from None
-    return loop.run(_run(targets, options, context, on_report))
+    return loop.run(_run(targets, options, tls.context_for(options.ca_file), on_report))
 
 
 async def _run(targets: Iterable[Target], options: CheckOptions, context: ssl.SSLContext, on_report) -> None:

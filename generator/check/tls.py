@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.errors import UsageError
 from generator.findings import Finding, error, warning
 
 EXPIRY_WARNING_DAYS = 14
@@ -24,6 +25,15 @@ class Problem(enum.Enum):
     EXPIRED = "expired"
     VERSION = "version"  # no TLS 1.2 or later in common
     HANDSHAKE = "handshake"  # anything else
+
+
+def context_for(ca_file: Path | None) -> ssl.SSLContext:
+    """:func:`client_context` for a --ca-file flag: a file that holds no PEM
+    CA certificates is a usage error."""
+    try:
+        return client_context(ca_file)
+    except ssl.SSLError as exc:
+        raise UsageError(f"--ca-file {ca_file}: not a PEM file of CA certificates ({exc.reason or exc})") from None
 
 
 def client_context(ca_file: Path | None) -> ssl.SSLContext:

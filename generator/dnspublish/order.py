@@ -9,14 +9,12 @@ size cap), honouring --ca-file, --connect-to and --nameserver.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from dataclasses import dataclass
 
-from generator.check import deadline, dns, drift, https, tls
+from generator.check import deadline, dns, drift, https, loop, tls
 from generator.check.options import CheckOptions
 from generator.config import DomainConfig
-from generator.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -28,11 +26,7 @@ class Served:
 
 
 def served_policy(domain: DomainConfig, options: CheckOptions) -> Served:
-    try:
-        context = tls.client_context(options.ca_file)
-    except ssl.SSLError as exc:
-        raise UsageError(f"--ca-file {options.ca_file}: not a PEM file of CA certificates ({exc.reason or exc})") from None
-    return asyncio.run(_served(domain, options, context))
+    return loop.run(_served(domain, options, tls.context_for(options.ca_file)))
 
 
 async def _served(domain: DomainConfig, options: CheckOptions, context: ssl.SSLContext) -> Served:
