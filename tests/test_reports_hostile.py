@@ -116,7 +116,9 @@ def test_what_a_sender_wrote_reaches_the_terminal_escaped_and_json_unchanged(tmp
         shown = run_cli("reports", tmp_path, *args)
         assert shown.code == 1 and "Evil" in shown.out
         assert _all_printable(shown.output), repr(shown.output)
-        assert "\\x9b2Jexample.com: ready to enforce\\x1b]0;pwned\\x07" in shown.out
+        # Markdown shows the characters as \uXXXX (generator.markdown), the terminal as \xNN.
+        escaped = "\\u009b2Jexample.com: ready to enforce" if "markdown" in args else "\\x9b2Jexample.com: ready to enforce\\x1b]0;pwned\\x07"
+        assert escaped in shown.out, shown.out
     promoted = run_cli("promote", "-c", config, tmp_path)
     assert promoted.code == 1 and "failed with certificate-expired, and the policy does not list mx1.example.com\\x0d" in promoted.out
     assert _all_printable(promoted.output), repr(promoted.output)
@@ -308,6 +310,20 @@ def test_markdown_for_a_job_summary_shows_what_a_sender_wrote_as_text(tmp_path):
     shown = run_cli("reports", tmp_path, "--format", "markdown")
     assert "<" not in shown.out and ">" not in shown.out, shown.out
     assert "&lt;!-- hide the rest" in shown.out and "### &lt;b&gt;example.com&lt;/b&gt;" in shown.out
+
+
+def test_markdown_for_a_job_summary_makes_no_link_of_what_a_sender_wrote(tmp_path):
+    """A sender's name (or a host name it reports) written as a Markdown link
+    or code span stays plain text in a job summary."""
+    doc = _doc(**{"organization-name": "[click me](https://evil.example/x)", "report-id": "link-1"})
+    policy = doc["policies"][0]
+    policy["summary"]["total-failure-session-count"] = 1
+    policy["failure-details"] = [{"result-type": "certificate-`expired", "receiving-mx-hostname": "*mx1*.example.com",
+                                  "failed-session-count": 1}]
+    (tmp_path / "link.json").write_text(json.dumps(doc))
+    shown = run_cli("reports", tmp_path, "--format", "markdown")
+    assert "[click me](" not in shown.out and "\\[click me\\](https://evil.example/x)" in shown.out, shown.out
+    assert "\\*mx1\\*.example.com" in shown.out and "`` certificate-`expired ``" in shown.out, shown.out
 
 
 DMARC_XML = b'<?xml version="1.0" encoding="UTF-8" ?>\n<feedback><report_metadata><org_name>google.com</org_name></report_metadata></feedback>\n'

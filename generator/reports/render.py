@@ -8,10 +8,10 @@ Markdown pass each line through :func:`generator.terminal.printable`.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 from collections.abc import Sequence
 
+from generator import markdown as md
 from generator.reports.collect import Collection
 from generator.reports.sources import InputError
 from generator.reports.ready import Readiness
@@ -127,30 +127,24 @@ def verdict_text(verdict: Readiness) -> str:
     return lines_for_terminal(_verdict_lines(verdict))
 
 
-def _cell(text: str) -> str:
-    """Text for one line of Markdown: GitHub renders HTML in a job summary,
-    where a sender's "<!--" would hide every row after it."""
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
-
-
 def to_markdown(summaries: Sequence[DomainSummary], collection: Collection, verdicts: Sequence[Readiness] | None = None) -> str:
     lines = ["## TLS reports", "", _totals_line(collection) + "."]
     for verdict in verdicts or ():
         lines += ["", f"**{verdict.domain}: {'ready to enforce' if verdict.ready else 'not ready to enforce'}**"]
-        lines += [f"- `{r.code}`: {_cell(r.message)}" for r in verdict.reasons]
+        lines += [f"- `{r.code}`: {md.text(r.message)}" for r in verdict.reasons]
     for s in summaries:
-        lines += ["", f"### {_cell(s.domain)}", "",
+        lines += ["", f"### {md.text(s.domain)}", "",
                   f"{_plural(s.reports, 'report')} from {_time(s.start)} to {_time(s.end)}; "
-                  f"{s.successful} successful and {s.failed} failed sessions.", "", f"Organisations: {_cell(', '.join(s.organisations))}",
+                  f"{s.successful} successful and {s.failed} failed sessions.", "", f"Organisations: {md.text(', '.join(s.organisations))}",
                   "", "| Day | Successful | Failed |", "|---|---:|---:|"]
         lines += [f"| {c.key} | {c.successful} | {c.failed} |" for c in s.days]
         lines += ["", "| Sender | Reports | Successful | Failed |", "|---|---:|---:|---:|"]
-        lines += [f"| {_cell(c.key)} | {c.reports} | {c.successful} | {c.failed} |" for c in s.senders]
+        lines += [f"| {md.text(c.key)} | {c.reports} | {c.successful} | {c.failed} |" for c in s.senders]
         if s.failures:
             lines += ["", "| Result type | MX host | Sessions | Likely cause | Fix |", "|---|---|---:|---|---|"]
-            lines += [f"| `{_cell(f.result_type)}` | {_cell(f.receiving_mx_hostname or '(not named)')} | {f.sessions} | {_cell(f.advice.cause)} | {_cell(f.advice.fix)} |"
+            lines += [f"| {md.code(f.result_type)} | {md.text(f.receiving_mx_hostname or '(not named)')} | {f.sessions} | {md.text(f.advice.cause)} | {md.text(f.advice.fix)} |"
                       for f in s.failures]
     if collection.errors:
         lines += ["", "### Unreadable inputs", ""]
-        lines += [f"- {_cell(e.source)}: {_cell(e.message)}" for e in collection.errors]
+        lines += [f"- {md.text(e.source)}: {md.text(e.message)}" for e in collection.errors]
     return lines_for_terminal(lines) + "\n"
