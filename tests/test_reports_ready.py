@@ -337,3 +337,19 @@ def test_promote_changes_only_the_mode_value_of_any_yaml_the_config_reader_takes
 def _write(path: Path, text: str) -> Path:
     path.write_bytes(text.encode())
     return path
+
+
+@pytest.mark.parametrize("command", ["reports", "promote"])
+def test_the_cli_defaults_are_the_readiness_defaults(command):
+    """cli.py spells them out (importing generator.reports there would load it
+    for every command), so the two are held equal here."""
+    import inspect
+
+    from generator import cli
+    from generator.reports.command import DEFAULT_PASSWORD_ENV
+    from generator.reports.ready import Criteria
+
+    parameters = inspect.signature(getattr(cli, command)).parameters
+    defaults = {name: parameters[name].default for name in ("window_days", "min_organisations", "min_sessions", "imap_password_env")}
+    assert defaults == {"window_days": Criteria().days, "min_organisations": Criteria().min_organisations,
+                        "min_sessions": Criteria().min_sessions, "imap_password_env": DEFAULT_PASSWORD_ENV}

@@ -18,6 +18,10 @@ from generator.reports.sources import InputError, Item, list_files
 
 FileList = list[tuple[Path, bool]]
 
+# cli.py spells the defaults out (it imports this package only when a
+# command needs it); tests/test_reports_ready.py holds them equal.
+DEFAULT_PASSWORD_ENV = "MTA_STS_PAGES_IMAP_PASSWORD"
+
 
 @dataclass(frozen=True)
 class Inputs:
@@ -25,7 +29,7 @@ class Inputs:
 
     paths: Sequence[Path] = ()
     imap_url: str | None = None
-    password_env: str = "MTA_STS_PAGES_IMAP_PASSWORD"
+    password_env: str = DEFAULT_PASSWORD_ENV
     ca_file: Path | None = None
 
     @property

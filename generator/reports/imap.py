@@ -21,7 +21,6 @@ from urllib.parse import unquote, urlsplit
 from generator.errors import MailboxError, UsageError
 from generator.reports.sources import Item, message_payloads
 
-DEFAULT_PASSWORD_ENV = "MTA_STS_PAGES_IMAP_PASSWORD"
 TIMEOUT = 60.0
 _BATCH = 200  # messages per FETCH: few round trips, bounded memory
 _UID = re.compile(rb"\bUID (\d+)")
