@@ -183,6 +183,8 @@ def test_server_text_reaches_the_terminal_escaped_and_json_unchanged(servers) ->
         raw = run_cli("check", "--json", *args, "--nameserver", servers.nameserver, "--ca-file", str(servers.ca_file),
                       "--timeout", "5", "--connect-to", f":443:127.0.0.1:{servers.https.port}")
     assert all(ch.isprintable() or ch == "\n" for ch in raw.out), repr(raw.out)
+    [decoded] = [json.loads(line) for line in raw.out.splitlines()]
+    assert decoded["findings"] == run.report(ESCAPING)["findings"]  # the same findings, escaped
     assert shown.code == 1
     assert all(ch.isprintable() or ch == "\n" for ch in shown.out), repr(shown.out)
     assert "554 \\x1b[2J\\x1b[Hgood.test: passed" in shown.out and "/\\x9b2J" in shown.out, shown.out

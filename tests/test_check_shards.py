@@ -185,3 +185,14 @@ def test_a_failing_worker_fails_the_run_with_its_own_error(tmp_path) -> None:
     with pytest.raises(UsageError, match="--domains-file .*missing.txt"):
         check_all(Targets(domains_file=tmp_path / "missing.txt"), options, 2, str, lambda position, result: seen.append(result))
     assert seen == []
+
+
+def test_an_empty_shard_checks_nothing_and_prints_nothing() -> None:
+    """A matrix job whose shard holds no domain of the list: exit 0, no output,
+    no report of no domains (and no network set up for nothing)."""
+    from generator.check.targets import domain_hash
+
+    empty = 2 - domain_hash("example.com") % 2  # the shard (1 or 2) example.com is not in
+    run = run_cli("check", "example.com", "--shard", f"{empty}/2", "--format", "markdown", "--nameserver", "127.0.0.1:9")
+    assert (run.code, run.out) == (0, ""), run.output
+    assert "no domain to check falls in this shard" in run.err

@@ -95,6 +95,7 @@ def check_command(targets: Targets, options: CheckOptions, *, workers: int, outp
     total = targets.validate()
     if total == 0:
         err.write("no domain to check falls in this shard\n")
+        return 0
     # The network stack is imported once there is something to check: a
     # usage error comes back at the speed of the rest of the CLI.
     from generator.check import report as show
