@@ -13,7 +13,7 @@ import pytest
 from generator.config import json_schema, loads
 from generator.dnspublish.model import is_secret_option
 from generator.dnspublish.octo import package_of
-from generator.errors import ConfigError
+from generator.errors import ConfigError, UsageError
 from generator.dnspublish.owned import (
     RecordSet,
     SetChange,
@@ -214,3 +214,15 @@ def test_secret_options_in_python_and_in_the_schema(name, secret):
     [pattern] = json_schema()["else"]["properties"]["dns"]["properties"]["provider"]["patternProperties"]
     assert is_secret_option(name) is secret
     assert bool(re.search(pattern, name)) is secret
+
+
+def test_select_names_each_domain_once_in_the_order_given():
+    """`dns apply -d a -d A.` handles a once; a named domain without dns: is refused."""
+    from generator.dnspublish.command import select
+
+    config = loads(CONFIG.format(cls="octodns_bind.Rfc2136Provider", extra=""), file="mta-sts.yml")
+    [domain] = config.domains
+    assert select(config, [domain.domain, domain.domain.upper() + "."]) == [domain]
+    plain = loads("domain: example.com\npolicy:\n  mx: [mx.example.com]\n", file="mta-sts.yml")
+    with pytest.raises(UsageError, match="example.com has no dns: section"):
+        select(plain, ["example.com"])

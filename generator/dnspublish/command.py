@@ -16,6 +16,7 @@ from typing import TextIO
 
 from generator.check.https import POLICY_PATH
 from generator.check.options import CheckOptions
+from generator.check.targets import Targets
 from generator.config import Config, DomainConfig
 from generator.dnspublish import octo
 from generator.dnspublish.order import served_policy
@@ -30,29 +31,23 @@ from generator.dnspublish.owned import (
     unsafe,
 )
 from generator.errors import ConfigError, DnsError, UsageError
-from generator.names import InvalidName, normalize_policy_domain
 
 IN_SYNC, PENDING, FAILED = 0, 1, 2
 
 
 def select(config: Config, names: list[str]) -> list[DomainConfig]:
-    """The config's domains named (all by default) that have a `dns:` section."""
-    by_name = {d.domain: d for d in config.domains}
-    chosen = []
-    for name in names:
-        try:
-            domain = normalize_policy_domain(name.rstrip("."))
-        except InvalidName as exc:
-            raise UsageError(f"DOMAIN {name!r} {exc}") from None
-        if domain not in by_name:
-            raise UsageError(f"{domain} is not in {config.file}")
-        if by_name[domain].dns is None:
-            raise UsageError(f"{domain} has no dns: section in {config.file}; see README, Publishing the DNS records automatically")
-        chosen.append(by_name[domain])
-    if not names:
-        chosen = [d for d in config.domains if d.dns is not None]
-        if not chosen:
-            raise UsageError(f"no domain in {config.file} has a dns: section; see README, Publishing the DNS records automatically")
+    """The config's domains named (all by default, each once) that have a `dns:` section."""
+    wanted = Targets(tuple(names), None, config)
+    wanted.validate()  # a name that is no domain, or not in the config, is a usage error
+    chosen = [target.config for _, target in wanted.numbered()]
+    if names:
+        for domain in chosen:
+            if domain.dns is None:
+                raise UsageError(f"{domain.domain} has no dns: section in {config.file}; see README, Publishing the DNS records automatically")
+        return chosen
+    chosen = [d for d in chosen if d.dns is not None]
+    if not chosen:
+        raise UsageError(f"no domain in {config.file} has a dns: section; see README, Publishing the DNS records automatically")
     return chosen
 
 
