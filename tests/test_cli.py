@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import subprocess
 import sys
 import sysconfig
@@ -64,6 +66,25 @@ def test_init_writes_a_valid_commented_config(tmp_path):
     assert '- "*.mail.protection.outlook.com"' in text
     validated = run_cli("validate", "-c", out)
     assert validated.code == 0 and "valid (1 domain, 0 warnings)" in validated.out
+
+
+def test_init_mode_and_the_commented_settings_validate_once_uncommented(tmp_path):
+    """--mode goes into the config; the commented verification and monitor
+    settings it offers are valid as written, once uncommented."""
+    out = tmp_path / "mta-sts.yml"
+    result = run_cli("init", "example.com", "--mx", "mx.example.com", "--mode", "enforce", "--owner", "example-org", "-o", out)
+    assert result.code == 0, result.output
+    text = out.read_text()
+    assert re.search(r"^  mode: enforce$", text, re.MULTILINE), text
+    offered = [line for line in text.splitlines() if re.match(r"#? ?(  )?#? ?(verification|monitor|schedule|smtp|label):", line.strip())]
+    assert len(offered) == 5, offered
+    uncommented = re.sub(r"^( *)# (verification: |monitor:|  schedule: |  smtp: |  label: )", r"\1\2", text, flags=re.MULTILINE)
+    assert re.search(r"^monitor:\n  schedule: ", uncommented, re.MULTILINE), uncommented
+    out.write_text(uncommented)
+    validated = run_cli("validate", "-c", out)
+    assert validated.code == 0 and "valid (1 domain, 0 warnings)" in validated.out, validated.output + uncommented
+    records = run_cli("records", "-c", out)
+    assert "_github-pages-challenge-example-org.example.com." in records.out, records.output
 
 
 def test_init_names_the_bad_flag_and_writes_nothing(tmp_path):
