@@ -69,9 +69,10 @@ class UsageError(MtaStsPagesError):
 
 
 class MailboxError(MtaStsPagesError):
-    """A mailbox (IMAP) could not be read: connection, TLS, login or folder."""
+    """A mailbox (IMAP) could not be read: connection, TLS, login or folder.
+    `reports` lists it with the unreadable inputs (generator.reports.command)."""
 
-    exit_code = 1
+
 class DnsError(MtaStsPagesError):
     """The DNS provider cannot be used, or refused a change (`dns diff` / `dns apply`).
 

@@ -68,7 +68,7 @@ def _mailbox(label: str, items: Iterable[Item]) -> Iterator[Item]:
     try:
         yield from items
     except MailboxError as exc:
-        yield InputError(label, str(exc).removeprefix(f"{label}: "))
+        yield InputError(label, str(exc))
 
 
 def domain_names(names: Sequence[str]) -> list[str]:

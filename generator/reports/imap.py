@@ -92,9 +92,9 @@ def imap_items(target: ImapTarget, password: str, ca_file: Path | None = None, t
     try:
         connection = imaplib.IMAP4_SSL(target.host, target.port, ssl_context=context, timeout=timeout)
     except ssl.SSLCertVerificationError as exc:
-        raise MailboxError(f"{where}: the server's certificate is not trusted: {exc.verify_message}") from None
+        raise MailboxError(f"the server's certificate is not trusted: {exc.verify_message}") from None
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise MailboxError(f"{where}: cannot connect: {exc}") from None
+        raise MailboxError(f"cannot connect: {exc}") from None
     try:
         try:
             if f"{target.user}{password}".isascii():
@@ -102,27 +102,27 @@ def imap_items(target: ImapTarget, password: str, ca_file: Path | None = None, t
             else:  # LOGIN sends ASCII only; SASL PLAIN carries UTF-8 (RFC 4616)
                 connection.authenticate("PLAIN", lambda _: f"\0{target.user}\0{password}".encode())
         except imaplib.IMAP4.error as exc:
-            raise MailboxError(f"{where}: login as {target.user} refused: {exc}") from None
+            raise MailboxError(f"login as {target.user} refused: {exc}") from None
         status, data = connection.select(_mailbox_name(target.folder), readonly=True)
         if status != "OK":
-            raise MailboxError(f"{where}: cannot open the folder {target.folder!r}: {_text(data)}")
+            raise MailboxError(f"cannot open the folder {target.folder!r}: {_text(data)}")
         status, data = connection.uid("SEARCH", None, "ALL")
         if status != "OK":
-            raise MailboxError(f"{where}: SEARCH failed: {_text(data)}")
+            raise MailboxError(f"SEARCH failed: {_text(data)}")
         uids = data[0].split() if data and data[0] else []
         for start in range(0, len(uids), _BATCH):
             batch = b",".join(uids[start:start + _BATCH]).decode()
             status, data = connection.uid("FETCH", batch, "(UID BODY.PEEK[])")
             if status != "OK":
-                raise MailboxError(f"{where}: FETCH failed: {_text(data)}")
+                raise MailboxError(f"FETCH failed: {_text(data)}")
             for entry in data:
                 if isinstance(entry, tuple) and len(entry) == 2:
                     uid = _UID.search(entry[0])
                     yield from message_payloads(entry[1], f"{where} UID {uid.group(1).decode() if uid else '?'}")
     except TimeoutError:
-        raise MailboxError(f"{where}: no answer within {timeout:g} s") from None
+        raise MailboxError(f"no answer within {timeout:g} s") from None
     except (OSError, imaplib.IMAP4.abort) as exc:
-        raise MailboxError(f"{where}: the connection failed: {exc}") from None
+        raise MailboxError(f"the connection failed: {exc}") from None
     finally:
         try:
             connection.logout()
