@@ -83,3 +83,55 @@ def test_start_up_collects_less_until_the_first_collection_then_as_usual():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
+
+
+def _run_entry(setup: str, *args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``generator.entry.main`` with ``args``, after ``setup`` ran in the same
+    process (as the command itself, since it runs once the CLI is imported)."""
+    code = (
+        "import sys, generator.cli as cli\n"
+        "from generator import entry\n"
+        "command = cli.main\n"
+        "def main():\n"
+        + "".join(f"    {line}\n" for line in setup.splitlines())
+        + "    command()\n"
+        "cli.main = main\n"
+        f"sys.argv = ['mta-sts-pages', *{list(args)!r}]\n"
+        "entry.main()\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("args", "status"), [
+    (("validate", "--txt", "v=STSv1; id=1"), 0),
+    (("validate", "--txt", "v=STSv1; id="), 1),
+    (("build", "-c", "missing.yml"), 2),
+])
+def test_the_end_skips_teardown_but_keeps_status_output_and_exit_handlers(tmp_path, args, status):
+    """The process ends before module teardown (an object's __del__ never
+    runs), after the command's own exit handlers ran, with its status and
+    every byte it printed."""
+    setup = (
+        "import atexit\n"
+        "atexit.register(print, 'handler ran', flush=True)\n"
+        "class Noisy:\n"
+        "    def __del__(self): print('torn down', flush=True)\n"
+        "cli.noisy = Noisy()\n"
+        "print('x' * 200_000)\n"  # more than any pipe buffer: must be flushed, not lost
+    )
+    result = _run_entry(setup, *args, tmp_path=tmp_path)
+    assert result.returncode == status, result.stderr[-2000:]
+    assert result.stdout.startswith("x" * 200_000 + "\n")
+    assert result.stdout.rstrip().endswith("handler ran")
+    assert "torn down" not in result.stdout
+
+
+@pytest.mark.timeout(60)
+def test_an_uncaught_exception_ends_as_usual(tmp_path):
+    result = _run_entry("cli.noisy = type('Noisy', (), {'__del__': lambda self: print('torn down', flush=True)})()\n"
+                        "raise RuntimeError('boom')", "validate", "--txt", "v=STSv1; id=1", tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert "RuntimeError: boom" in result.stderr
+    assert "torn down" in result.stdout, "the interpreter ended as usual"
