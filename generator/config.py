@@ -8,7 +8,7 @@ the defaults key by key.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import yaml
 
@@ -209,8 +209,7 @@ MULTI = Section(
 )
 
 
-@dataclass(frozen=True)
-class Monitor:
+class Monitor(NamedTuple):
     """The `monitor:` section, resolved."""
 
     schedule: str = DEFAULT_SCHEDULE
@@ -218,8 +217,7 @@ class Monitor:
     label: str = "mta-sts"
 
 
-@dataclass(frozen=True)
-class DomainConfig:
+class DomainConfig(NamedTuple):
     """Everything needed to build and check one domain, fully resolved."""
 
     domain: str
@@ -240,8 +238,7 @@ class DomainConfig:
         return f"mta-sts.{self.domain}"
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     file: str
     domains: tuple[DomainConfig, ...]
     multi: bool

@@ -6,7 +6,7 @@ catches that base once and turns it into a message and an exit code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class MtaStsPagesError(Exception):
@@ -19,8 +19,7 @@ class MtaStsPagesError(Exception):
         return [str(self)]
 
 
-@dataclass(frozen=True)
-class ConfigIssue:
+class ConfigIssue(NamedTuple):
     """One problem in a config file, located by key path and line."""
 
     path: str

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 from generator.errors import ParseError
 
@@ -17,8 +17,7 @@ class Severity(str, Enum):
         return self.value
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One observation. ``code`` is stable across releases; scripts key on it."""
 
     code: str
@@ -27,9 +26,7 @@ class Finding:
     fix: str = ""
 
     def to_json(self) -> dict:
-        # The fields are flat strings: a shallow copy gives what asdict()
-        # would, without its recursive copy (a JSON line per checked domain).
-        return {**vars(self), "severity": self.severity.value}
+        return {**self._asdict(), "severity": self.severity.value}
 
 
 def error(code: str, message: str, fix: str = "") -> Finding:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from generator.errors import ParseError
 from generator.findings import Finding, error, info, raise_if_errors, warning
@@ -28,8 +28,7 @@ EXT_VALUE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+\Z")
 _KEY_LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.-]{0,31}):[ \t]*(.*?)[ \t]*\Z")
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     """A policy as senders see it. ``mx`` keeps the order the user gave."""
 
     mode: str
@@ -60,8 +59,7 @@ def render_sts_record(sts_id: str) -> str:
     return f"v=STSv1; id={sts_id}"
 
 
-@dataclass(frozen=True)
-class ParsedPolicy:
+class ParsedPolicy(NamedTuple):
     policy: Policy
     notes: tuple[Finding, ...]
 
@@ -233,8 +231,7 @@ def parse_policy(data: bytes | str, *, repository_file: bool = False) -> ParsedP
     return ParsedPolicy(Policy(mode=mode, mx=tuple(mx), max_age=age), tuple(findings))
 
 
-@dataclass(frozen=True)
-class StsRecord:
+class StsRecord(NamedTuple):
     id: str
     extensions: tuple[tuple[str, str], ...] = ()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import yaml
 
@@ -15,8 +15,7 @@ TTL = 3600
 MAX_TXT_STRING = 255  # one <character-string> (RFC 1035 §3.3)
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     name: str  # absolute, without the trailing dot
     type: str
     value: str

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import yaml
 
@@ -60,7 +59,6 @@ class Type(ABC):
         """This type as a JSON Schema fragment."""
 
 
-@dataclass
 class Text(Type):
     """A string scalar, optionally normalised by ``convert``.
 
@@ -73,9 +71,10 @@ class Text(Type):
     what ``convert`` accepts; ``convert`` has the last word.
     """
 
-    convert: Callable[[str], str] | None = None
-    pattern: str | None = None
-    numbers_as_text: bool = False
+    def __init__(self, convert: Callable[[str], str] | None = None, pattern: str | None = None, numbers_as_text: bool = False):
+        self.convert = convert
+        self.pattern = pattern
+        self.numbers_as_text = numbers_as_text
 
     def check(self, node, path, source):
         accepted = (_STR, _INT) if self.numbers_as_text else (_STR,)
@@ -102,9 +101,9 @@ def _show(value: str) -> str:
     return repr(value if len(value) <= 80 else value[:77] + "...")
 
 
-@dataclass
 class Choice(Type):
-    choices: tuple[str, ...]
+    def __init__(self, choices: tuple[str, ...]):
+        self.choices = choices
 
     def check(self, node, path, source):
         if not isinstance(node, yaml.ScalarNode) or node.tag != _STR:
@@ -119,7 +118,6 @@ class Choice(Type):
         return {"type": "string", "enum": list(self.choices)}
 
 
-@dataclass
 class Flag(Type):
     """true or false; YAML 1.1's yes/no/on/off are refused, since they read as
     one thing and mean another elsewhere in the config."""
@@ -138,12 +136,12 @@ _DURATION = re.compile(r"([0-9]+)([smhdw]?)\Z")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-@dataclass
 class Duration(Type):
     """Seconds as a number, or a number with a unit: 3600, 1h, 7d, 2w."""
 
-    minimum: int
-    maximum: int
+    def __init__(self, minimum: int, maximum: int):
+        self.minimum = minimum
+        self.maximum = maximum
 
     def check(self, node, path, source):
         if not isinstance(node, yaml.ScalarNode) or node.tag not in (_STR, _INT):
@@ -169,11 +167,11 @@ class Duration(Type):
         }
 
 
-@dataclass
 class ListOf(Type):
-    item: Type
-    min_items: int = 0
-    max_items: int | None = None
+    def __init__(self, item: Type, min_items: int = 0, max_items: int | None = None):
+        self.item = item
+        self.min_items = min_items
+        self.max_items = max_items
 
     def check(self, node, path, source):
         if not isinstance(node, yaml.SequenceNode):
@@ -200,8 +198,7 @@ class ListOf(Type):
         return schema
 
 
-@dataclass
-class Key:
+class Key(NamedTuple):
     """One key of a :class:`Section`, with its documentation."""
 
     type: Type
@@ -210,7 +207,6 @@ class Key:
     default: Any = None
 
 
-@dataclass
 class Section(Type):
     """A mapping with known keys. Unknown and duplicate keys are errors.
 
@@ -219,8 +215,9 @@ class Section(Type):
     key's line in ``source.lines`` for checks that span several keys.
     """
 
-    keys: dict[str, Key]
-    doc: str = ""
+    def __init__(self, keys: dict[str, Key], doc: str = ""):
+        self.keys = keys
+        self.doc = doc
 
     def check(self, node, path, source):
         if not isinstance(node, yaml.MappingNode):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from generator.findings import Finding, error, raise_if_errors, warning
@@ -90,8 +90,7 @@ def render_tlsrpt_record(rua: tuple[str, ...] | list[str]) -> str:
     return "v=TLSRPTv1; rua=" + ",".join(rua)
 
 
-@dataclass(frozen=True)
-class TlsRptRecord:
+class TlsRptRecord(NamedTuple):
     rua: tuple[str, ...]
     extensions: tuple[tuple[str, str], ...] = ()
 

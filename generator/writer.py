@@ -26,7 +26,6 @@ import shutil
 import stat
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.errors import BuildError
@@ -41,16 +40,16 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@dataclass
 class Plan:
     """What one folder's write will do; computed before anything is written."""
 
-    folder: Path
-    files: dict[str, bytes]
-    previous: dict[str, frozenset[str]]  # path -> the hashes the manifest accepts as ours
-    write: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    remove: list[str] = field(default_factory=list)
+    def __init__(self, folder: Path, files: dict[str, bytes], previous: dict[str, frozenset[str]]):
+        self.folder = folder
+        self.files = files
+        self.previous = previous  # path -> the hashes the manifest accepts as ours
+        self.write: list[str] = []
+        self.unchanged: list[str] = []
+        self.remove: list[str] = []
 
 
 def _accepted(value: object) -> frozenset[str] | None:
@@ -120,7 +119,9 @@ def plan_folder(folder: Path, files: dict[str, bytes]) -> tuple[Plan, list[str]]
     if folder.exists() and not folder.is_dir():
         return Plan(folder, files, {}), [f"{folder} is a file, not a folder"]
     if not folder.exists():
-        return Plan(folder, files, {}, write=sorted(files)), []
+        plan = Plan(folder, files, {})
+        plan.write = sorted(files)
+        return plan, []
     previous = _read_manifest(folder)
     plan = Plan(folder, files, previous)
     conflicts: list[str] = []

@@ -7,8 +7,6 @@ them, and following them is how "billion laughs" files exhaust memory.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import yaml
 
 from generator.errors import ConfigError, ConfigIssue
@@ -18,14 +16,14 @@ MAX_CONFIG_BYTES = 32 * 1024 * 1024  # far above a 10,000-domain config
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-@dataclass
 class Source:
     """A config being read: its file name and the issues found so far."""
 
-    file: str
-    issues: list[ConfigIssue] = field(default_factory=list)
-    warnings: list[ConfigIssue] = field(default_factory=list)
-    lines: dict[str, int] = field(default_factory=dict)  # key path -> line
+    def __init__(self, file: str):
+        self.file = file
+        self.issues: list[ConfigIssue] = []
+        self.warnings: list[ConfigIssue] = []
+        self.lines: dict[str, int] = {}  # key path -> line
 
     def error(self, path: str, message: str, node: yaml.Node | None = None, line: int | None = None) -> None:
         self.issues.append(ConfigIssue(path, message, self.file, line_of(node) if node is not None else line))

@@ -220,7 +220,7 @@ def test_fingerprint_holds_when_the_server_rotates_an_rrset():
     ],
 )
 def test_which_findings_need_action(finding, tlsrpt, acts):
-    config = dataclasses.replace(loads(CONFIG).domains[0], tlsrpt_rua=tlsrpt)
+    config = loads(CONFIG).domains[0]._replace(tlsrpt_rua=tlsrpt)
     assert needs_action(finding, config) is acts
 
 
