@@ -209,6 +209,9 @@ MULTI = Section(
 )
 
 
+# A NamedTuple, not a frozen dataclass: Python 3.11 compiles each of a
+# dataclass's methods from source when the module is imported, and every
+# command's start-up imports this one (README, Performance).
 class Monitor(NamedTuple):
     """The `monitor:` section, resolved."""
 

@@ -19,6 +19,9 @@ class MtaStsPagesError(Exception):
         return [str(self)]
 
 
+# A NamedTuple, not a frozen dataclass: Python 3.11 compiles each of a
+# dataclass's methods from source when the module is imported, and every
+# command's start-up imports this one (README, Performance).
 class ConfigIssue(NamedTuple):
     """One problem in a config file, located by key path and line."""
 

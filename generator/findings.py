@@ -17,6 +17,9 @@ class Severity(str, Enum):
         return self.value
 
 
+# A NamedTuple, not a frozen dataclass: Python 3.11 compiles each of a
+# dataclass's methods from source when the module is imported, and every
+# command's start-up imports this one (README, Performance).
 class Finding(NamedTuple):
     """One observation. ``code`` is stable across releases; scripts key on it."""
 

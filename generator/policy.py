@@ -28,6 +28,9 @@ EXT_VALUE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+\Z")
 _KEY_LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.-]{0,31}):[ \t]*(.*?)[ \t]*\Z")
 
 
+# A NamedTuple, not a frozen dataclass: Python 3.11 compiles each of a
+# dataclass's methods from source when the module is imported, and every
+# command's start-up imports this one (README, Performance).
 class Policy(NamedTuple):
     """A policy as senders see it. ``mx`` keeps the order the user gave."""
 

@@ -15,6 +15,9 @@ TTL = 3600
 MAX_TXT_STRING = 255  # one <character-string> (RFC 1035 §3.3)
 
 
+# A NamedTuple, not a frozen dataclass: Python 3.11 compiles each of a
+# dataclass's methods from source when the module is imported, and every
+# command's start-up imports this one (README, Performance).
 class Record(NamedTuple):
     name: str  # absolute, without the trailing dot
     type: str

@@ -48,7 +48,12 @@ def _hint(node: yaml.Node) -> str:
 
 
 class Type(ABC):
-    """Base of the schema types."""
+    """Base of the schema types.
+
+    The types are plain classes with their own ``__init__``, not dataclasses:
+    the config model builds them at import, on every command's start-up, and
+    Python 3.11 compiles each dataclass method from source.
+    """
 
     @abstractmethod
     def check(self, node: yaml.Node, path: str, source: Source) -> Any:

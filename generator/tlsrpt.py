@@ -90,6 +90,9 @@ def render_tlsrpt_record(rua: tuple[str, ...] | list[str]) -> str:
     return "v=TLSRPTv1; rua=" + ",".join(rua)
 
 
+# A NamedTuple, not a frozen dataclass: Python 3.11 compiles each of a
+# dataclass's methods from source when the module is imported, and every
+# command's start-up imports this one (README, Performance).
 class TlsRptRecord(NamedTuple):
     rua: tuple[str, ...]
     extensions: tuple[tuple[str, str], ...] = ()
