@@ -9,8 +9,8 @@ octoDNS ``env/NAME`` references, so a config file never holds a credential.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -60,12 +60,16 @@ _SECRET_KEY_PATTERN = (
 )
 
 
-_CONSTRUCTOR = yaml.SafeLoader("")
+@cache
+def _constructor() -> yaml.SafeLoader:
+    """Made on first use: only a config with a `dns:` section needs it."""
+    return yaml.SafeLoader("")
 
 
 def _constructed(node: yaml.ScalarNode) -> Any:
     """A scalar as octoDNS's own (safe) YAML loader reads it: 53 a number, yes a boolean."""
-    return _CONSTRUCTOR.yaml_constructors[node.tag](_CONSTRUCTOR, node)
+    constructor = _constructor()
+    return constructor.yaml_constructors[node.tag](constructor, node)
 
 
 class ProviderOptions(Type):
@@ -175,15 +179,16 @@ DNS = Section(
 )
 
 
-@dataclass(frozen=True)
-class DnsConfig:
+# A NamedTuple, not a frozen dataclass, as the config's other records (see
+# generator.findings.Finding).
+class DnsConfig(NamedTuple):
     """A domain's resolved `dns:` section."""
 
-    provider: dict = field(hash=False)  # the octoDNS definition, env/ references unresolved
+    provider: dict  # the octoDNS definition, env/ references unresolved
     zone: str
     file: str
     path: str  # key path of the provider mapping, e.g. "dns.provider" or "defaults.dns.provider"
-    lines: dict[str, int] = field(hash=False, repr=False, compare=False)  # key path -> line, for errors found later
+    lines: dict[str, int]  # key path -> line, for errors found later
 
     @property
     def provider_class(self) -> str:
