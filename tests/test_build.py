@@ -65,6 +65,21 @@ def test_build_is_byte_for_byte_deterministic(tmp_path):
     assert "0 written, 7 unchanged" in again.out
 
 
+def test_a_rebuild_with_nothing_to_change_touches_nothing(tmp_path):
+    """Not a file, not the folders: no staging folder is made and removed
+    (which would change the output folder's modification time)."""
+    out = tmp_path / "sites"
+    build(EXAMPLES / "multi-domain.yml", out)
+
+    def times() -> dict[str, int]:
+        return {str(p): p.lstat().st_mtime_ns for p in [out, *out.rglob("*")]}
+
+    before = times()
+    again = build(EXAMPLES / "multi-domain.yml", out)
+    assert "0 written" in again.out and " written" not in again.out.replace("0 written", "")
+    assert times() == before
+
+
 def test_multi_domain_builds_one_folder_per_domain(tmp_path):
     out = tmp_path / "sites"
     result = build(EXAMPLES / "multi-domain.yml", out)
