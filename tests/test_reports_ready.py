@@ -169,6 +169,66 @@ def test_ready_judges_each_domain_of_a_multi_domain_config(tmp_path):
     assert only.code == 0 and "example.org" not in only.out
 
 
+SEVERAL = """\
+defaults:
+  policy:
+    mode: testing
+    mx: [mx1.example.com, "*.mail.example.com"]
+domains:
+  - domain: example.com
+  - domain: example.org
+    policy:
+      mx: [mx1.example.org]
+  - domain: example.net
+  - domain: example.edu
+"""
+
+
+def covering(*docs: dict) -> dict:
+    """The first report with the policies of all of ``docs``: one sender's
+    report on several domains it sent mail to."""
+    return dict(docs[0], policies=[policy for doc in docs for policy in doc["policies"]])
+
+
+def only(domain: str, docs: list[dict]) -> list[dict]:
+    """``docs`` cut down to ``domain``'s policies, as if no other domain had been reported."""
+    cut = [dict(doc, policies=[p for p in doc["policies"] if p["policy"]["policy-domain"] == domain]) for doc in docs]
+    return [doc for doc in cut if doc["policies"]]
+
+
+def test_each_domain_is_judged_by_its_own_policies_among_interleaved_reports(tmp_path):
+    """Reports of four domains interleaved, some covering two domains at once:
+    each verdict equals the one the same reports give with every other
+    domain's policies taken out."""
+    (tmp_path / "mta-sts.yml").write_text(SEVERAL)
+    late = dt.date(2026, 11, 25)  # after --until
+    docs = [
+        covering(report("google", IN_WINDOW), report("google", IN_WINDOW, domain="example.org", failures=(("certificate-expired", "mx1.example.org", 2),))),
+        report("google", IN_WINDOW, ok=2, domain="example.edu"),
+        report("microsoft", dt.date(2026, 11, 1), domain="example.net"),
+        covering(report("microsoft", IN_WINDOW - dt.timedelta(days=3), ok=10),
+                 report("microsoft", IN_WINDOW, domain="example.org", failures=(("validation-failure", "eu.mail.example.com", 3),))),
+        report("microsoft", late, domain="example.net"),
+        failed_without_details(report("microsoft", IN_WINDOW, ok=1, domain="example.edu"), 4),
+        report("google", late, failures=(("certificate-not-trusted", "mx1.example.com", 5),)),
+        report("google", IN_WINDOW, ok=30, domain="example.org"),
+    ]
+    ready = ["reports", "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL, "--json"]
+    together = run_cli(*ready[:1], write_reports(tmp_path / "all", docs), *ready[1:])
+    verdicts = {v["domain"]: v for v in json.loads(together.out)["readiness"]}
+    assert {domain: {r["code"] for r in v["reasons"]} for domain, v in verdicts.items()} == {
+        "example.com": set(),
+        # mx1.example.com's wildcard sibling is listed for example.com, not for example.org.
+        "example.org": {"mx-failures", "mx-not-in-policy"},
+        "example.net": {"no-reports"},
+        "example.edu": {"few-sessions", "unexplained-failures"},
+    }
+    assert [verdicts[d]["reports"] for d in ("example.com", "example.org", "example.net", "example.edu")] == [2, 3, 0, 2]
+    for domain, verdict in verdicts.items():
+        alone = run_cli(*ready[:1], write_reports(tmp_path / domain, only(domain, docs)), *ready[1:], "--domain", domain)
+        assert json.loads(alone.out)["readiness"] == [verdict], domain
+
+
 @pytest.mark.parametrize("args", [["--window-days", "1000000000"], ["--window-days", "1000000"], ["--until", "0001-01-05"]])
 def test_a_window_before_year_1_is_a_usage_error(tmp_path, args):
     (tmp_path / "mta-sts.yml").write_text(CONFIG)
