@@ -394,6 +394,51 @@ def test_promote_changes_only_the_mode_value_of_any_yaml_the_config_reader_takes
     assert path.read_bytes().decode() == config.replace("testing", "enforce")
 
 
+def test_promote_reads_and_composes_the_config_once(tmp_path, monkeypatch):
+    """The config judged is the text edited: read from disk once, composed
+    once, and the edited text composed once more to check it."""
+    import builtins
+    import io
+
+    import yaml
+
+    path = _write(tmp_path / "mta-sts.yml", CONFIG)
+    opened, composed = [], []
+    real_open, real_compose = io.open, yaml.compose
+
+    def counting_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and os.fspath(file) == os.fspath(path):
+            opened.append(args[0] if args else kwargs.get("mode", "r"))
+        return real_open(file, *args, **kwargs)
+
+    def counting_compose(stream, *args, **kwargs):
+        composed.append(stream)
+        return real_compose(stream, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    monkeypatch.setattr(io, "open", counting_open)
+    monkeypatch.setattr(yaml, "compose", counting_compose)
+    result = run_cli("promote", "-c", path, "--force")
+    assert result.code == 0, result.output
+    assert opened == ["rb"]
+    assert composed == [CONFIG, CONFIG.replace("mode: testing", "mode: enforce")]
+
+
+@pytest.mark.parametrize(
+    ("config", "message", "line"),
+    [
+        (CONFIG + "pages:\n  deploy: branch\n  colour: blue\n", "pages.colour: unknown key", 11),
+        (CONFIG.replace("max_age: 1w", "max_age: 2y"), "policy.max_age:", 8),
+        (CONFIG + "domain: example.org\n", "domain: duplicate key", 9),
+    ],
+    ids=["unknown-key", "bad-value", "duplicate-key"],
+)
+def test_promote_of_an_invalid_config_names_the_field_the_file_and_the_line_and_changes_nothing(tmp_path, config, message, line):
+    result, path = _promote(tmp_path, config, "--force")
+    assert result.code == 2 and message in result.err and f"({path}:{line})" in result.err, result.output
+    assert "Traceback" not in result.output and path.read_text() == config
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_bytes(text.encode())
     return path
