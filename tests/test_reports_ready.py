@@ -8,6 +8,7 @@ import datetime as dt
 import gzip
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,29 @@ def test_ready_judges_each_domain_of_a_multi_domain_config(tmp_path):
     assert only.code == 0 and "example.org" not in only.out
 
 
+UNTIL_OPTION = [
+    # Reports up to 2026-11-15, and a failure on the 22nd, after the default --until.
+    ("2026-11-20", {"start": "2026-11-07T00:00:00Z", "end": "2026-11-21T00:00:00Z"}, 2, set()),
+    ("2026-11-22", {"start": "2026-11-09T00:00:00Z", "end": "2026-11-23T00:00:00Z"}, 3, {"mx-failures"}),
+    ("2026-11-22T00:00:00Z", {"start": "2026-11-08T00:00:00Z", "end": "2026-11-22T00:00:00Z"}, 2, set()),
+    # The window ends before the Google report of the 15th.
+    ("2026-11-14", {"start": "2026-11-01T00:00:00Z", "end": "2026-11-15T00:00:00Z"}, 1, {"few-organisations", "few-sessions"}),
+    ("2026-12-31", {"start": "2026-12-18T00:00:00Z", "end": "2027-01-01T00:00:00Z"}, 0, {"no-reports"}),
+]
+
+
+@pytest.mark.parametrize(("until", "window", "reports", "reasons"), UNTIL_OPTION, ids=[u[0] for u in UNTIL_OPTION])
+def test_until_ends_the_readiness_window(tmp_path, until, window, reports, reasons):
+    """--until is where the --ready window ends: reports after it do not
+    count, however they failed, and the window reaches back from it."""
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    docs = [*CLEAN, report("google", dt.date(2026, 11, 22), failures=(("certificate-expired", "mx1.example.com", 3),))]
+    result = run_cli("reports", write_reports(tmp_path / "r", docs), "--ready", "-c", tmp_path / "mta-sts.yml", "--until", until, "--json")
+    [verdict] = json.loads(result.out)["readiness"]
+    assert (verdict["window"], verdict["reports"], {r["code"] for r in verdict["reasons"]}) == (window, reports, reasons)
+    assert result.code == (1 if reasons else 0)
+
+
 SEVERAL = """\
 defaults:
   policy:
@@ -290,6 +314,43 @@ def test_promote_refuses_when_reports_say_not_ready_and_force_overrides_loudly(t
     forced = run_cli("promote", "-c", path, folder, "--force")
     assert forced.code == 0 and "WARNING: --force: promoting although the TLS reports say not ready" in forced.err
     only_mode_line_changed(CONFIG, path.read_text(), {4})
+
+
+def _days_ago(days: int) -> dt.date:
+    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)
+
+
+_TWO_SENDERS = [report("google", RECENT, ok=15), report("microsoft", RECENT, ok=10)]  # 25 sessions
+_ONE_SENDER = [report("google", RECENT, ok=3)]
+_TEN_DAYS_AGO = [report("google", _days_ago(10)), report("microsoft", _days_ago(10), ok=10)]
+_TWENTY_DAYS_AGO = [report("google", _days_ago(20)), report("microsoft", _days_ago(20), ok=10)]
+PROMOTE_OPTIONS = [
+    ("defaults", _TWO_SENDERS, [], set()),
+    ("more-organisations", _TWO_SENDERS, ["--min-organisations", "3"], {"few-organisations"}),
+    ("more-sessions", _TWO_SENDERS, ["--min-sessions", "26"], {"few-sessions"}),
+    ("just-enough-sessions", _TWO_SENDERS, ["--min-sessions", "25"], set()),
+    ("one-sender-by-default", _ONE_SENDER, [], {"few-organisations", "few-sessions"}),
+    ("one-sender-allowed", _ONE_SENDER, ["--min-organisations", "1", "--min-sessions", "3"], set()),
+    ("in-the-default-window", _TEN_DAYS_AGO, [], set()),
+    ("a-shorter-window", _TEN_DAYS_AGO, ["--window-days", "7"], {"no-reports"}),
+    ("before-the-default-window", _TWENTY_DAYS_AGO, [], {"no-reports"}),
+    ("a-longer-window", _TWENTY_DAYS_AGO, ["--window-days", "30"], set()),
+]
+
+
+@pytest.mark.parametrize(("name", "docs", "args", "reasons"), PROMOTE_OPTIONS, ids=[o[0] for o in PROMOTE_OPTIONS])
+def test_promote_judges_by_its_window_and_thresholds(tmp_path, name, docs, args, reasons):
+    """--window-days, --min-organisations and --min-sessions reach promote's
+    verdict: each turns reports that are ready under the defaults into
+    reports that are not, or the other way round."""
+    result, path = _promote(tmp_path, CONFIG, write_reports(tmp_path / "r", docs), *args)
+    found = {code for code in re.findall(r"\[([a-z-]+)\]", result.out)}
+    assert found == reasons, result.output
+    if reasons:
+        assert result.code == 1 and "example.com: not ready to enforce" in result.out and path.read_text() == CONFIG, result.output
+    else:
+        assert result.code == 0 and "example.com: ready to enforce" in result.out, result.output
+        only_mode_line_changed(CONFIG, path.read_text(), {4})
 
 
 def test_promote_without_reports_needs_force(tmp_path):
