@@ -83,7 +83,7 @@ def readiness(domains: Mapping[str, Sequence[str]], reports: Iterable[Report], u
     """Decide for each of ``domains`` (each with the MX patterns its policy
     lists) whether it may enforce; ``unreadable``: how many inputs could not
     be read. The reports are walked once, each policy result filed under its
-    domain, so many domains cost no more than one."""
+    domain: the cost grows with reports plus domains, not their product."""
     period = window(until, criteria.days)
     results: dict[str, list[tuple[Report, PolicyResult]]] = {domain: [] for domain in domains}
     for report in reports:
