@@ -6,9 +6,14 @@ over 100 subfolders. Measures wall time of the real command in a fresh
 process (walking the folder, reading, gunzipping, parsing, de-duplicating,
 summing, printing --json), its CPU time, reports per second and peak memory.
 The output is checked: every report counted once, every session summed.
+
+With ``--ready-domains D`` the reports are spread over D policy domains and
+``reports --ready`` is measured too, against a config listing all D: its
+verdicts cost one pass over the reports, not one per domain. Its output is
+checked as well: every domain judged, every report counted for its domain.
 Run:
 
-    python benchmarks/bench_reports.py [--reports 10000] [--runs 3] [--dir DIR]
+    python benchmarks/bench_reports.py [--reports 10000] [--runs 3] [--dir DIR] [--ready-domains 1000]
 """
 
 from __future__ import annotations
@@ -28,17 +33,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "tlsrpt" / "parsedmarc__smtp_tls.json"
+FIRST_DAY = dt.date(2026, 1, 1)
+DAYS = 300
 
 
-def write_reports(folder: Path, count: int) -> int:
+def domain_name(i: int, domains: int) -> str:
+    """Report ``i``'s policy domain: example.com alone, or one of ``domains``."""
+    return "example.com" if domains == 1 else f"d{i % domains}.example.com"
+
+
+def write_reports(folder: Path, count: int, domains: int = 1) -> int:
     """``count`` gzipped copies of the fixture; returns the failed sessions they hold."""
     template = json.loads(FIXTURE.read_text())
-    first = dt.date(2026, 1, 1)
     failed = 0
     for i in range(count):
-        day = first + dt.timedelta(days=i % 300)
+        day = FIRST_DAY + dt.timedelta(days=i % DAYS)
         template["report-id"] = f"{day}T00:00:00Z_example.com_{i}"
         template["date-range"] = {"start-datetime": f"{day}T00:00:00Z", "end-datetime": f"{day}T23:59:59Z"}
+        template["policies"][0]["policy"]["policy-domain"] = domain_name(i, domains)
         failed += template["policies"][0]["summary"]["total-failure-session-count"]
         sub = folder / f"{i % 100:02d}"
         sub.mkdir(exist_ok=True)
@@ -46,12 +58,21 @@ def write_reports(folder: Path, count: int) -> int:
     return failed
 
 
-def run_once(folder: Path) -> tuple[float, float, float, dict]:
+def write_config(path: Path, domains: int) -> None:
+    """A config in testing for every domain the reports name."""
+    entries = "".join(f"  - domain: {domain_name(i, domains)}\n" for i in range(domains))
+    path.write_text(f"defaults:\n  policy:\n    mode: testing\n    mx: [example.com]\ndomains:\n{entries}")
+
+
+def run_once(folder: Path, *options: str) -> tuple[float, float, float, dict]:
     os.sync()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "generator", "reports", str(folder), "--json"],
-                         cwd=ROOT, check=True, capture_output=True)
+    run = subprocess.run([sys.executable, "-m", "generator", "reports", str(folder), "--json", *options],
+                         cwd=ROOT, capture_output=True)
+    # --ready exits 1 for a domain not ready; anything else is a failure.
+    if run.returncode not in ((0, 1) if options else (0,)):
+        sys.exit(f"reports exited with {run.returncode}: {run.stderr.decode(errors='replace')[-2000:]}")
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return elapsed, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime, json.loads(run.stdout)
@@ -62,24 +83,43 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=None, help="where to write the reports (default: the system's temporary directory)")
+    parser.add_argument("--ready-domains", type=int, default=0, help="also measure reports --ready with the reports spread over this many domains")
     args = parser.parse_args()
+    domains = max(args.ready_domains, 1)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp) / "reports"
         folder.mkdir()
-        failed = write_reports(folder, args.reports)
+        failed = write_reports(folder, args.reports, domains)
         size = sum(p.stat().st_size for p in folder.rglob("*.gz"))
         runs = [run_once(folder) for _ in range(args.runs)]
+        ready_runs = []
+        if args.ready_domains:
+            config = Path(tmp) / "mta-sts.yml"
+            write_config(config, domains)
+            # A window holding every report, so that each one counts.
+            until = FIRST_DAY + dt.timedelta(days=DAYS)
+            options = ("--ready", "-c", str(config), "--until", until.isoformat(), "--window-days", str(DAYS + 1))
+            ready_runs = [run_once(folder, *options) for _ in range(args.runs)]
         where = Path(tmp).parent
     for _, _, _, document in runs:
-        [domain] = document["domains"]
-        if (document["reports"], domain["failed_sessions"], document["errors"]) != (args.reports, failed, []):
-            sys.exit(f"wrong result: {document['reports']} reports, {domain['failed_sessions']} failed sessions, {document['errors'][:3]}")
+        summed = sum(d["failed_sessions"] for d in document["domains"])
+        if (document["reports"], len(document["domains"]), summed, document["errors"]) != (args.reports, min(domains, args.reports), failed, []):
+            sys.exit(f"wrong result: {document['reports']} reports, {summed} failed sessions, {document['errors'][:3]}")
+    for _, _, _, document in ready_runs:
+        judged = {v["domain"]: v["reports"] for v in document["readiness"]}
+        if len(judged) != domains or sum(judged.values()) != args.reports:
+            sys.exit(f"wrong --ready result: {len(judged)} domains judged, {sum(judged.values())} reports counted")
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(summary_line(f"reports of {args.reports} gzipped reports ({size / 1024 / 1024:.1f} MiB) in {where}", runs, args.reports, peak_mib))
+    if ready_runs:
+        print(summary_line(f"reports --ready of {args.reports} reports over {domains} domains", ready_runs, args.reports, peak_mib))
+
+
+def summary_line(what: str, runs: list[tuple[float, float, float, dict]], reports: int, peak_mib: float) -> str:
     best, user, system, _ = min(runs, key=lambda r: r[0])
     median = statistics.median(r[0] for r in runs)
-    print(f"reports of {args.reports} gzipped reports ({size / 1024 / 1024:.1f} MiB) in {where}: best {best:.2f} s of {args.runs} "
-          f"({user:.2f} s user, {system:.2f} s system; median {median:.2f} s), {args.reports / best:,.0f} reports/s, "
-          f"peak RSS {peak_mib:.0f} MiB")
+    return (f"{what}: best {best:.2f} s of {len(runs)} ({user:.2f} s user, {system:.2f} s system; median {median:.2f} s), "
+            f"{reports / best:,.0f} reports/s, peak RSS {peak_mib:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -61,11 +61,15 @@ def _load(config: Path, strict: bool):
     from generator.config import fail_on_warnings, load
 
     loaded = load(str(config))
-    for warning in loaded.warnings:
-        _err(f"warning: {warning}")
+    _warn(loaded)
     if strict:
         fail_on_warnings(loaded)
     return loaded
+
+
+def _warn(loaded) -> None:
+    for warning in loaded.warnings:
+        _err(f"warning: {warning}")
 
 
 @app.command()
@@ -336,11 +340,13 @@ def promote(
     from generator.reports.ready import Criteria
     from generator.reports.render import error_text, verdict_text
 
-    loaded = _load(config, strict=False)
+    current = promotion.read(config)  # once: the config judged is the text edited
+    loaded = current.config
+    _warn(loaded)
     if len(loaded.domains) > 1 and not domain:
         raise UsageError(f"{config} has {len(loaded.domains)} domains; name the one(s) to promote with --domain")
     targets = select_domains(loaded, domain or [])
-    plan = promotion.plan(config, loaded, targets)
+    plan = promotion.plan(current, targets)
     _, collection = _read_reports(sources, imap, imap_password_env, ca_file, None, None)
     if collection is None:
         if not force:

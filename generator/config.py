@@ -392,8 +392,15 @@ def load(path: str) -> Config:
 
 def loads(text: str, file: str = "<config>") -> Config:
     """Like :func:`load`, for text already in memory."""
+    return loads_with_nodes(text, file)[0]
+
+
+def loads_with_nodes(text: str, file: str = "<config>") -> tuple[Config, yaml.Node]:
+    """:func:`loads`, also giving the node tree the config was built from:
+    its marks say where each value is written (`promote` edits by them)."""
     source = Source(file)
-    return _build(compose_text(text, source), source)
+    root = compose_text(text, source)
+    return _build(root, source), root
 
 
 def _build(root: yaml.Node | None, source: Source) -> Config:

@@ -85,6 +85,12 @@ def compose_text(text: str, source: Source) -> yaml.Node | None:
 def compose_file(path: str) -> tuple[yaml.Node | None, Source]:
     """Read and parse the config at ``path``; errors name the file."""
     source = Source(path)
+    return compose_text(read_text(path), source), source
+
+
+def read_text(path: str) -> str:
+    """The config at ``path`` as text, or :class:`ConfigError` naming the file."""
+    source = Source(path)
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_CONFIG_BYTES + 1)
@@ -106,4 +112,4 @@ def compose_file(path: str) -> tuple[yaml.Node | None, Source]:
         line = data[: exc.start].count(b"\n") + 1
         source.error("", "the config is not UTF-8 text", line=line)
         source.raise_if_errors()
-    return compose_text(text, source), source
+    return text

@@ -108,8 +108,9 @@ def test_bench_dns_runs() -> None:
 
 @pytest.mark.timeout(120)
 def test_bench_reports_runs(tmp_path) -> None:
-    result = run_script("bench_reports.py", "--reports", "50", "--runs", "1", "--dir", str(tmp_path))
+    result = run_script("bench_reports.py", "--reports", "50", "--runs", "1", "--dir", str(tmp_path), "--ready-domains", "7")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("reports of 50 gzipped reports"), result.stdout
+    assert "\nreports --ready of 50 reports over 7 domains: best " in result.stdout, result.stdout
     assert f" in {tmp_path}: best " in result.stdout, result.stdout
     assert not list(tmp_path.iterdir()), "the benchmark cleans up after itself"

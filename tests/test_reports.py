@@ -5,6 +5,7 @@ deviations of real senders tolerated; malformed input reported and skipped."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import gzip
 import json
 import mailbox
@@ -255,6 +256,8 @@ def test_a_missing_source_is_an_error_not_a_crash(tmp_path):
         # Mail.ru's report of 2023-01-25 ends at the next midnight: it belongs to the 25th only.
         ("2023-01-26", "2023-01-26", set()),
         ("2023-01-25T12:00:00Z", "2023-01-25T13:00:00Z", {"c96d67df-0440-57f7-6e96-c83824d0fdf2@mail.ru"}),
+        # A date in ISO 8601's basic or week form is a whole day too.
+        ("2025-W21-4", "20250522", {"2025-05-22T00:00:00Z_foo-bar.io"}),
     ],
 )
 def test_since_and_until_select_reports_by_their_date_range(since, until, expected):
@@ -277,6 +280,62 @@ def test_since_and_until_select_reports_by_their_date_range(since, until, expect
 def test_bad_dates_are_usage_errors(args):
     result = run_cli("reports", FIXTURES, *args)
     assert result.code == 2 and result.err.startswith("error: --") and "Traceback" not in result.output
+
+
+UTC = dt.timezone.utc
+# One table for both readers of a date-time: a report's dates and --since/--until.
+DATE_TIMES = [
+    ("2026-11-01T12:00:00Z", dt.datetime(2026, 11, 1, 12, tzinfo=UTC)),
+    ("2026-11-01T12:00:00z", dt.datetime(2026, 11, 1, 12, tzinfo=UTC)),  # RFC 3339 §5.6 allows a lower-case z
+    ("2026-11-01t12:00:00.5Z", dt.datetime(2026, 11, 1, 12, 0, 0, 500000, tzinfo=UTC)),
+    ("2026-11-01 12:00:00+02:00", dt.datetime(2026, 11, 1, 10, tzinfo=UTC)),
+    ("2026-11-01T12:00:00", dt.datetime(2026, 11, 1, 12, tzinfo=UTC)),  # no zone: UTC, as Microsoft means it
+    (" 2026-11-01T12:00:00Z\n", dt.datetime(2026, 11, 1, 12, tzinfo=UTC)),
+    ("2026-11-01", dt.datetime(2026, 11, 1, tzinfo=UTC)),
+    ("20261101T120000Z", dt.datetime(2026, 11, 1, 12, tzinfo=UTC)),
+    ("0001-01-01T00:00:00-01:00", dt.datetime(1, 1, 1, 1, tzinfo=UTC)),
+]
+NOT_DATE_TIMES = ["", "May 1", "2026-13-01", "2026-11-01T24:00:00Z", "2026-11-01Tz", "z"]
+OUT_OF_RANGE = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-02:00"]
+
+
+@pytest.mark.parametrize(("text", "expected"), DATE_TIMES)
+def test_report_dates_and_command_line_bounds_read_a_date_time_alike(text, expected):
+    from generator.reports.collect import parse_bound
+    from generator.reports.parse import parse_datetime
+
+    assert parse_datetime(text, "date-range.start-datetime") == expected
+    assert parse_bound(text, "--since") == expected
+    # As the end of a period only a bare date changes: it takes in its whole day.
+    assert parse_bound(text, "--until", end=True) == expected + (dt.timedelta(days=1) if text == "2026-11-01" else dt.timedelta())
+
+
+@pytest.mark.parametrize("text", ["2026-11-01", " 2026-11-01 ", "20261101", "2026-W44-7"])
+def test_a_bare_date_as_an_end_is_the_next_midnight(text):
+    from generator.reports.collect import parse_bound
+
+    assert parse_bound(text, "--since") == dt.datetime(2026, 11, 1, tzinfo=UTC)
+    assert parse_bound(text, "--until", end=True) == dt.datetime(2026, 11, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", [*NOT_DATE_TIMES, *OUT_OF_RANGE, "9999-12-31"])
+def test_what_is_not_a_date_time_is_refused_by_both_readers_with_its_own_error(text):
+    from generator.errors import UsageError
+    from generator.reports.collect import parse_bound
+    from generator.reports.parse import MalformedReport, parse_datetime
+
+    with pytest.raises(UsageError, match="out of range" if text in (*OUT_OF_RANGE, "9999-12-31") else "is not a date"):
+        parse_bound(text, "--until", end=True)
+    if text != "9999-12-31":  # a whole last day is out of range only as an end
+        with pytest.raises(MalformedReport, match="out of range" if text in OUT_OF_RANGE else "is not a date-time"):
+            parse_datetime(text, "date-range.end-datetime")
+
+
+def test_a_report_date_must_be_text():
+    from generator.reports.parse import MalformedReport, parse_datetime
+
+    with pytest.raises(MalformedReport, match="expected a date-time, got 20261101"):
+        parse_datetime(20261101, "date-range.start-datetime")
 
 
 def test_no_source_is_a_usage_error():

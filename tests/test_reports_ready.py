@@ -8,6 +8,7 @@ import datetime as dt
 import gzip
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,89 @@ def test_ready_judges_each_domain_of_a_multi_domain_config(tmp_path):
     assert only.code == 0 and "example.org" not in only.out
 
 
+UNTIL_OPTION = [
+    # Reports up to 2026-11-15, and a failure on the 22nd, after the default --until.
+    ("2026-11-20", {"start": "2026-11-07T00:00:00Z", "end": "2026-11-21T00:00:00Z"}, 2, set()),
+    ("2026-11-22", {"start": "2026-11-09T00:00:00Z", "end": "2026-11-23T00:00:00Z"}, 3, {"mx-failures"}),
+    ("2026-11-22T00:00:00Z", {"start": "2026-11-08T00:00:00Z", "end": "2026-11-22T00:00:00Z"}, 2, set()),
+    # The window ends before the Google report of the 15th.
+    ("2026-11-14", {"start": "2026-11-01T00:00:00Z", "end": "2026-11-15T00:00:00Z"}, 1, {"few-organisations", "few-sessions"}),
+    ("2026-12-31", {"start": "2026-12-18T00:00:00Z", "end": "2027-01-01T00:00:00Z"}, 0, {"no-reports"}),
+]
+
+
+@pytest.mark.parametrize(("until", "window", "reports", "reasons"), UNTIL_OPTION, ids=[u[0] for u in UNTIL_OPTION])
+def test_until_ends_the_readiness_window(tmp_path, until, window, reports, reasons):
+    """--until is where the --ready window ends: reports after it do not
+    count, however they failed, and the window reaches back from it."""
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    docs = [*CLEAN, report("google", dt.date(2026, 11, 22), failures=(("certificate-expired", "mx1.example.com", 3),))]
+    result = run_cli("reports", write_reports(tmp_path / "r", docs), "--ready", "-c", tmp_path / "mta-sts.yml", "--until", until, "--json")
+    [verdict] = json.loads(result.out)["readiness"]
+    assert (verdict["window"], verdict["reports"], {r["code"] for r in verdict["reasons"]}) == (window, reports, reasons)
+    assert result.code == (1 if reasons else 0)
+
+
+SEVERAL = """\
+defaults:
+  policy:
+    mode: testing
+    mx: [mx1.example.com, "*.mail.example.com"]
+domains:
+  - domain: example.com
+  - domain: example.org
+    policy:
+      mx: [mx1.example.org]
+  - domain: example.net
+  - domain: example.edu
+"""
+
+
+def covering(*docs: dict) -> dict:
+    """The first report with the policies of all of ``docs``: one sender's
+    report on several domains it sent mail to."""
+    return dict(docs[0], policies=[policy for doc in docs for policy in doc["policies"]])
+
+
+def only(domain: str, docs: list[dict]) -> list[dict]:
+    """``docs`` cut down to ``domain``'s policies, as if no other domain had been reported."""
+    cut = [dict(doc, policies=[p for p in doc["policies"] if p["policy"]["policy-domain"] == domain]) for doc in docs]
+    return [doc for doc in cut if doc["policies"]]
+
+
+def test_each_domain_is_judged_by_its_own_policies_among_interleaved_reports(tmp_path):
+    """Reports of four domains interleaved, some covering two domains at once:
+    each verdict equals the one the same reports give with every other
+    domain's policies taken out."""
+    (tmp_path / "mta-sts.yml").write_text(SEVERAL)
+    late = dt.date(2026, 11, 25)  # after --until
+    docs = [
+        covering(report("google", IN_WINDOW), report("google", IN_WINDOW, domain="example.org", failures=(("certificate-expired", "mx1.example.org", 2),))),
+        report("google", IN_WINDOW, ok=2, domain="example.edu"),
+        report("microsoft", dt.date(2026, 11, 1), domain="example.net"),
+        covering(report("microsoft", IN_WINDOW - dt.timedelta(days=3), ok=10),
+                 report("microsoft", IN_WINDOW, domain="example.org", failures=(("validation-failure", "eu.mail.example.com", 3),))),
+        report("microsoft", late, domain="example.net"),
+        failed_without_details(report("microsoft", IN_WINDOW, ok=1, domain="example.edu"), 4),
+        report("google", late, failures=(("certificate-not-trusted", "mx1.example.com", 5),)),
+        report("google", IN_WINDOW, ok=30, domain="example.org"),
+    ]
+    ready = ["reports", "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL, "--json"]
+    together = run_cli(*ready[:1], write_reports(tmp_path / "all", docs), *ready[1:])
+    verdicts = {v["domain"]: v for v in json.loads(together.out)["readiness"]}
+    assert {domain: {r["code"] for r in v["reasons"]} for domain, v in verdicts.items()} == {
+        "example.com": set(),
+        # mx1.example.com's wildcard sibling is listed for example.com, not for example.org.
+        "example.org": {"mx-failures", "mx-not-in-policy"},
+        "example.net": {"no-reports"},
+        "example.edu": {"few-sessions", "unexplained-failures"},
+    }
+    assert [verdicts[d]["reports"] for d in ("example.com", "example.org", "example.net", "example.edu")] == [2, 3, 0, 2]
+    for domain, verdict in verdicts.items():
+        alone = run_cli(*ready[:1], write_reports(tmp_path / domain, only(domain, docs)), *ready[1:], "--domain", domain)
+        assert json.loads(alone.out)["readiness"] == [verdict], domain
+
+
 @pytest.mark.parametrize("args", [["--window-days", "1000000000"], ["--window-days", "1000000"], ["--until", "0001-01-05"]])
 def test_a_window_before_year_1_is_a_usage_error(tmp_path, args):
     (tmp_path / "mta-sts.yml").write_text(CONFIG)
@@ -230,6 +314,43 @@ def test_promote_refuses_when_reports_say_not_ready_and_force_overrides_loudly(t
     forced = run_cli("promote", "-c", path, folder, "--force")
     assert forced.code == 0 and "WARNING: --force: promoting although the TLS reports say not ready" in forced.err
     only_mode_line_changed(CONFIG, path.read_text(), {4})
+
+
+def _days_ago(days: int) -> dt.date:
+    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)
+
+
+_TWO_SENDERS = [report("google", RECENT, ok=15), report("microsoft", RECENT, ok=10)]  # 25 sessions
+_ONE_SENDER = [report("google", RECENT, ok=3)]
+_TEN_DAYS_AGO = [report("google", _days_ago(10)), report("microsoft", _days_ago(10), ok=10)]
+_TWENTY_DAYS_AGO = [report("google", _days_ago(20)), report("microsoft", _days_ago(20), ok=10)]
+PROMOTE_OPTIONS = [
+    ("defaults", _TWO_SENDERS, [], set()),
+    ("more-organisations", _TWO_SENDERS, ["--min-organisations", "3"], {"few-organisations"}),
+    ("more-sessions", _TWO_SENDERS, ["--min-sessions", "26"], {"few-sessions"}),
+    ("just-enough-sessions", _TWO_SENDERS, ["--min-sessions", "25"], set()),
+    ("one-sender-by-default", _ONE_SENDER, [], {"few-organisations", "few-sessions"}),
+    ("one-sender-allowed", _ONE_SENDER, ["--min-organisations", "1", "--min-sessions", "3"], set()),
+    ("in-the-default-window", _TEN_DAYS_AGO, [], set()),
+    ("a-shorter-window", _TEN_DAYS_AGO, ["--window-days", "7"], {"no-reports"}),
+    ("before-the-default-window", _TWENTY_DAYS_AGO, [], {"no-reports"}),
+    ("a-longer-window", _TWENTY_DAYS_AGO, ["--window-days", "30"], set()),
+]
+
+
+@pytest.mark.parametrize(("name", "docs", "args", "reasons"), PROMOTE_OPTIONS, ids=[o[0] for o in PROMOTE_OPTIONS])
+def test_promote_judges_by_its_window_and_thresholds(tmp_path, name, docs, args, reasons):
+    """--window-days, --min-organisations and --min-sessions reach promote's
+    verdict: each turns reports that are ready under the defaults into
+    reports that are not, or the other way round."""
+    result, path = _promote(tmp_path, CONFIG, write_reports(tmp_path / "r", docs), *args)
+    found = {code for code in re.findall(r"\[([a-z-]+)\]", result.out)}
+    assert found == reasons, result.output
+    if reasons:
+        assert result.code == 1 and "example.com: not ready to enforce" in result.out and path.read_text() == CONFIG, result.output
+    else:
+        assert result.code == 0 and "example.com: ready to enforce" in result.out, result.output
+        only_mode_line_changed(CONFIG, path.read_text(), {4})
 
 
 def test_promote_without_reports_needs_force(tmp_path):
@@ -332,6 +453,51 @@ def test_promote_changes_only_the_mode_value_of_any_yaml_the_config_reader_takes
     result, path = _promote(tmp_path, config, "--force")
     assert result.code == 0, result.output
     assert path.read_bytes().decode() == config.replace("testing", "enforce")
+
+
+def test_promote_reads_and_composes_the_config_once(tmp_path, monkeypatch):
+    """The config judged is the text edited: read from disk once, composed
+    once, and the edited text composed once more to check it."""
+    import builtins
+    import io
+
+    import yaml
+
+    path = _write(tmp_path / "mta-sts.yml", CONFIG)
+    opened, composed = [], []
+    real_open, real_compose = io.open, yaml.compose
+
+    def counting_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and os.fspath(file) == os.fspath(path):
+            opened.append(args[0] if args else kwargs.get("mode", "r"))
+        return real_open(file, *args, **kwargs)
+
+    def counting_compose(stream, *args, **kwargs):
+        composed.append(stream)
+        return real_compose(stream, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    monkeypatch.setattr(io, "open", counting_open)
+    monkeypatch.setattr(yaml, "compose", counting_compose)
+    result = run_cli("promote", "-c", path, "--force")
+    assert result.code == 0, result.output
+    assert opened == ["rb"]
+    assert composed == [CONFIG, CONFIG.replace("mode: testing", "mode: enforce")]
+
+
+@pytest.mark.parametrize(
+    ("config", "message", "line"),
+    [
+        (CONFIG + "pages:\n  deploy: branch\n  colour: blue\n", "pages.colour: unknown key", 11),
+        (CONFIG.replace("max_age: 1w", "max_age: 2y"), "policy.max_age:", 8),
+        (CONFIG + "domain: example.org\n", "domain: duplicate key", 9),
+    ],
+    ids=["unknown-key", "bad-value", "duplicate-key"],
+)
+def test_promote_of_an_invalid_config_names_the_field_the_file_and_the_line_and_changes_nothing(tmp_path, config, message, line):
+    result, path = _promote(tmp_path, config, "--force")
+    assert result.code == 2 and message in result.err and f"({path}:{line})" in result.err, result.output
+    assert "Traceback" not in result.output and path.read_text() == config
 
 
 def _write(path: Path, text: str) -> Path:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.errors import UsageError
-from generator.reports.parse import MalformedReport, Report, parse_json
+from generator.reports.parse import MalformedReport, Report, parse_json, utc_datetime
 from generator.reports.sources import InputError, Item, Payload, Skipped, decompress, read_file
 
 
@@ -26,18 +26,26 @@ class Period:
 
 
 def parse_bound(text: str, option: str, *, end: bool = False) -> dt.datetime:
-    """A --since/--until value: a date (a whole UTC day; ``end`` takes the
-    day's end) or an ISO 8601 date-time (UTC when it names no zone)."""
+    """A --since/--until value, read as report dates are (:func:`utc_datetime`)
+    but for one rule they do not need: a bare date (2026-11-01, 20261101,
+    2026-W44-7) is a whole UTC day, so as an ``end`` it means the next
+    midnight; `--until 2026-11-30` takes in the 30th. A report's date range
+    names both its ends, so its dates need no such reading."""
     try:
-        if len(text) == 10:
-            day = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
-            return day + dt.timedelta(days=1) if end else day
-        moment = dt.datetime.fromisoformat(text)
-        return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+        moment = utc_datetime(text)
+        return moment + dt.timedelta(days=1) if end and _is_date(text) else moment
     except ValueError:
         raise UsageError(f"{option} {text!r} is not a date (2026-11-01) or a date-time (2026-11-01T12:00:00Z)") from None
     except OverflowError:  # the day after 9999-12-31, or year 1 east of UTC
         raise UsageError(f"{option} {text!r} is out of range (years 1 to 9999, in UTC)") from None
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass

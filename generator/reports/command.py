@@ -97,4 +97,4 @@ def select_domains(config: Config, names: Sequence[str]) -> list[DomainConfig]:
 
 
 def verdicts(domains: Sequence[DomainConfig], collection: Collection, until: dt.datetime, criteria: Criteria) -> list[Readiness]:
-    return [readiness(d.domain, d.policy.mx, collection.reports, until, criteria, len(collection.errors)) for d in domains]
+    return readiness({d.domain: d.policy.mx for d in domains}, collection.reports, until, criteria, len(collection.errors))

@@ -111,19 +111,30 @@ def _count(value: object, where: str) -> int:
     return number
 
 
+def utc_datetime(text: str) -> dt.datetime:
+    """The one reading of a date-time here, for report dates and the
+    command line's bounds alike: ISO 8601, of which RFC 3339 is a profile
+    (``Z`` or ``z`` for UTC; ``T``, ``t`` or a space before the time), with
+    no zone meaning UTC (Microsoft's reports omit it), a bare date meaning
+    its midnight, surrounding blanks ignored; the result in UTC.
+
+    Raise :class:`ValueError` for anything else, :class:`OverflowError`
+    when the time in UTC falls outside years 1 to 9999.
+    """
+    text = text.strip()
+    # fromisoformat takes "Z" but not the "z" RFC 3339 §5.6 also allows.
+    parsed = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("z") else text)
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+
 def parse_datetime(value: object, where: str) -> dt.datetime:
-    """RFC 3339 as senders write it; no zone means UTC (Microsoft omits it)."""
+    """A report's date-time (:func:`utc_datetime`), or :class:`MalformedReport`."""
     if not isinstance(value, str):
         raise MalformedReport(f"{where}: expected a date-time, got {value!r:.40}")
-    text = value.strip()
     try:
-        parsed = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "zZ" and text else text)
+        return utc_datetime(value)
     except ValueError:
         raise MalformedReport(f"{where}: {value!r:.40} is not a date-time (e.g. 2026-11-01T00:00:00Z)") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    try:
-        return parsed.astimezone(dt.UTC)
     except OverflowError:  # year 1 east of UTC, year 9999 west of it
         raise MalformedReport(f"{where}: {value!r:.40} is out of range") from None
 

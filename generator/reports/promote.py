@@ -1,14 +1,15 @@
 """`promote`: change ``mode: testing`` to ``mode: enforce`` in mta-sts.yml,
 and nothing else.
 
-The mode's scalar is found by the config reader's own composer
-(:func:`generator.yamlsource.compose_text`, so any YAML ``validate`` takes
-is taken here too; its marks count characters), and only the word
-``testing`` in its span is replaced: quotes, tags, anchors and block
-indicators stay, as do comments, order, spacing and line ends, byte for
-byte. The result is loaded again and must differ from the old config in
-exactly the promoted domains' modes before it is written (atomically, in
-place).
+The config is read once (:func:`read`): the same text and node tree give
+the config that is validated and judged, and the place of each mode's
+scalar. That tree comes from the config reader's own composer (so any YAML
+``validate`` takes is taken here too; its marks count characters), and only
+the word ``testing`` in the scalar's span is replaced: quotes, tags, anchors
+and block indicators stay, as do comments, order, spacing and line ends,
+byte for byte. The result is loaded again and must differ from the old
+config in exactly the promoted domains' modes before it is written
+(atomically, in place).
 """
 
 from __future__ import annotations
@@ -22,9 +23,30 @@ from pathlib import Path
 
 import yaml
 
-from generator.config import Config, DomainConfig, loads
+from generator.config import Config, DomainConfig, loads, loads_with_nodes
 from generator.errors import BuildError, ConfigError, UsageError
-from generator.yamlsource import Source, compose_text
+from generator.yamlsource import read_text
+
+
+@dataclass(frozen=True)
+class Current:
+    """The config as it is: its text, the node tree of that text, and the
+    config validated from that same tree."""
+
+    path: Path
+    text: str
+    root: yaml.Node
+    config: Config
+
+
+def read(path: Path) -> Current:
+    """Read and validate the config at ``path``; raise :class:`ConfigError`
+    as :func:`generator.config.load` does."""
+    text = read_text(str(path))  # decoded as it is: a CRLF stays a CRLF
+    # libyaml's marks leave out a byte order mark; the pure-Python reader's
+    # count it. Without it, both count characters from the same place.
+    config, root = loads_with_nodes(text.removeprefix("\ufeff"), str(path))
+    return Current(path, text, root, config)
 
 
 @dataclass(frozen=True)
@@ -54,21 +76,14 @@ def _mode_nodes(root: yaml.Node, config: Config) -> tuple[dict[str, yaml.ScalarN
     return own, _child(_child(_child(root, "defaults"), "policy"), "mode")
 
 
-def plan(path: Path, config: Config, targets: list[DomainConfig]) -> Promotion:
-    """The promoted config, or :class:`UsageError` saying why it cannot be made.
-
-    ``config`` is ``path`` as :func:`generator.config.load` read it.
-    """
-    text = path.read_bytes().decode("utf-8")  # bytes: read_text would turn CRLF into LF
+def plan(current: Current, targets: list[DomainConfig]) -> Promotion:
+    """The promoted config, or :class:`UsageError` saying why it cannot be made."""
+    path, text, config = current.path, current.text, current.config
     not_testing = [f"{d.domain} is in mode {d.policy.mode}" for d in targets if d.policy.mode != "testing"]
     if not_testing:
         raise UsageError(f"{path}: {'; '.join(not_testing)}, not testing: promote moves a domain from testing to enforce")
-    # libyaml's marks leave out a byte order mark; the pure-Python reader's
-    # count it. Without it, both count characters from the same place.
-    body = text.removeprefix("\ufeff")
-    offset = len(text) - len(body)
-    root = compose_text(body, Source(str(path)))
-    own, default = _mode_nodes(root, config)
+    offset = len(text) - len(text.removeprefix("\ufeff"))  # the marks' count starts after a byte order mark
+    own, default = _mode_nodes(current.root, config)
     names = {d.domain for d in targets}
     nodes: dict[int, yaml.ScalarNode] = {}
     for domain in targets:

@@ -1,4 +1,4 @@
-"""The enforce-readiness verdict for one policy domain.
+"""The enforce-readiness verdict of each policy domain.
 
 The window is the ``days`` before ``until`` (default: 14 days up to now).
 Over the reports whose date range overlaps it, a domain is ready to move
@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from generator.errors import UsageError
 from generator.names import mx_matches
 from generator.reports.advice import advice
 from generator.reports.collect import Period
-from generator.reports.parse import DANE_FAILURES, NEGOTIATION_FAILURES, STS_FAILURES, Report
+from generator.reports.parse import DANE_FAILURES, NEGOTIATION_FAILURES, STS_FAILURES, PolicyResult, Report
 
 DEFAULT_DAYS = 14
 DEFAULT_MIN_ORGANISATIONS = 2
@@ -78,11 +78,25 @@ def window(until: dt.datetime, days: int) -> Period:
         raise UsageError(f"--window-days {days} before {until:%Y-%m-%d} reaches before year 1") from None
 
 
-def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], until: dt.datetime,
-              criteria: Criteria = Criteria(), unreadable: int = 0) -> Readiness:
-    """Decide whether ``domain`` (whose policy lists ``patterns``) may enforce;
-    ``unreadable``: how many inputs could not be read."""
+def readiness(domains: Mapping[str, Sequence[str]], reports: Iterable[Report], until: dt.datetime,
+              criteria: Criteria = Criteria(), unreadable: int = 0) -> list[Readiness]:
+    """Decide for each of ``domains`` (each with the MX patterns its policy
+    lists) whether it may enforce; ``unreadable``: how many inputs could not
+    be read. The reports are walked once, each policy result filed under its
+    domain: the cost grows with reports plus domains, not their product."""
     period = window(until, criteria.days)
+    results: dict[str, list[tuple[Report, PolicyResult]]] = {domain: [] for domain in domains}
+    for report in reports:
+        if period.overlaps(report):
+            for policy in report.policies:
+                if policy.domain in results:
+                    results[policy.domain].append((report, policy))
+    return [_verdict(domain, patterns, results[domain], period, until, criteria, unreadable) for domain, patterns in domains.items()]
+
+
+def _verdict(domain: str, patterns: Sequence[str], results: Sequence[tuple[Report, PolicyResult]], period: Period,
+             until: dt.datetime, criteria: Criteria, unreadable: int) -> Readiness:
+    """One domain's verdict over its policy results in the window."""
     organisations: set[str] = set()
     report_keys: set[tuple[str, str]] = set()
     sts_sessions = 0
@@ -92,34 +106,29 @@ def readiness(domain: str, patterns: Sequence[str], reports: Iterable[Report], u
     policy_failures: dict[str, int] = defaultdict(int)
     unknown: dict[str, int] = defaultdict(int)
     undetailed = 0
-    for report in reports:
-        if not period.overlaps(report):
+    for report, policy in results:
+        organisations.add(report.organization)
+        report_keys.add(report.key)
+        if policy.policy_type == "sts":
+            sts_sessions += policy.successful + policy.failed
+        if policy.policy_type not in _DECIDING_TYPES:
             continue
-        for policy in report.policies:
-            if policy.domain != domain:
+        # Details may add up to more than the total (one session, several
+        # reasons; RFC 8460 §4.3), never rightly to less.
+        undetailed += max(0, policy.failed - sum(detail.sessions for detail in policy.failures))
+        for detail in policy.failures:
+            if detail.result_type in STS_FAILURES:
+                policy_failures[detail.result_type] += detail.sessions
+            elif detail.result_type in DANE_FAILURES:
                 continue
-            organisations.add(report.organization)
-            report_keys.add(report.key)
-            if policy.policy_type == "sts":
-                sts_sessions += policy.successful + policy.failed
-            if policy.policy_type not in _DECIDING_TYPES:
-                continue
-            # Details may add up to more than the total (one session, several
-            # reasons; RFC 8460 §4.3), never rightly to less.
-            undetailed += max(0, policy.failed - sum(detail.sessions for detail in policy.failures))
-            for detail in policy.failures:
-                if detail.result_type in STS_FAILURES:
-                    policy_failures[detail.result_type] += detail.sessions
-                elif detail.result_type in DANE_FAILURES:
-                    continue
-                elif detail.result_type not in NEGOTIATION_FAILURES:
-                    unknown[detail.result_type] += detail.sessions
-                elif detail.receiving_mx_hostname is None:
-                    unnamed[detail.result_type] += detail.sessions
-                elif any(mx_matches(p, detail.receiving_mx_hostname) for p in patterns):
-                    listed[(detail.receiving_mx_hostname, detail.result_type)] += detail.sessions
-                else:
-                    unlisted[(detail.receiving_mx_hostname, detail.result_type)] += detail.sessions
+            elif detail.result_type not in NEGOTIATION_FAILURES:
+                unknown[detail.result_type] += detail.sessions
+            elif detail.receiving_mx_hostname is None:
+                unnamed[detail.result_type] += detail.sessions
+            elif any(mx_matches(p, detail.receiving_mx_hostname) for p in patterns):
+                listed[(detail.receiving_mx_hostname, detail.result_type)] += detail.sessions
+            else:
+                unlisted[(detail.receiving_mx_hostname, detail.result_type)] += detail.sessions
     reasons: list[Reason] = []
     span = f"in the {criteria.days} days to {until:%Y-%m-%d %H:%M} UTC"
     if not report_keys:
