@@ -135,6 +135,23 @@ def test_named_takes_updates_signed_with_its_key_only(tmp_path: Path) -> None:
         assert set(server.transfer("example.com")) - set(before) == {("www.example.com.", 300, "A", "192.0.2.80")}
 
 
+def test_named_tries_another_port_when_the_probed_one_is_taken_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between the free-port probe and named binding the port, any process
+    (a resolver's UDP socket) may take it: named then exits, and start_named
+    must try another port rather than fail the test."""
+    tools.require_tool("named")
+    from tests.support import bind_server
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("0.0.0.0", 0))
+        lost = taken.getsockname()[1]
+        probes = iter([lost, bind_server._free_port()])
+        monkeypatch.setattr(bind_server, "_free_port", lambda: next(probes))
+        with start_named({"example.com": minimal_zone("example.com")}, tmp_path, TsigKey.random()) as server:
+            assert server.port != lost
+            assert server.answers("example.com")
+
+
 def test_blackhole_dns_never_answers() -> None:
     with blackhole_dns() as server:
         query = dns.message.make_query("example.com", "TXT")
