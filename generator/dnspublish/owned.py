@@ -70,7 +70,7 @@ class Owned:
         return self.tag is None or has_tag(value, self.tag)
 
     def share(self, current: RecordSet | None) -> Share:
-        """``current`` (None: absent) split by ownership, once."""
+        """``current`` (None: absent) split by ownership."""
         values = current.values if current else ()
         return Share(current.ttl if current else None,
                      tuple(v for v in values if self.claims(v)), tuple(v for v in values if not self.claims(v)))
