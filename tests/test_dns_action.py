@@ -81,10 +81,13 @@ def test_readme_dns_job_added_to_the_template_workflow_passes_the_schema_and_ziz
 
 
 def _provider_wheel(directory: Path) -> Path:
-    """A wheel standing in for an octoDNS provider package on PyPI."""
+    """A wheel standing in for an octoDNS provider package on PyPI; its
+    provider is octoDNS's YAML provider under another name."""
     source = directory / "source"
     (source / "octodns_standin").mkdir(parents=True)
-    (source / "octodns_standin" / "__init__.py").write_text("")
+    (source / "octodns_standin" / "__init__.py").write_text(
+        "from octodns.provider.yaml import YamlProvider\n\n\nclass StandinProvider(YamlProvider):\n    pass\n"
+    )
     (source / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
         '[project]\nname = "octodns-standin"\nversion = "1.0"\ndependencies = ["octodns>=1.22"]\n'
@@ -129,6 +132,35 @@ def test_dns_requirements_install_only_files_with_their_hash(tmp_path, action_di
     else:
         assert run.returncode != 0 and "### DNS records" not in run.summary, run.log
         assert "hash" in run.log.lower(), run.log
+
+
+def test_dns_packages_installs_the_provider_by_name_and_dns_uses_it(tmp_path, action_dir):
+    """The unpinned path, offline: pip finds the package by name where a
+    runner's pip.conf could point (PIP_FIND_LINKS here), and `dns` then
+    reads the zone through the provider class it ships."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _provider_wheel(wheels)
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    config = (f"domain: example.com\npolicy:\n  mx: [mx1.example.com]\ntlsrpt:\n  rua: ['mailto:tls@example.com']\n"
+              f"dns:\n  provider:\n    class: octodns_standin.StandinProvider\n    directory: {zones}\n    escaped_semicolons: true\n")
+    (workspace / "mta-sts.yml").write_text(config)
+    # The id is already live, so diff fetches no policy.
+    (zones / "example.com.yaml").write_text(f"_mta-sts:\n  type: TXT\n  value: v=STSv1\\; id={loads(config).domains[0].id}\n")
+    python = fresh_python(tmp_path / "python")
+
+    run = run_composite(action_dir, {"dns": "diff", "dns-packages": "octodns-standin"}, workspace, python, tmp_path / "runner-temp",
+                        pip_env=OFFLINE_PIP | {"PIP_FIND_LINKS": str(wheels)})
+
+    assert run.returncode == 0, run.log
+    assert [c for c in workflow_commands(run.log) if c.startswith("::warning::")] == [
+        "::warning::dns-packages are installed unpinned, at whatever version PyPI serves today; pin them with hashes in a dns-requirements file instead"]
+    assert "mta-sts-pages dns diff, exit 1" in run.summary, run.log
+    assert "example.com: 1 change pending (zone example.com, octodns_standin.StandinProvider)" in run.summary
+    assert '+ _smtp._tls.example.com. 3600 TXT "v=TLSRPTv1; rua=mailto:tls@example.com"' in run.summary
 
 
 def test_dns_report_cannot_forge_commands_or_close_its_block(tmp_path, action_dir):

@@ -164,6 +164,38 @@ def test_a_stale_live_policy_holds_the_id_back_and_the_rest_goes_out(setup):
     assert (set(setup.zone()) - after) == {row("_mta-sts", "TXT", f'"v=STSv1; id={loads(setup.config.read_text()).domains[0].id}"')}
 
 
+def test_nameserver_is_where_the_policy_host_is_looked_up(setup, dns_server_factory):
+    """--nameserver: the policy check before a new id goes out looks the
+    policy host up at that server (NSD here, holding the domain as the
+    world sees it), not at the system's resolver; --connect-to keeps the
+    name and changes only the port."""
+    domain = setup.write()
+    setup.serve(domain)
+    world = dns_server_factory({ZONE: minimal_zone(ZONE, f"mta-sts IN A {setup.web.host}\n")})
+    before = setup.zone()
+
+    def dns(verb: str, nameserver: str):
+        return run_cli("dns", verb, "-c", setup.config, "--nameserver", nameserver, "--ca-file", setup.web.ca_pem_path,
+                       "--connect-to", f"{HOST}:443::{setup.web.port}", "--timeout", "10")
+
+    # BIND's zone has no address for the policy host: the id waits.
+    unresolved = dns("diff", setup.named.address)
+    assert unresolved.code == 1, unresolved.output
+    assert "the new _mta-sts id waits for the new policy" in unresolved.out and 'stays "v=STSv1; id=old1"' in unresolved.out
+
+    diff = dns("diff", world.address)
+    assert diff.code == 1, diff.output
+    assert "3 changes pending (" in diff.out, diff.out
+    assert f'~ _mta-sts.{ZONE}. TXT "v=STSv1; id=old1" -> "v=STSv1; id={domain.id}"' in diff.out
+    assert setup.zone() == before
+
+    applied = dns("apply", world.address)
+    assert applied.code == 0, applied.output
+    assert before - setup.zone() == {row("_mta-sts", "TXT", '"v=STSv1; id=old1"')}
+    assert row("_mta-sts", "TXT", f'"v=STSv1; id={domain.id}"') in setup.zone()
+    assert [r.sni for r in setup.web.requests] == [HOST, HOST]
+
+
 def test_nothing_is_published_before_the_policy_is_served(setup):
     domain = setup.write()
     before = setup.zone()

@@ -21,6 +21,8 @@ from generator.dnspublish.owned import (
     desired_sets,
     has_tag,
     owned_records,
+    planned,
+    shares,
     unsafe,
 )
 from tests.support.cli import run_cli
@@ -72,7 +74,7 @@ def test_desired_sets_keep_other_values_and_ttls():
         ("_mta-sts.mail", "TXT"): RecordSet("_mta-sts.mail", "TXT", 60, ("v=STSv1; id=a", "v=STSv1; id=b", "keep=1")),
         ("_smtp._tls.mail", "SPF"): RecordSet("_smtp._tls.mail", "SPF", 60, ("v=spf1 -all",)),
     }
-    wanted = desired_sets(existing, owned)
+    wanted = desired_sets(owned, shares(existing, owned))
     sts = owned[0]
     assert wanted[("_mta-sts.mail", "TXT")] == RecordSet("_mta-sts.mail", "TXT", 60, tuple(sorted(("keep=1", sts.value))))
     assert wanted[("_smtp._tls.mail", "TXT")].ttl == 3600
@@ -105,7 +107,8 @@ def test_conflicts_name_cname_clashes():
     ids=["other-record", "delete", "unowned-value-dropped", "owned-value-replaced", "cname-created"],
 )
 def test_unsafe_plan_changes_are_refused(change, reason):
-    found = unsafe(change, owned_records(domain()))
+    [change_to_make] = planned([change], owned_records(domain()))
+    found = unsafe(change_to_make)
     assert (found is None) if reason is None else (reason in found), found
 
 

@@ -10,7 +10,6 @@ import dataclasses
 import json
 import os
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from tests.support.github import (
     JobRunner,
     action_checkout,
     fresh_python,
+    gh_on_path,
     project_wheel,
     readme_workflow,
     run_job,
@@ -55,7 +55,6 @@ monitor:
   schedule: "5 4 * * 1-5"
   label: "mta-sts: health"
 """
-FAKE_GH = Path(__file__).resolve().parent / "support" / "fake_gh.py"
 BUILT = loads(CONFIG).domains[0]
 
 
@@ -63,15 +62,6 @@ BUILT = loads(CONFIG).domains[0]
 def tools(tmp_path_factory):
     base = tmp_path_factory.mktemp("runner")
     return action_checkout(base / "action"), project_wheel(base / "wheels"), fresh_python(base / "python")
-
-
-def _gh_on_path(folder: Path) -> Path:
-    """A `gh` executable that runs the recording stand-in."""
-    folder.mkdir()
-    gh = folder / "gh"
-    gh.write_text(f"#!/bin/sh\nexec {sys.executable} {FAKE_GH} \"$@\"\n")
-    gh.chmod(0o755)
-    return folder
 
 
 @dataclass
@@ -108,7 +98,7 @@ def scheduler(tmp_path, tools, dns_server_factory, tls_server_factory) -> Schedu
     https = tls_server_factory()
     state = tmp_path / "gh-state.json"
     runner = JobRunner(
-        python_bin=python_bin, action_dir=action_dir, wheels=wheels, path=[_gh_on_path(tmp_path / "bin")],
+        python_bin=python_bin, action_dir=action_dir, wheels=wheels, path=[gh_on_path(tmp_path / "bin")],
         env={
             "FAKE_GH_STATE": str(state),
             "MTA_STS_PAGES_NAMESERVER": nsd.address,
@@ -228,7 +218,7 @@ def test_gh_failures_are_errors_that_name_gh(tmp_path, monkeypatch):
     report = DomainReport(DOMAIN, [error(codes.POLICY_NOT_FOUND, "404")])
     monkeypatch.setenv("FAKE_GH_STATE", str(tmp_path / "state.json"))
     monkeypatch.delenv("GH_TOKEN", raising=False)
-    gh = Gh(str(_gh_on_path(tmp_path / "bin") / "gh"))
+    gh = Gh(str(gh_on_path(tmp_path / "bin") / "gh"))
     with pytest.raises(GhError, match="gh label list failed .exit 4.: To use GitHub CLI in a GitHub Actions workflow, set the GH_TOKEN"):
         sync(report, None, None, gh, "mta-sts")
     with pytest.raises(GhError, match="no-such-gh not found: the monitor needs the GitHub CLI"):
@@ -247,7 +237,7 @@ def test_each_domain_of_a_config_keeps_its_issue_under_its_own_label(tmp_path, m
     monkeypatch.setenv("GH_REPO", "example-org/policies")
     # Nothing listens on port 1: every lookup fails at once, so every domain needs action.
     options = make_options(nameservers=["127.0.0.1:1"], ca_file=None, connect_to=[], timeout=5, concurrency=3, smtp=False)
-    gh = Gh(str(_gh_on_path(tmp_path / "bin") / "gh"))
+    gh = Gh(str(gh_on_path(tmp_path / "bin") / "gh"))
 
     synced = monitor([Target(d.domain, d) for d in config.domains], options, gh)
 
@@ -292,7 +282,7 @@ def test_a_duplicate_issue_is_closed_pointing_to_the_one_kept(tmp_path, monkeypa
     monkeypatch.setenv("GH_TOKEN", "token")
     monkeypatch.setenv("GH_REPO", "example-org/policies")
     options = make_options(nameservers=["127.0.0.1:1"], ca_file=None, connect_to=[], timeout=5, concurrency=1, smtp=False)
-    gh = Gh(str(_gh_on_path(tmp_path / "bin") / "gh"))
+    gh = Gh(str(gh_on_path(tmp_path / "bin") / "gh"))
     targets = [Target(d.domain, d) for d in config.domains]
 
     [synced] = monitor(targets, options, gh)
@@ -325,7 +315,7 @@ def test_an_existing_label_is_used_as_its_owners_left_it(tmp_path, monkeypatch, 
     monkeypatch.setenv("FAKE_GH_STATE", str(state))
     monkeypatch.setenv("GH_TOKEN", "token")
     monkeypatch.setenv("GH_REPO", "example-org/policies")
-    gh = Gh(str(_gh_on_path(tmp_path / "bin") / "gh"))
+    gh = Gh(str(gh_on_path(tmp_path / "bin") / "gh"))
 
     done = sync(DomainReport("a.test", [error(codes.POLICY_NOT_FOUND, "404")]), None, None, gh, "ops")
 

@@ -22,10 +22,10 @@ import dns.update
 import pytest
 
 from tests.support import tools
-from tests.support.bad_dns import blackhole_dns, servfail_dns, truncating_dns
+from tests.support.bad_dns import ScriptedDns, blackhole_dns, servfail_dns, truncating_dns, zone_answer
 from tests.support.bind_server import TsigKey, start_named
 from tests.support.certs import NEAR_EXPIRY_DAYS, CertKind, LocalCA
-from tests.support.dns_server import ZoneError, minimal_zone, start_nsd
+from tests.support.dns_server import NsdServer, ZoneError, minimal_zone, start_nsd
 from tests.support.fixtures import DnsServerFactory, SmtpServerFactory, TlsServerFactory
 from tests.support.smtp_server import SmtpServer
 from tests.support.tls_server import POLICY_LIMIT, Mode, Route, TlsServer
@@ -133,6 +133,37 @@ def test_named_takes_updates_signed_with_its_key_only(tmp_path: Path) -> None:
         assert server.transfer("example.com") == before
         assert update(key.secret) == dns.rcode.NOERROR
         assert set(server.transfer("example.com")) - set(before) == {("www.example.com.", 300, "A", "192.0.2.80")}
+
+
+def test_named_tries_another_port_when_the_probed_one_is_taken_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between the free-port probe and named binding the port, any process
+    (a resolver's UDP socket) may take it: named then exits, and start_named
+    must try another port rather than fail the test."""
+    tools.require_tool("named")
+    from tests.support import bind_server
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("0.0.0.0", 0))
+        lost = taken.getsockname()[1]
+        probes = iter([lost, bind_server._free_port()])
+        monkeypatch.setattr(bind_server, "_free_port", lambda: next(probes))
+        with start_named({"example.com": minimal_zone("example.com")}, tmp_path, TsigKey.random()) as server:
+            assert server.port != lost
+            assert server.answers("example.com")
+
+
+def test_the_start_up_probe_skips_a_late_answer_to_an_earlier_probe(tmp_path: Path) -> None:
+    """A probe that timed out may be answered after all, at a source port a
+    later probe gets again: that probe skips the stray answer."""
+    soa = zone_answer(minimal_zone("example.com"), "example.com")
+
+    def late_then_due(query: dns.message.Message, over_tcp: bool) -> list[bytes]:
+        earlier = dns.message.make_query("example.com", "SOA", id=(query.id + 1) % 65536)
+        return [dns.message.make_response(earlier).to_wire(), soa(query, over_tcp).to_wire()]
+
+    with ScriptedDns(late_then_due) as server:
+        assert NsdServer(None, server.port, tmp_path).answers("example.com")
+        assert server.errors == []
 
 
 def test_blackhole_dns_never_answers() -> None:

@@ -22,11 +22,12 @@ from generator.dnspublish import octo
 from generator.dnspublish.order import served_policy
 from generator.dnspublish.owned import (
     Owned,
-    SetChange,
-    claimed,
+    Planned,
     conflicts,
     desired_sets,
     owned_records,
+    planned,
+    shares,
     sts_record,
     unsafe,
 )
@@ -83,7 +84,8 @@ def _domain(domain: DomainConfig, *, apply: bool, force: bool, options: CheckOpt
         raise DnsError("; ".join(problems))
 
     sts = sts_record(owned)
-    live = claimed(existing, sts)
+    current = shares(existing, owned)
+    live = current[sts.key].mine
     held = None
     if live != (sts.value,):
         if force:
@@ -95,8 +97,9 @@ def _domain(domain: DomainConfig, *, apply: bool, force: bool, options: CheckOpt
             held = None if served.ok else served.detail
     publish = [o for o in owned if not (held is not None and o is sts)]
 
-    plan, changes = octo.plan_zone(provider, zone, desired_sets(existing, publish))
-    reasons = [r for r in (unsafe(c, publish) for c in changes) if r]
+    plan, set_changes = octo.plan_zone(provider, zone, desired_sets(publish, current))
+    changes = planned(set_changes, publish)
+    reasons = [r for r in map(unsafe, changes) if r]
     if reasons:
         listed = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
         raise DnsError(f"refusing octoDNS's plan for {dns.zone}: {listed}. A provider that writes whole zones "
@@ -111,7 +114,7 @@ def _domain(domain: DomainConfig, *, apply: bool, force: bool, options: CheckOpt
     waits = "; the new _mta-sts id waits for the new policy" if held is not None else ""
     out.write(f"{domain.domain}: {_count(len(changes))} {'to make' if apply else 'pending'}{waits} ({where})\n")
     for change in changes:
-        out.write(describe(change, publish) + "\n")
+        out.write(describe(change) + "\n")
     if held is not None:
         out.write(_held(domain, sts, live, held))
     unseen: list[str] = []
@@ -141,11 +144,10 @@ def _shown(values) -> str:
     return ", ".join(f'"{v}"' for v in values) if values else "(none)"
 
 
-def describe(change: SetChange, owned: list[Owned]) -> str:
+def describe(planned_change: Planned) -> str:
     """One change as the owned values before and after; other values at the name are not shown (they stay)."""
-    record = next(o for o in owned if o.key == (change.name, change.type))
-    before = [v for v in change.before.values if record.claims(v)] if change.before else []
-    after = [v for v in change.after.values if record.claims(v)]
+    change, record = planned_change.change, planned_change.record
+    before, after = planned_change.before.mine, planned_change.after.mine
     name = f"{record.fqdn}."
     if change.type == "TXT":
         before_text, after_text = _shown(before), _shown(after)

@@ -41,6 +41,17 @@ class RecordSet:
 
 
 @dataclass(frozen=True)
+class Share:
+    """A record set at an owned name and type, its values split: this tool's
+    (``mine``) and everyone else's (``others``, which stay). ``ttl`` None: no
+    such set."""
+
+    ttl: int | None = None
+    mine: tuple[str, ...] = ()
+    others: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Owned:
     """One record this tool publishes; ``tag``: the values it owns at that
     name and type are those with this tag; None: the whole record set."""
@@ -58,6 +69,12 @@ class Owned:
     def claims(self, value: str) -> bool:
         return self.tag is None or has_tag(value, self.tag)
 
+    def share(self, current: RecordSet | None) -> Share:
+        """``current`` (None: absent) split by ownership."""
+        values = current.values if current else ()
+        return Share(current.ttl if current else None,
+                     tuple(v for v in values if self.claims(v)), tuple(v for v in values if not self.claims(v)))
+
 
 def owned_records(domain: DomainConfig) -> list[Owned]:
     """The records `records` prints for the domain, each with its share of its name."""
@@ -73,10 +90,9 @@ def sts_record(owned: list[Owned]) -> Owned:
     return next(o for o in owned if o.tag == STS_TAG)
 
 
-def claimed(existing: dict[tuple[str, str], RecordSet], owned: Owned) -> tuple[str, ...]:
-    """The values of ``owned``'s record set that are this tool's today."""
-    current = existing.get(owned.key)
-    return tuple(v for v in current.values if owned.claims(v)) if current else ()
+def shares(existing: dict[tuple[str, str], RecordSet], owned: list[Owned]) -> dict[tuple[str, str], Share]:
+    """Each owned record's set as the zone has it, split once per name."""
+    return {record.key: record.share(existing.get(record.key)) for record in owned}
 
 
 def conflicts(existing: dict[tuple[str, str], RecordSet], owned: list[Owned]) -> list[str]:
@@ -95,14 +111,15 @@ def conflicts(existing: dict[tuple[str, str], RecordSet], owned: list[Owned]) ->
     return problems
 
 
-def desired_sets(existing: dict[tuple[str, str], RecordSet], owned: list[Owned]) -> dict[tuple[str, str], RecordSet]:
-    """The record sets the owned records need: the values this tool does not
-    own kept as they are, the TTL kept where the set exists."""
+def desired_sets(owned: list[Owned], current: dict[tuple[str, str], Share]) -> dict[tuple[str, str], RecordSet]:
+    """The record sets the owned records need (``current``: their sets as
+    :func:`shares` split them): the values this tool does not own kept as
+    they are, the TTL kept where the set exists."""
     wanted = {}
     for record in owned:
-        current = existing.get(record.key)
-        kept = tuple(v for v in current.values if not record.claims(v)) if current else ()
-        wanted[record.key] = RecordSet(record.name, record.type, current.ttl if current else TTL, tuple(sorted((*kept, record.value))))
+        share = current[record.key]
+        ttl = TTL if share.ttl is None else share.ttl
+        wanted[record.key] = RecordSet(record.name, record.type, ttl, tuple(sorted((*share.others, record.value))))
     return wanted
 
 
@@ -116,18 +133,37 @@ class SetChange:
     after: RecordSet | None
 
 
-def unsafe(change: SetChange, owned: list[Owned]) -> str | None:
+@dataclass(frozen=True)
+class Planned:
+    """A change of octoDNS's plan, the owned record it is to (None: none of
+    them), and its sides split by that record's ownership, once."""
+
+    change: SetChange
+    record: Owned | None
+    before: Share
+    after: Share
+
+
+def planned(changes: list[SetChange], owned: list[Owned]) -> list[Planned]:
+    """octoDNS's changes, each with its owned record looked up and its sides split."""
+    by_key = {record.key: record for record in owned}
+    found = []
+    for change in changes:
+        record = by_key.get((change.name, change.type))
+        sides = (record.share(change.before), record.share(change.after)) if record else (Share(), Share())
+        found.append(Planned(change, record, *sides))
+    return found
+
+
+def unsafe(planned_change: Planned) -> str | None:
     """Why a planned change must not be made, or None: it must be to an owned
     record set, delete nothing, and keep every value this tool does not own."""
+    change = planned_change.change
     where = f"{change.name or '@'} {change.type}"
-    record = next((o for o in owned if o.key == (change.name, change.type)), None)
-    if record is None:
+    if planned_change.record is None:
         return f"it would change {where}, a record this tool does not own"
     if change.after is None:
         return f"it would delete {where}; this tool never deletes records"
-    if change.before is not None:
-        kept_before = sorted(v for v in change.before.values if not record.claims(v))
-        kept_after = sorted(v for v in change.after.values if not record.claims(v))
-        if kept_before != kept_after:
-            return f"it would change values of {where} that this tool does not own"
+    if change.before is not None and sorted(planned_change.before.others) != sorted(planned_change.after.others):
+        return f"it would change values of {where} that this tool does not own"
     return None

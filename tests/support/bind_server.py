@@ -28,6 +28,9 @@ from .tools import find_tool
 
 _BIND_ATTEMPTS = 5
 ALGORITHM = "hmac-sha256"
+# Signs that another process took the probed port before named bound it:
+# named 9.18 logs only that it cannot listen, then exits.
+_PORT_LOST = ("unable to listen on any configured interfaces", "address in use")
 
 class NamedError(RuntimeError):
     """named did not start or did not answer in time; the message holds its log."""
@@ -142,7 +145,7 @@ def _launch(named: str, workdir: Path, key: TsigKey, zone_files: Mapping[str, Pa
     exit_code = process.poll()
     server.stop()
     output = server.log()
-    if "address in use" in output.lower():
+    if any(sign in output.lower() for sign in _PORT_LOST):
         return None
     state = f"did not serve every zone within {timeout}s" if exit_code is None else f"exited with code {exit_code}"
     raise NamedError(f"named on {server.address} {state}:\n{output}")
