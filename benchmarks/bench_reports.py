@@ -92,6 +92,8 @@ def main() -> None:
         failed = write_reports(folder, args.reports, domains)
         size = sum(p.stat().st_size for p in folder.rglob("*.gz"))
         runs = [run_once(folder) for _ in range(args.runs)]
+        # The children's peak so far: the plain runs' own, before --ready's.
+        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         ready_runs = []
         if args.ready_domains:
             config = Path(tmp) / "mta-sts.yml"
@@ -109,10 +111,11 @@ def main() -> None:
         judged = {v["domain"]: v["reports"] for v in document["readiness"]}
         if len(judged) != domains or sum(judged.values()) != args.reports:
             sys.exit(f"wrong --ready result: {len(judged)} domains judged, {sum(judged.values())} reports counted")
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(summary_line(f"reports of {args.reports} gzipped reports ({size / 1024 / 1024:.1f} MiB) in {where}", runs, args.reports, peak_mib))
+    print(summary_line(f"reports of {args.reports} gzipped reports ({size / 1024 / 1024:.1f} MiB) over {domains} domain(s) in {where}",
+                       runs, args.reports, peak_mib))
     if ready_runs:
-        print(summary_line(f"reports --ready of {args.reports} reports over {domains} domains", ready_runs, args.reports, peak_mib))
+        ready_peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(summary_line(f"reports --ready of {args.reports} reports over {domains} domains", ready_runs, args.reports, ready_peak_mib))
 
 
 def summary_line(what: str, runs: list[tuple[float, float, float, dict]], reports: int, peak_mib: float) -> str:
