@@ -1,8 +1,9 @@
 """The README and docs/ against the code: the CLI and config references are
 generated from the current code, every command and parameter has help, the
 JSON keys documented are the ones the commands print, the editor and
-pre-commit instructions match what the project ships, and every relative
-link resolves."""
+pre-commit instructions match what the project ships, the reliability
+page's test counts are what pytest collects, and every relative link
+resolves."""
 
 from __future__ import annotations
 
@@ -212,3 +213,24 @@ def test_relative_links_resolve(path):
 def test_every_doc_is_linked_from_the_readme():
     linked = {(ROOT / link.partition("#")[0]).resolve() for link in relative_links(ROOT / "README.md")}
     assert [p.name for p in DOCS.glob("*.md") if p.resolve() not in linked] == []
+
+
+def _collected(*patterns: str) -> int:
+    files = sorted({str(p.relative_to(ROOT)) for pattern in patterns for p in ROOT.glob(pattern)})
+    assert files, patterns
+    run = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *files],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    found = re.search(r"^(\d+) tests? collected", run.stdout, re.MULTILINE)
+    assert run.returncode == 0 and found, run.stdout[-2000:] + run.stderr[-2000:]
+    return int(found.group(1))
+
+
+@pytest.mark.timeout(240)
+def test_reliability_counts_are_what_pytest_collects():
+    """docs/reliability.md names its test files and how many cases they hold."""
+    block = (DOCS / "reliability.md").read_text().partition("<!-- reliability-files:start -->")[2].partition("<!-- reliability-files:end -->")[0]
+    listed, _, rest = block.partition("`:")
+    files = listed.strip().strip("`").split()
+    main_count, reports_pattern, reports_count = re.search(r"\*\*(\d+)\*\* test cases; .*?`([^`]+)`: \*\*(\d+)\*\* more", rest, re.DOTALL).groups()
+    assert all((ROOT / f).is_file() for f in files), files
+    assert (_collected(*files), _collected(reports_pattern)) == (int(main_count), int(reports_count))
