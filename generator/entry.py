@@ -1,4 +1,6 @@
-"""The console script's entry point.
+"""The entry points: :func:`console` for the `mta-sts-pages` script and
+`python -m generator`, :func:`main` for a program that runs the CLI in its
+own process.
 
 `--version` is answered here, before the CLI framework is imported: Typer
 alone costs several times a bare interpreter start, and version probes (shell
@@ -11,17 +13,27 @@ import sys
 
 
 def main() -> None:
+    """Run the CLI in this process, as a program that embeds it would: the
+    caller keeps its own exit handlers and status (the CLI ends by raising
+    SystemExit, as Typer does)."""
     if sys.argv[1:] == ["--version"]:
         from generator import __version__
 
         print(f"mta-sts-pages {__version__}")
         return
-    _fewer_collections_at_start()
-    outcome = _end_without_teardown()
     from generator.cli import main as cli_main
 
+    cli_main()
+
+
+def console() -> None:
+    """The `mta-sts-pages` console script and `python -m generator`: the
+    process belongs to the command, so its start and its end are made cheap
+    (see the two functions below)."""
+    _fewer_collections_at_start()
+    outcome = _end_without_teardown()
     try:
-        cli_main()
+        main()
     except SystemExit as exc:
         outcome.append(exc.code)
         raise
@@ -86,8 +98,9 @@ def _end_without_teardown() -> list:
         if type(code) is not int:
             return
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # None: the process was started with it closed
+                    stream.flush()
         except (OSError, ValueError):
             return
         os._exit(code & 0xFF)

@@ -229,3 +229,14 @@ def test_select_names_each_domain_once_in_the_order_given():
     plain = loads("domain: example.com\npolicy:\n  mx: [mx.example.com]\n", file="mta-sts.yml")
     with pytest.raises(UsageError, match="example.com has no dns: section"):
         select(plain, ["example.com"])
+
+
+def test_a_domain_with_dns_compares_and_hashes_by_what_its_section_says():
+    """Not by where it was written: the key -> line map is the whole file's."""
+    first = domain()
+    moved = loads("\n\n" + CONFIG.format(cls="octodns_bind.Rfc2136Provider", extra="")).domains[0]
+    assert first.dns.lines != moved.dns.lines
+    assert first == moved and hash(first) == hash(moved) and {first, moved} == {first}
+    other_zone = first._replace(dns=first.dns._replace(zone="example.org"))
+    assert other_zone != first
+    assert "lines" not in repr(first.dns)

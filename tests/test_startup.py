@@ -86,8 +86,9 @@ def test_start_up_collects_less_until_the_first_collection_then_as_usual():
 
 
 def _run_entry(setup: str, *args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """``generator.entry.main`` with ``args``, after ``setup`` ran in the same
-    process (as the command itself, since it runs once the CLI is imported)."""
+    """``generator.entry.console`` with ``args``, after ``setup`` ran in the
+    same process (as the command itself, since it runs once the CLI is
+    imported)."""
     code = (
         "import sys, generator.cli as cli\n"
         "from generator import entry\n"
@@ -97,7 +98,7 @@ def _run_entry(setup: str, *args: str, tmp_path: Path) -> subprocess.CompletedPr
         + "    command()\n"
         "cli.main = main\n"
         f"sys.argv = ['mta-sts-pages', *{list(args)!r}]\n"
-        "entry.main()\n"
+        "entry.console()\n"
     )
     return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
@@ -135,3 +136,34 @@ def test_an_uncaught_exception_ends_as_usual(tmp_path):
     assert result.returncode == 1
     assert "RuntimeError: boom" in result.stderr
     assert "torn down" in result.stdout, "the interpreter ended as usual"
+
+
+@pytest.mark.timeout(60)
+def test_a_closed_standard_output_ends_without_a_traceback(tmp_path):
+    """Started with stdout closed (cron, daemons), Python has no sys.stdout."""
+    closed = subprocess.run(["sh", "-c", f'exec "$0" -c "$1" >&-', sys.executable,
+                             "import sys; sys.argv = ['mta-sts-pages', 'records', '-c', 'missing.yml']\n"
+                             "from generator.entry import console\nconsole()"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert closed.returncode == 2
+    assert "Traceback" not in closed.stderr and "config file not found" in closed.stderr, closed.stderr
+
+
+@pytest.mark.timeout(60)
+def test_main_leaves_the_embedding_program_its_exit_handlers_and_status(tmp_path):
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(print, 'host handler ran', flush=True)\n"
+        "from generator.entry import main\n"
+        "sys.argv = ['mta-sts-pages', 'validate', '--txt', 'v=STSv1; id=1']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    print('cli status', exc.code)\n"
+        "sys.exit(3)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.splitlines()[-2:] == ["cli status 0", "host handler ran"]

@@ -190,6 +190,22 @@ class DnsConfig(NamedTuple):
     path: str  # key path of the provider mapping, e.g. "dns.provider" or "defaults.dns.provider"
     lines: dict[str, int]  # key path -> line, for errors found later
 
+    # ``lines`` is the whole config's map, shared by every domain: where the
+    # section was written, not what it says. Equality, hashing and repr leave
+    # it out, and hashing the provider mapping too (a dict), so a DomainConfig
+    # that holds a DnsConfig still hashes.
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DnsConfig) and self[:4] == other[:4]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash((self.zone, self.file, self.path))
+
+    def __repr__(self) -> str:
+        return f"DnsConfig(provider={self.provider!r}, zone={self.zone!r}, file={self.file!r}, path={self.path!r})"
+
     @property
     def provider_class(self) -> str:
         return self.provider["class"]

@@ -117,7 +117,8 @@ def start_named(zones: Mapping[str, str], workdir: Path, key: TsigKey, *, update
         server = _launch(named, workdir, key, zone_files, updates, timeout)
         if server is not None:
             return server
-    raise NamedError(f"named found no free port in {_BIND_ATTEMPTS} attempts")
+    log = (workdir / "named.stderr").read_text(errors="replace")[-4000:]
+    raise NamedError(f"named could not listen in {_BIND_ATTEMPTS} attempts (each on a new port); its last log:\n{log}")
 
 
 def _launch(named: str, workdir: Path, key: TsigKey, zone_files: Mapping[str, Path], updates: bool, timeout: float) -> BindServer | None:
