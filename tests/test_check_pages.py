@@ -55,6 +55,7 @@ class Row:
     replaces: str = ""  # the generic code the trap stands in for
     absent: tuple[str, ...] = ()  # codes that must not appear
     says: tuple[str, ...] = ()  # parts of the trap's message and fix
+    unsaid: tuple[str, ...] = ()  # parts the trap's message and fix must not hold
     cert: CertKind = CertKind.GOOD
     routes: tuple[tuple[str | None, Route], ...] = ()  # (path or None for every path, route)
     dropped_site: bool = False  # serve a built site whose .well-known folder is gone
@@ -68,11 +69,13 @@ class Row:
 NOT_FOUND = Route(status=404, content_type="text/html", body=b"<h1>404</h1>\n")
 HOME = Route(content_type="text/html", body=b"<html>MTA-STS policy host</html>\n")
 CAA_TRAP = ("pages-caa-blocks", "error")
+ACCOUNT = "https://acme-v02.api.letsencrypt.org/acme/acct/123456"  # an accounturi of the form Let's Encrypt gives
 
 ROWS = [
     # CAA: RFC 8659 climbs from mta-sts.<domain> to the domain, following CNAMEs.
     Row("caa-other-ca", records=ON_PAGES + '\n@ CAA 0 issue "digicert.com"\n@ CAA 0 iodef "mailto:ca@example.net"', expect=CAA_TRAP,
-        says=("CAA records at caa-other-ca.test", "only digicert.com", 'add caa-other-ca.test. CAA 0 issue "letsencrypt.org"')),
+        says=("CAA records at caa-other-ca.test", "only digicert.com", 'add caa-other-ca.test. CAA 0 issue "letsencrypt.org"'),
+        unsaid=("mta-sts.caa-other-ca.test. CAA",)),  # a CNAME cannot hold CAA records of its own
     Row("caa-forbids-all", records=ON_PAGES + '\n@ CAA 0 issue ";"', expect=CAA_TRAP, says=("forbid every CA",)),
     Row("caa-bad-parameters", records=ON_PAGES + '\n@ CAA 0 issue "letsencrypt.org; accounturi"', expect=CAA_TRAP, says=("not tag=value",)),
     Row("caa-critical", records=ON_PAGES + '\n@ CAA 0 issue "letsencrypt.org"\n@ CAA 128 tbs "unknown"', expect=CAA_TRAP,
@@ -85,6 +88,17 @@ ROWS = [
     Row("caa-host-allows", records=f'{PAGES_A}\nmta-sts CAA 0 issue "letsencrypt.org"\n@ CAA 0 issue "digicert.com"', absent=("pages-caa-blocks",)),
     Row("caa-allows", records=ON_PAGES + '\n@ CAA 0 issue "digicert.com"\n@ CAA 0 issue "letsencrypt.org; validationmethods=http-01"\n@ CAA 0 issuewild ";"',
         absent=("pages-caa-blocks",)),
+    # RFC 8657 parameters, judged as Boulder judges them for Pages' requests.
+    Row("caa-account-bound", records=ON_PAGES + f'\n@ CAA 0 issue "letsencrypt.org; accounturi={ACCOUNT}"\n@ CAA 0 issue "digicert.com"',
+        expect=("pages-caa-account-bound", "warning"), absent=("pages-caa-blocks",),
+        says=(f"ACME account {ACCOUNT}", "GitHub's own ACME account", "unless that is GitHub's own account")),
+    # Pages' address on the host: a CAA record of its own would end the climb there, and the fix says so.
+    Row("caa-dns-01-only", records=f'{PAGES_A}\n@ CAA 0 issue "letsencrypt.org; validationmethods=dns-01"', expect=CAA_TRAP,
+        says=("validationmethods=dns-01", "cannot answer a DNS challenge", "validationmethods=dns-01,http-01,tls-alpn-01",
+              'add mta-sts.caa-dns-01-only.test. CAA 0 issue "letsencrypt.org"', "issue for the policy host alone")),
+    Row("caa-methods-allow", records=ON_PAGES + '\n@ CAA 0 issue "letsencrypt.org; validationmethods=dns-01"'
+        '\n@ CAA 0 issue "letsencrypt.org; validationmethods=tls-alpn-01,http-01"\n@ CAA 128 issuemail "letsencrypt.org"',
+        absent=("pages-caa-blocks", "pages-caa-account-bound")),
     Row("caa-wild-only", records=ON_PAGES + '\n@ CAA 0 issuewild ";"\n@ CAA 128 iodef "mailto:ca@example.net"', absent=("pages-caa-blocks",)),
     Row("caa-not-pages", records='mta-sts A 127.0.0.1\n@ CAA 0 issue "digicert.com"', absent=("pages-caa-blocks",)),
     # The certificate Pages presents for a custom domain it does not know.
@@ -173,6 +187,8 @@ def test_pages_trap(row: Row, servers: Servers, tmp_path: Path) -> None:
         trap = next(f for f in findings if f["code"] == row.expect[0])
         for part in row.says:
             assert part in trap["message"] + trap["fix"], trap
+        for part in row.unsaid:
+            assert part not in trap["message"] + trap["fix"], trap
     if row.replaces:
         assert row.replaces not in {c for c, _ in codes}, findings
     if row.name in GENERIC:
@@ -198,33 +214,81 @@ def test_the_nearest_caa_set_decides_while_the_tld_is_still_unanswered(servers: 
     assert CAA_TRAP in {(f["code"], f["severity"]) for f in findings}, findings
 
 
+BLOCKS, BOUND = "pages-caa-blocks", "pages-caa-account-bound"
+ACCOUNT_BOUND = f"letsencrypt.org; accounturi={ACCOUNT}".encode()
+
+
 @pytest.mark.parametrize(
-    ("records", "allowed"),
+    ("records", "expect"),
     [
-        pytest.param([], True, id="no-records"),
-        pytest.param([(0, b"issue", b"letsencrypt.org")], True, id="letsencrypt"),
-        pytest.param([(0, b"ISSUE", b" letsencrypt.org ;")], True, id="tag-case-and-spaces"),
-        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=http-01")], True, id="with-parameters"),
-        pytest.param([(0, b"issue", b"LetsEncrypt.org")], False, id="issuer-case"),  # Boulder compares exactly
-        pytest.param([(0, b"issue", b"letsencrypt.org; accounturi")], False, id="bad-parameter"),
+        pytest.param([], None, id="no-records"),
+        pytest.param([(0, b"issue", b"letsencrypt.org")], None, id="letsencrypt"),
+        pytest.param([(0, b"ISSUE", b" letsencrypt.org ;")], None, id="tag-case-and-spaces"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=http-01")], None, id="with-parameters"),
+        pytest.param([(0, b"issue", b"LetsEncrypt.org")], BLOCKS, id="issuer-case"),  # Boulder compares exactly
+        pytest.param([(0, b"issue", b"letsencrypt.org; accounturi")], BLOCKS, id="bad-parameter"),
         # RFC 8659 §4.2: issue-value = *WSP [issuer-domain-name *WSP] [";" *WSP [parameters *WSP]]
-        pytest.param([(0, b"issue", b"letsencrypt.org; ")], True, id="space-after-semicolon"),
-        pytest.param([(0, b"issue", b"letsencrypt.org;\t")], True, id="tab-after-semicolon"),
-        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=http-01; ")], False, id="semicolon-after-parameters"),
-        pytest.param([(0, b"issue", b"letsencrypt.org; account-uri=x")], False, id="hyphen-in-parameter-tag"),  # Boulder: letters and digits
-        pytest.param([(0, b"issue", b";"), (0, b"issue", b"letsencrypt.org")], True, id="forbid-plus-letsencrypt"),
-        pytest.param([(0, b"issuewild", b";"), (0, b"iodef", b"mailto:a@example.net")], True, id="no-issue-property"),
-        pytest.param([(128, b"iodef", b"mailto:a@example.net")], True, id="critical-known-tag"),
-        pytest.param([(1, b"future", b"x"), (0, b"issue", b"letsencrypt.org")], False, id="critical-bit-1"),
-        pytest.param([(0, b"future", b"x")], True, id="unknown-not-critical"),
-        pytest.param([(0, b"issue", b"digicert.com"), (0, b"issuewild", b"letsencrypt.org")], False, id="wild-only"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; ")], None, id="space-after-semicolon"),
+        pytest.param([(0, b"issue", b"letsencrypt.org;\t")], None, id="tab-after-semicolon"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=http-01; ")], BLOCKS, id="semicolon-after-parameters"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; account-uri=x")], BLOCKS, id="hyphen-in-parameter-tag"),  # Boulder: letters and digits
+        pytest.param([(0, b"issue", b";"), (0, b"issue", b"letsencrypt.org")], None, id="forbid-plus-letsencrypt"),
+        pytest.param([(0, b"issuewild", b";"), (0, b"iodef", b"mailto:a@example.net")], None, id="no-issue-property"),
+        pytest.param([(128, b"iodef", b"mailto:a@example.net")], None, id="critical-known-tag"),
+        pytest.param([(1, b"future", b"x"), (0, b"issue", b"letsencrypt.org")], BLOCKS, id="critical-bit-1"),
+        pytest.param([(0, b"future", b"x")], None, id="unknown-not-critical"),
+        pytest.param([(0, b"issue", b"digicert.com"), (0, b"issuewild", b"letsencrypt.org")], BLOCKS, id="wild-only"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; =x")], None, id="empty-parameter-tag"),  # Boulder takes it, an unknown parameter
+        pytest.param([(128, b"issuemail", b"x"), (128, b"issuevmc", b"x"), (0, b"issue", b"letsencrypt.org")], None,
+                     id="critical-issuemail-issuevmc"),  # tags Boulder knows (S/MIME, VMC)
+        # RFC 8657 (Boulder va/caa.go): Pages asks with GitHub's own account, by http-01 or tls-alpn-01.
+        pytest.param([(0, b"issue", ACCOUNT_BOUND)], BOUND, id="accounturi-only"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=dns-01")], BLOCKS, id="dns-01-only"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=http-01,tls-alpn-01")], None, id="http-01-and-tls-alpn-01"),
+        pytest.param([(0, b"issue", b"letsencrypt.org;validationmethods=tls-alpn-01")], None, id="tls-alpn-01-only"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=dns-01"), (0, b"issue", ACCOUNT_BOUND),
+                      (0, b"issue", b"letsencrypt.org; validationmethods=dns-01,http-01"), (0, b"issue", b"digicert.com")],
+                     None, id="mixed-one-usable"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=dns-01"), (0, b"issue", ACCOUNT_BOUND)], BOUND,
+                     id="mixed-account-bound-and-dns-01"),
+        pytest.param([(0, b"issue", ACCOUNT_BOUND + b"; validationmethods=dns-01")], BLOCKS, id="accounturi-and-dns-01"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; policy=ev; x1=y")], None, id="unknown-parameters"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; ValidationMethods=dns-01; AccountURI=x")], None,
+                     id="parameter-tag-case"),  # Boulder matches the tags exactly: these are unknown parameters
+        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=dns-01 http-01")], BLOCKS, id="malformed-parameter"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=HTTP-01,TLS-ALPN-01")], BLOCKS,
+                     id="method-case"),  # Boulder compares method names exactly
+        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=dns-01,,http-01")], BLOCKS,
+                     id="bad-method-entry-first"),  # Boulder fails at the first entry that is not a method name
+        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=http-01,,dns-01")], None, id="bad-method-entry-after"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=http-01; validationmethods=http-01")], BLOCKS,
+                     id="two-validationmethods"),
+        pytest.param([(0, b"issue", ACCOUNT_BOUND + b"; accounturi=" + ACCOUNT.encode())], BLOCKS, id="two-accounturi"),
+        pytest.param([(0, b"issue", b"letsencrypt.org; validationmethods=")], BLOCKS, id="empty-validationmethods"),
     ],
 )
-def test_caa_decides_as_lets_encrypt_does(records, allowed: bool) -> None:
-    assert (caa_refusal(tuple(records), "example.com") is None) is allowed
+def test_caa_decides_as_lets_encrypt_does(records, expect: str | None) -> None:
+    refusal = caa_refusal(tuple(records), "example.com")
+    assert (None if refusal is None else BLOCKS if refusal.certain else BOUND) == expect
+
+
+def test_the_fix_for_a_parents_caa_set_offers_a_record_at_the_policy_host() -> None:
+    """RFC 8659 §3: the climb stops at the first name with CAA records, so
+    the policy host's own record leaves the parent's restriction alone."""
+    records = ((0, b"issue", b"digicert.com"),)
+    own = 'add mta-sts.example.com. CAA 0 issue "letsencrypt.org"'
+    assert own in caa_refusal(records, "example.com", "mta-sts.example.com").fix
+    assert own in caa_refusal(((128, b"future", b"x"),), "example.com", "mta-sts.example.com").fix
+    assert "mta-sts" not in caa_refusal(records, "example.com").fix
+
+
+def test_methods_pages_cannot_use_are_named_with_the_reason() -> None:
+    why = caa_refusal(((0, b"issue", b"letsencrypt.org; validationmethods=dns-01,HTTP-01"),), "example.com").why
+    assert "validationmethods=dns-01,HTTP-01" in why and "http-01 or tls-alpn-01" in why
+    assert "HTTP-01 is not http-01" in why
 
 
 @pytest.mark.parametrize("issuer", [b"LetsEncrypt.org", b"letsencrypt.org."])
 def test_a_near_miss_of_the_issuer_name_says_it_is_compared_exactly(issuer: bytes) -> None:
-    why, fix = caa_refusal(((0, b"issue", issuer),), "example.com")
+    why = caa_refusal(((0, b"issue", issuer),), "example.com").why
     assert f"{issuer.decode()} is not letsencrypt.org: Let's Encrypt compares the issuer name exactly" in why

@@ -101,6 +101,7 @@ TLSRPT_DIFFERS = _code("tlsrpt-differs", "warning", "The published TLS-RPT repor
 
 # GitHub Pages traps
 PAGES_CAA_BLOCKS = _code("pages-caa-blocks", "error", "CAA records for the policy host (RFC 8659: its own, a parent's, through CNAMEs) do not let Let's Encrypt issue: Pages can never get or renew its certificate.")
+PAGES_CAA_ACCOUNT_BOUND = _code("pages-caa-account-bound", "warning", "Every CAA `issue` property that would let Let's Encrypt issue for the policy host binds it to an ACME account (RFC 8657 `accounturi`): Pages gets a certificate only if that is GitHub's own.")
 PAGES_CERT_GITHUB_IO = _code("pages-cert-github-io", "error", "The policy host presents Pages' `*.github.io` certificate: the custom domain is not set (or its certificate not yet issued) in Settings > Pages.")
 PAGES_WELL_KNOWN_DROPPED = _code("pages-well-known-dropped", "error", "On Pages, `/` answers 200 but the policy 404: the site was deployed without `.well-known` (no `include-hidden-files: true`, or Jekyll without the `include`).")
 PAGES_CNAME_MISMATCH = _code("pages-cname-mismatch", "warning", "With `pages.owner`: `mta-sts.<domain>` does not lead to `<owner>.github.io`.")

@@ -129,7 +129,8 @@ async def _fetch(policy_host: str, net: Network, options: CheckOptions, owner: s
     host = await net.resolver.addresses(policy_host)
     on_pages = pages.on_pages(host, owner)
     async with asyncio.TaskGroup() as group:
-        caa = group.create_task(pages.caa_findings(net.resolver, policy_host, until)) if on_pages else None
+        own = host.status is dns.Status.FOUND and not host.via_cname
+        caa = group.create_task(pages.caa_findings(net.resolver, policy_host, until, own_addresses=own)) if on_pages else None
         # The dropped-folder trap needs Pages itself answering: with pages.owner
         # set but the name leading elsewhere, a 404 is that server's own.
         served = group.create_task(_fetch_policy(policy_host, host, net, options, pages.on_pages(host, None), until))

@@ -10,8 +10,16 @@ setting or DNS record to change:
   CNAMEs; the first name with CAA records decides. An `issue` property must
   name `letsencrypt.org` exactly (`issuewild` applies to wildcard
   certificates only, and Pages asks for none); a critical property of a tag
-  Boulder does not know forbids issuance. RFC 8657 parameters (accounturi,
-  validationmethods) are not judged. A failed lookup leaves the question
+  Boulder does not know forbids issuance. RFC 8657 parameters are judged
+  for Pages' requests, as Boulder judges them: Pages asks with GitHub's own
+  ACME account, whose URI is not published, and proves control with
+  http-01 or tls-alpn-01 (it cannot answer dns-01 in the user's zone). So
+  a `validationmethods` without either rules a property out (an error when
+  none is left), while an `accounturi` may or may not be GitHub's (a
+  warning when every usable property has one). When a parent's set
+  decides and the policy host holds addresses (no CNAME), the fix also
+  offers a CAA record at the policy host: the climb stops there, and the
+  parent keeps its restriction. A failed lookup leaves the question
   open: Let's Encrypt would refuse to issue, but an authoritative server
   given with --nameserver refuses names outside its zones.
 - a trusted certificate for `*.github.io` instead of the policy host: the
@@ -32,7 +40,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import ssl
+from dataclasses import dataclass
 from pathlib import Path
 
 from generator.check import codes, dns, https, tls
@@ -48,7 +58,7 @@ PAGES_ADDRESSES = frozenset({
 PAGES_DOMAIN = "github.io"
 LETS_ENCRYPT = "letsencrypt.org"  # the issuer domain Boulder compares with, exactly
 # Tags Boulder recognises; a critical property with any other tag forbids issuance.
-_KNOWN_TAGS = {b"issue", b"issuewild", b"iodef"}
+_KNOWN_TAGS = {b"issue", b"issuewild", b"iodef", b"issuemail", b"issuevmc"}
 # RFC 8659 §4.1 puts the critical flag at 128; Boulder also takes 1, a common misreading.
 _CRITICAL = 128 | 1
 
@@ -66,47 +76,111 @@ def on_pages(host: dns.Answer, owner: str | None) -> bool:
 
 # --- CAA ---------------------------------------------------------------------
 
+# How Pages proves control: from its own servers, never through the user's zone.
+_PAGES_METHODS = ("http-01", "tls-alpn-01")
+_METHOD_LABEL = re.compile(r"[A-Za-z0-9-]+")  # Boulder's ^[[:alnum:]-]+$ for each validationmethods entry
 
-def _issuer(value: bytes) -> tuple[str, bool]:
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why Let's Encrypt may not issue for Pages, and the change that lets it."""
+
+    why: str
+    fix: str
+    certain: bool = True  # False: only if the accounturi named is not GitHub's own ACME account
+
+
+def _parse(value: bytes) -> tuple[str, list[tuple[str, str]] | None]:
     """The issuer domain of an `issue` value (RFC 8659 §4.2; "" for ";",
-    which names no CA), and whether its parameters are well formed: Boulder
-    skips a property whose parameters are not. A ";" followed by blanks
-    only is no parameter at all (the ABNF's ``";" *WSP``)."""
-    domain, *parameters = value.decode("latin-1").split(";")
-    empty = len(parameters) == 1 and not parameters[0].strip(" \t")
-    return domain.strip(" \t"), empty or all(_parameter_ok(p) for p in parameters)
+    which names no CA) and its (tag, value) parameters, None when they are
+    not well formed: Boulder skips such a property. A ";" followed by
+    blanks only is no parameter at all (the ABNF's ``";" *WSP``)."""
+    domain, *parts = value.decode("latin-1").split(";")
+    if len(parts) == 1 and not parts[0].strip(" \t"):
+        parts = []
+    parameters = []
+    for part in parts:
+        tag, sep, text = part.partition("=")
+        tag, text = tag.strip(" \t"), text.strip(" \t")
+        # Boulder takes letters and digits in a tag (RFC 8659 also inner hyphens), an empty one too.
+        if not sep or not (tag.isascii() and (tag.isalnum() or not tag)) or not all("!" <= c <= "~" for c in text):
+            return domain.strip(" \t"), None
+        parameters.append((tag, text))
+    return domain.strip(" \t"), parameters
 
 
-def _parameter_ok(parameter: str) -> bool:
-    # Boulder takes letters and digits in a tag; RFC 8659 also inner hyphens.
-    tag, sep, value = parameter.partition("=")
-    tag, value = tag.strip(" \t"), value.strip(" \t")
-    return bool(sep and tag) and tag.isascii() and tag.isalnum() and all("!" <= c <= "~" for c in value)
+def _methods_refusal(methods: str) -> str | None:
+    """Why Boulder's reading of ``validationmethods=<methods>`` lets Pages use
+    neither of its methods; None when it lets it use one. Boulder reads the
+    list in order and fails at the first entry that is not a method name."""
+    for label in methods.split(","):
+        if not _METHOD_LABEL.fullmatch(label):
+            later = [m for m in _PAGES_METHODS if m in methods.split(",")]
+            return (f"their issue property for {LETS_ENCRYPT} has validationmethods={methods}, which Let's Encrypt stops reading "
+                    f"at {label!r}, not a method name"
+                    + (f", before it reaches {later[0]}" if later else ""))
+        if label in _PAGES_METHODS:
+            return None
+    cased = [label for label in methods.split(",") if label.lower() in _PAGES_METHODS]
+    return (f"their issue property for {LETS_ENCRYPT} allows only validationmethods={methods}: GitHub Pages proves control "
+            "with http-01 or tls-alpn-01 from its own servers, and cannot answer a DNS challenge (dns-01 and the like) in your zone"
+            + (f" (Let's Encrypt compares method names exactly: {cased[0]} is not {cased[0].lower()})" if cased else ""))
 
 
-def caa_refusal(records: tuple[tuple[int, bytes, bytes], ...], name: str) -> tuple[str, str] | None:
-    """Why Let's Encrypt may not issue a (non-wildcard) certificate under
-    this relevant RRset of (flags, tag, value) found at ``name``, and the
-    change that lets it; None when it may."""
+def _pages_refusal(parameters: list[tuple[str, str]]) -> tuple[str | None, str | None]:
+    """For a well-formed `issue "letsencrypt.org"` property: why it can never
+    let Pages' requests through (RFC 8657, as Boulder reads it), and the
+    accounturi it binds issuance to. Boulder matches the parameter tags
+    exactly (an `AccountURI` is an unknown parameter, ignored) and finds a
+    property with two of either never satisfied."""
+    for tag in ("accounturi", "validationmethods"):
+        if sum(t == tag for t, _ in parameters) > 1:
+            return f"their issue property for {LETS_ENCRYPT} has more than one {tag} parameter, which Let's Encrypt never satisfies", None
+    given = dict(parameters)
+    methods = given.get("validationmethods")
+    return (None if methods is None else _methods_refusal(methods)), given.get("accounturi")
+
+
+def caa_refusal(records: tuple[tuple[int, bytes, bytes], ...], name: str, policy_host: str | None = None) -> Refusal | None:
+    """Why Let's Encrypt may not issue Pages a (non-wildcard) certificate
+    under this relevant RRset of (flags, tag, value) found at ``name``, and
+    the change that lets it; None when it may. ``policy_host`` is given when
+    the set is a parent's and the policy host could hold CAA records of its
+    own (it is no CNAME): the fix then offers that way too."""
+    also = ("" if policy_host is None else
+            f'; or, to keep the restriction at {name}, add {policy_host}. CAA 0 issue "{LETS_ENCRYPT}": the first name '
+            "with CAA records decides (RFC 8659 §3), so it lets Let's Encrypt issue for the policy host alone")
     critical = sorted({tag.decode("ascii") for flags, tag, _ in records if flags & _CRITICAL and tag.lower() not in _KNOWN_TAGS})
     if critical:
-        return (f"a critical '{critical[0]}' property there, a tag Let's Encrypt does not know, forbids issuance",
-                f"clear the critical flag of the '{critical[0]}' CAA record at {name} (flags 0), or delete it")
-    issuers = [_issuer(value) for _, tag, value in records if tag.lower() == b"issue"]
-    if not issuers or (LETS_ENCRYPT, True) in issuers:
+        return Refusal(f"a critical '{critical[0]}' property there, a tag Let's Encrypt does not know, forbids issuance",
+                       f"clear the critical flag of the '{critical[0]}' CAA record at {name} (flags 0), or delete it" + also)
+    issuers = [_parse(value) for _, tag, value in records if tag.lower() == b"issue"]
+    judged = [_pages_refusal(parameters) for domain, parameters in issuers if domain == LETS_ENCRYPT and parameters is not None]
+    if not issuers or any(why is None and uri is None for why, uri in judged):
         return None
-    add = f'add {name}. CAA 0 issue "{LETS_ENCRYPT}" beside the CAA records there'
-    if (LETS_ENCRYPT, False) in issuers:
-        return f"the issue property for {LETS_ENCRYPT} has parameters that are not tag=value, so it counts for nothing", add
+    add = f'add {name}. CAA 0 issue "{LETS_ENCRYPT}" beside the CAA records there' + also
+    bound = sorted({uri for why, uri in judged if why is None})
+    if bound:
+        return Refusal(f"their issue properties for {LETS_ENCRYPT} bind issuance to the ACME account {' or '.join(bound)} (accounturi)",
+                       f"unless that is GitHub's own account, {add}", certain=False)
+    if judged:
+        return Refusal(judged[0][0],
+                       f'give the issue "{LETS_ENCRYPT}" record at {name} one validationmethods parameter that lists http-01 and '
+                       "tls-alpn-01 (e.g. validationmethods=dns-01,http-01,tls-alpn-01), and no accounturi" + also)
+    if any(domain == LETS_ENCRYPT for domain, _ in issuers):
+        return Refusal(f"the issue property for {LETS_ENCRYPT} has parameters that are not tag=value, so it counts for nothing", add)
     named = sorted({domain for domain, _ in issuers if domain})
     near = [domain for domain in named if domain.lower().rstrip(".") == LETS_ENCRYPT]
     if near:
-        return (f"{near[0]} is not {LETS_ENCRYPT}: Let's Encrypt compares the issuer name exactly "
-                "(lower case, no trailing dot)"), add
-    return (f"they let only {', '.join(named)} issue" if named else 'they forbid every CA (issue ";")'), add
+        return Refusal(f"{near[0]} is not {LETS_ENCRYPT}: Let's Encrypt compares the issuer name exactly "
+                       "(lower case, no trailing dot)", add)
+    return Refusal(f"they let only {', '.join(named)} issue" if named else 'they forbid every CA (issue ";")', add)
 
 
-async def caa_findings(resolver: dns.Resolver, policy_host: str, deadline: float) -> list[Finding]:
+async def caa_findings(resolver: dns.Resolver, policy_host: str, deadline: float, *, own_addresses: bool) -> list[Finding]:
+    """The CAA trap. ``own_addresses``: the policy host holds address records
+    of its own, so it could hold CAA records too (a CNAME cannot, and Pages'
+    own setup for it is one)."""
     labels = policy_host.split(".")
     # All asked at once, as Boulder asks them; read nearest first, so the
     # first name with records decides without waiting for the TLD's answer.
@@ -118,7 +192,7 @@ async def caa_findings(resolver: dns.Resolver, policy_host: str, deadline: float
                 if answer.status is dns.Status.FAILED:
                     return []
                 if answer.status is dns.Status.FOUND:
-                    return _caa_finding(answer, policy_host)
+                    return _caa_finding(answer, policy_host, own_addresses=own_addresses)
     except TimeoutError:
         pass
     finally:
@@ -127,15 +201,20 @@ async def caa_findings(resolver: dns.Resolver, policy_host: str, deadline: float
     return []
 
 
-def _caa_finding(answer: dns.Answer, policy_host: str) -> list[Finding]:
-    refusal = caa_refusal(answer.records, answer.name)
+def _caa_finding(answer: dns.Answer, policy_host: str, *, own_addresses: bool) -> list[Finding]:
+    parent = answer.queried.lower() != policy_host.lower()
+    refusal = caa_refusal(answer.records, answer.name, policy_host if parent and own_addresses else None)
     if refusal is None:
         return []
     at = answer.queried + (f" (through its CNAME to {answer.name})" if answer.via_cname else "")
+    decide = f"the CAA records at {at} decide who may issue a certificate for {policy_host}, and {refusal.why}; "
+    if not refusal.certain:
+        return [warning(codes.PAGES_CAA_ACCOUNT_BOUND,
+                        decide + "GitHub Pages gets its certificates from Let's Encrypt with GitHub's own ACME account, "
+                        "whose URI is not published: unless that is the one named, Pages can never get or renew one",
+                        refusal.fix)]
     return [error(codes.PAGES_CAA_BLOCKS,
-                  f"the CAA records at {at} decide who may issue a certificate for {policy_host}, and {refusal[0]}; "
-                  "GitHub Pages gets its certificates from Let's Encrypt, so it can never get or renew one",
-                  refusal[1])]
+                  decide + "GitHub Pages gets its certificates from Let's Encrypt, so it can never get or renew one", refusal.fix)]
 
 
 # --- what a failed fetch means on Pages ------------------------------------
