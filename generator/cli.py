@@ -6,6 +6,7 @@ errors; 2 the config or the command line is wrong.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Iterator
@@ -537,3 +538,16 @@ def main() -> None:
         for line in exc.lines():
             _err(line if line.startswith(("error", "warning", "info")) else f"error: {line}")
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # Writing the output failed (a full disk, an I/O error): the commands
+        # turn every error of their own files into a message, so an OSError
+        # naming no file is the output's. Typer already ends quietly on a
+        # closed pipe.
+        if exc.filename is not None or exc.errno not in _OUTPUT_ERRORS:
+            raise
+        sys.stdout = open(os.devnull, "w")  # what is left in the old buffer cannot be written either
+        _err(f"error: cannot write the output: {exc.strerror}")
+        sys.exit(1)
+
+
+_OUTPUT_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}

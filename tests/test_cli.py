@@ -30,6 +30,18 @@ def test_python_dash_m():
     assert result.returncode == 0 and __version__ in result.stdout
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("args", [["records", "-c", str(GOOGLE)], ["records", "-c", str(ROOT / "examples" / "multi-domain.yml"), "-f", "json"],
+                                  ["build", "-c", str(GOOGLE), "-o", "site"]])
+def test_output_that_cannot_be_written_is_an_error_not_a_traceback(tmp_path, args):
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "generator", *args], stdout=full, stderr=subprocess.PIPE, text=True,
+                                cwd=tmp_path, timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 1
+    assert result.stderr == "error: cannot write the output: No space left on device\n"
+
+
 def commands() -> list[tuple[list[str], object]]:
     """Every command as (its words, its Click command), groups' subcommands included."""
     import click
