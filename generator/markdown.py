@@ -13,9 +13,6 @@ from pathlib import Path
 
 from generator.errors import UsageError
 
-# C0 and C1 controls, DEL, and the invisible format characters that can
-# reorder or hide text (bidi overrides, zero-width joiners, BOM).
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 # Characters that start inline Markdown or GFM constructs (emphasis, code,
 # links, tables, strike-through); the text never starts a line, so block
 # markers (#, -, 1.) need nothing.
@@ -28,8 +25,18 @@ _PINGS = re.compile(r"@(?=[A-Za-z0-9])|#(?=[0-9])|\$")
 
 
 def visible(text: str) -> str:
-    """``text`` with every control or invisible character shown as ``\\uXXXX``."""
-    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+    """``text`` with every character that is not printable shown as
+    ``\\uXXXX`` (``\\UXXXXXXXX`` beyond the BMP): controls, bidi overrides,
+    zero-width, tag and other format characters, line separators,
+    unassigned code points; the rule :mod:`generator.terminal` applies.
+    Tabs and line ends stay, for the callers to place."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in "\t\n" else _escape(ord(ch)) for ch in text)
+
+
+def _escape(code: int) -> str:
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def text(value: str) -> str:

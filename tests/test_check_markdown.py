@@ -26,6 +26,8 @@ HOSTILE = "https://evil.example/<img src=x onerror=alert(1)>|`@octocat #12 **bol
         ("*x* _y_ ~z~ [l](u) `c`", r"\*x\* \_y\_ \~z\~ \[l\](u) \`c\`"),
         ("line\r\nnext", "line next"),
         ("\x1b[2J\u202e", r"\\u001b\[2J\\u202e"),
+        # A line separator, a bidi mark, a soft hyphen and invisible tag characters.
+        ("a\u2028b\u061cc\u00add\U000e0041", r"a\\u2028b\\u061cc\\u00add\\U000e0041"),
         ("mail@example.com", "mail&#64;example.com"),
         # GitHub renders $...$ as MathJax in issues, where \$ is no sure escape.
         ("$\\color{red}{URGENT}$ costs $5", "&#36;\\\\color{red}{URGENT}&#36; costs &#36;5"),
