@@ -174,8 +174,10 @@ def ensure_label(gh: Gh, label: str) -> None:
         gh("label", "create", label, "--color", LABEL_COLOR, "--description", "MTA-STS findings of the mta-sts-pages monitor", "--force")
 
 
-def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int, str] | None, gh: Gh, label: str) -> Sync:
-    """Bring the domain's issue in step with ``report``."""
+def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int, str] | None, gh: Gh, label: str,
+         labels: set[str] | None = None) -> Sync:
+    """Bring the domain's issue in step with ``report``. ``labels``: the
+    labels known to exist, shared across domains so each is checked once."""
     acting = [f for f in report.findings if needs_action(f, config)]
     print_ = fingerprint(acting)
     if not acting:
@@ -187,7 +189,10 @@ def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int,
         return Sync(report, "closed", number)
     text = body(report, print_)
     if existing is None:
-        ensure_label(gh, label)
+        if labels is None or label not in labels:
+            ensure_label(gh, label)
+            if labels is not None:
+                labels.add(label)
         url = gh("issue", "create", "--title", title(report.domain), "--label", label, "--body-file", "-", stdin=text).strip()
         number = re.search(r"/issues/([0-9]+)\s*$", url)
         return Sync(report, "opened", int(number.group(1)) if number else None)
@@ -217,13 +222,16 @@ def monitor(targets: list[Target], options: CheckOptions, gh: Gh, *, label: str 
     if checked is not None:
         checked([reports[t.domain] for t in targets])
     listed: dict[str, dict[str, list[tuple[int, str]]]] = {}
+    labels: set[str] = set()  # labels that exist: one has open issues, or was made sure of
     synced = []
     for target in targets:
         name = label or settings[target.domain].label
         if name not in listed:
             listed[name] = open_issues(gh, name)
+            if listed[name]:
+                labels.add(name)
         kept, *duplicates = listed[name].get(target.domain) or [None]
-        done = sync(reports[target.domain], target.config, kept, gh, name)
+        done = sync(reports[target.domain], target.config, kept, gh, name, labels)
         if duplicates:
             done = dataclasses.replace(done, duplicates=tuple(close_duplicates(gh, done, duplicates)))
         synced.append(done)

@@ -343,3 +343,19 @@ def test_the_job_summary_keeps_the_report_when_gh_fails(tmp_path, monkeypatch):
     assert "gh issue list failed (exit 1): HTTP 403: Resource not accessible by integration" in result.err
     text = summary.read_text("utf-8")
     assert text.startswith("## MTA-STS check\n") and "### :x: a.test: failed" in text
+
+
+def test_the_label_is_made_sure_of_once_for_many_new_issues(tmp_path, monkeypatch):
+    state = tmp_path / "state.json"
+    _seed(state, [])
+    monkeypatch.setenv("FAKE_GH_STATE", str(state))
+    monkeypatch.setenv("GH_TOKEN", "token")
+    monkeypatch.setenv("GH_REPO", "example-org/policies")
+    gh = Gh(str(gh_on_path(tmp_path / "bin") / "gh"))
+    labels: set[str] = set()
+
+    for domain in ("a.test", "b.test", "c.test"):
+        assert sync(DomainReport(domain, [error(codes.POLICY_NOT_FOUND, "404")]), None, None, gh, "ops", labels).action == "opened"
+
+    calls = [c["args"][:2] for c in json.loads(state.read_text())["calls"]]
+    assert calls.count(["label", "list"]) == 1 and calls.count(["issue", "create"]) == 3, calls
