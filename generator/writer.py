@@ -43,10 +43,11 @@ def _sha256(data: bytes) -> str:
 class Plan:
     """What one folder's write will do; computed before anything is written."""
 
-    def __init__(self, folder: Path, files: dict[str, bytes], previous: dict[str, frozenset[str]]):
+    def __init__(self, folder: Path, files: dict[str, bytes], previous: dict[str, frozenset[str]], manifest: bytes | None = None):
         self.folder = folder
         self.files = files
         self.previous = previous  # path -> the hashes the manifest accepts as ours
+        self.manifest = manifest  # its bytes as read, if there is one
         self.write: list[str] = []
         self.unchanged: list[str] = []
         self.remove: list[str] = []
@@ -60,15 +61,17 @@ def _accepted(value: object) -> frozenset[str] | None:
     return None
 
 
-def _read_manifest(folder: Path) -> dict[str, frozenset[str]]:
+def _read_manifest(folder: Path) -> tuple[dict[str, frozenset[str]], bytes | None]:
+    """The files the folder's manifest accepts as ours, and its bytes (None: no manifest)."""
     path = folder / MANIFEST
     if path.is_symlink() or not path.exists():
-        return {}
+        return {}, None
     try:
-        data = json.loads(path.read_text("utf-8"))
+        raw = path.read_bytes()
+        data = json.loads(raw.decode("utf-8"))
         files = {name: _accepted(value) for name, value in data["files"].items()}
         if all(isinstance(name, str) and hashes for name, hashes in files.items()):
-            return files
+            return files, raw
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     raise BuildError(f"{path}: not a manifest written by mta-sts-pages; move it away and build again")
@@ -122,8 +125,8 @@ def plan_folder(folder: Path, files: dict[str, bytes]) -> tuple[Plan, list[str]]
         plan = Plan(folder, files, {})
         plan.write = sorted(files)
         return plan, []
-    previous = _read_manifest(folder)
-    plan = Plan(folder, files, previous)
+    plan = Plan(folder, files, *_read_manifest(folder))
+    previous = plan.previous
     conflicts: list[str] = []
     # A rebuild looks at every file of every site: one lstat per file, the
     # folders above checked once each, and a hash only for a changed file.
@@ -219,9 +222,7 @@ def _pending(plan: Plan) -> tuple[bytes, bytes] | None:
     """The manifest and journal a conflict-free plan writes, or None when its
     folder already is as planned (nothing to write, remove or record)."""
     manifest, journal = _manifests(plan)
-    manifest_path = plan.folder / MANIFEST
-    current = manifest_path.read_bytes() if manifest_path.is_file() and not manifest_path.is_symlink() else None
-    if not plan.write and not plan.remove and current == manifest:
+    if not plan.write and not plan.remove and plan.manifest == manifest:
         return None
     return manifest, journal
 
