@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from array import array
 from dataclasses import dataclass
 from functools import partial
@@ -55,6 +54,8 @@ class Spool:
 
     def add(self, position: int, text: str) -> None:
         if self._file is None:
+            import tempfile  # here: most runs never spool, and `check`'s usage errors stay light
+
             self._file = tempfile.TemporaryFile()
         data = text.encode("utf-8")
         self._index.extend((position, self._file.tell(), len(data)))
