@@ -254,8 +254,6 @@ class ReportFormat(str, Enum):
 
 
 def _read_reports(sources, imap, imap_password_env, ca_file, since, until):
-    import os
-
     from generator.reports.command import Inputs, period_of, read_reports
 
     inputs = Inputs(tuple(sources or ()), imap, imap_password_env, ca_file)

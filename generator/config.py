@@ -75,6 +75,7 @@ _CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 
                 ("day of week", 0, 6, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")))
 _CRON = r"\S+(?:[ \t]+\S+){4}"
 DEFAULT_SCHEDULE = "23 6 * * *"  # daily, off the top of the hour when GitHub's scheduler is busiest
+DEFAULT_LABEL = "mta-sts"
 
 
 def _cron_value(text: str, low: int, high: int, names: tuple[str, ...]) -> int:
@@ -168,7 +169,7 @@ MONITOR = Section(
     {
         "schedule": Key(Text(convert=_cron, pattern=_CRON), "When the monitor workflow checks the domain: a cron schedule in UTC (GitHub runs it at most every 5 minutes).", default=DEFAULT_SCHEDULE),
         "smtp": Key(Flag(), "Also probe every MX host's STARTTLS and certificate (needs outbound port 25, which GitHub's hosted runners may block).", default=False),
-        "label": Key(Text(convert=check_label, pattern="[^,\\x00-\\x1f]{1,50}"), "The label on the issue the monitor keeps for the domain.", default="mta-sts"),
+        "label": Key(Text(convert=check_label, pattern="[^,\\x00-\\x1f]{1,50}"), "The label on the issue the monitor keeps for the domain.", default=DEFAULT_LABEL),
     },
     doc="Opt in to a scheduled workflow that checks the live domain and keeps one GitHub issue per domain open while it needs action.",
 )
@@ -217,7 +218,7 @@ class Monitor(NamedTuple):
 
     schedule: str = DEFAULT_SCHEDULE
     smtp: bool = False
-    label: str = "mta-sts"
+    label: str = DEFAULT_LABEL
 
 
 class DomainConfig(NamedTuple):

@@ -95,10 +95,14 @@ def test_nameserver_rejects(value: str) -> None:
 
 
 def test_the_cli_defaults_are_the_check_defaults() -> None:
-    """cli.py spells them out: importing generator.check there would load it
-    for every command (test_startup.py), so the two are held equal here."""
+    """cli.py spells them out: importing generator.check (or verify, built
+    on it) there would load it for every command (test_startup.py), so the
+    two are held equal here."""
+    from generator.verify import DEFAULT_WAIT
+
     parameters = inspect.signature(cli.check).parameters
     assert (parameters["timeout"].default, parameters["concurrency"].default) == (DEFAULT_TIMEOUT, DEFAULT_CONCURRENCY)
+    assert inspect.signature(cli.verify).parameters["wait"].default == DEFAULT_WAIT
 
 
 CONFIG = loads("domain: example.com\npolicy:\n  mode: enforce\n  mx: [mx1.example.com]\n", file="mta-sts.yml")
