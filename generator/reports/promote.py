@@ -25,6 +25,7 @@ import yaml
 
 from generator.config import Config, DomainConfig, loads, loads_with_nodes
 from generator.errors import BuildError, ConfigError, UsageError
+from generator.policy import render_sts_record
 from generator.yamlsource import read_text
 
 
@@ -160,7 +161,7 @@ def next_steps(promotion: Promotion, config_arg: str) -> list[str]:
     lines += [f"     https://{d.policy_host}/.well-known/mta-sts.txt says 'mode: enforce'" for d in promotion.domains]
     lines.append("  3. then, not before (RFC 8461 §8.1), publish the new policy id:")
     for d in promotion.domains:
-        lines.append(f"     _mta-sts.{d.domain}. TXT \"v=STSv1; id={d.id}\"")
+        lines.append(f"     _mta-sts.{d.domain}. TXT \"{render_sts_record(d.id)}\"")
         if not d.id_is_auto:
             lines.append(f"     warning: policy.id of {d.domain} is fixed ({d.id}): change it too, or senders keep the cached testing policy until max_age runs out")
     lines.append(f"     (mta-sts-pages records -c {config_arg} prints every record)")
