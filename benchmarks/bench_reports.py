@@ -23,7 +23,6 @@ import datetime as dt
 import gzip
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -64,18 +63,23 @@ def write_config(path: Path, domains: int) -> None:
     path.write_text(f"defaults:\n  policy:\n    mode: testing\n    mx: [example.com]\ndomains:\n{entries}")
 
 
-def run_once(folder: Path, *options: str) -> tuple[float, float, float, dict]:
+def run_once(folder: Path, *options: str) -> tuple[float, float, float, float, dict]:
+    """Wall, user and system seconds, peak RSS (MiB) and the JSON document of one run."""
     os.sync()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "generator", "reports", str(folder), "--json", *options],
-                         cwd=ROOT, capture_output=True)
-    # --ready exits 1 for a domain not ready; anything else is a failure.
-    if run.returncode not in ((0, 1) if options else (0,)):
-        sys.exit(f"reports exited with {run.returncode}: {run.stderr.decode(errors='replace')[-2000:]}")
-    elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return elapsed, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime, json.loads(run.stdout)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen([sys.executable, "-m", "generator", "reports", str(folder), "--json", *options],
+                                 cwd=ROOT, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own figures, peak RSS included
+        elapsed = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        # --ready exits 1 for a domain not ready; anything else is a failure.
+        if code not in ((0, 1) if options else (0,)):
+            err.seek(0)
+            sys.exit(f"reports exited with {code}: {err.read().decode(errors='replace')[-2000:]}")
+        out.seek(0)
+        document = json.loads(out.read())
+    return elapsed, usage.ru_utime, usage.ru_stime, usage.ru_maxrss / 1024, document
 
 
 def main() -> None:
@@ -92,8 +96,6 @@ def main() -> None:
         failed = write_reports(folder, args.reports, domains)
         size = sum(p.stat().st_size for p in folder.rglob("*.gz"))
         runs = [run_once(folder) for _ in range(args.runs)]
-        # The children's peak so far: the plain runs' own, before --ready's.
-        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         ready_runs = []
         if args.ready_domains:
             config = Path(tmp) / "mta-sts.yml"
@@ -103,24 +105,24 @@ def main() -> None:
             options = ("--ready", "-c", str(config), "--until", until.isoformat(), "--window-days", str(DAYS + 1))
             ready_runs = [run_once(folder, *options) for _ in range(args.runs)]
         where = Path(tmp).parent
-    for _, _, _, document in runs:
+    for *_, document in runs:
         summed = sum(d["failed_sessions"] for d in document["domains"])
         if (document["reports"], len(document["domains"]), summed, document["errors"]) != (args.reports, min(domains, args.reports), failed, []):
             sys.exit(f"wrong result: {document['reports']} reports, {summed} failed sessions, {document['errors'][:3]}")
-    for _, _, _, document in ready_runs:
+    for *_, document in ready_runs:
         judged = {v["domain"]: v["reports"] for v in document["readiness"]}
         if len(judged) != domains or sum(judged.values()) != args.reports:
             sys.exit(f"wrong --ready result: {len(judged)} domains judged, {sum(judged.values())} reports counted")
     print(summary_line(f"reports of {args.reports} gzipped reports ({size / 1024 / 1024:.1f} MiB) over {domains} domain(s) in {where}",
-                       runs, args.reports, peak_mib))
+                       runs, args.reports))
     if ready_runs:
-        ready_peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(summary_line(f"reports --ready of {args.reports} reports over {domains} domains", ready_runs, args.reports, ready_peak_mib))
+        print(summary_line(f"reports --ready of {args.reports} reports over {domains} domains", ready_runs, args.reports))
 
 
-def summary_line(what: str, runs: list[tuple[float, float, float, dict]], reports: int, peak_mib: float) -> str:
-    best, user, system, _ = min(runs, key=lambda r: r[0])
+def summary_line(what: str, runs: list[tuple[float, float, float, float, dict]], reports: int) -> str:
+    best, user, system, _, _ = min(runs, key=lambda r: r[0])
     median = statistics.median(r[0] for r in runs)
+    peak_mib = max(r[3] for r in runs)
     return (f"{what}: best {best:.2f} s of {len(runs)} ({user:.2f} s user, {system:.2f} s system; median {median:.2f} s), "
             f"{reports / best:,.0f} reports/s, peak RSS {peak_mib:.0f} MiB")
 
