@@ -82,6 +82,9 @@ SCENARIOS = [
     ("few-sessions", [report("google", IN_WINDOW, ok=5), report("microsoft", IN_WINDOW, ok=4)], {"few-sessions"}),
     ("only-other-policy-types", [report("google", IN_WINDOW, policy_type="no-policy-found"), report("microsoft", IN_WINDOW, policy_type="no-policy-found")], {"few-sessions"}),
     ("certificate-on-a-listed-host", [*CLEAN, report("google", IN_WINDOW, failures=(("certificate-host-mismatch", "mx1.example.com", 2),))], {"mx-failures"}),
+    # A sender that found no policy still reports the MX host's TLS failures: mail under enforce would fail the same way.
+    ("certificate-without-a-policy-found", [*CLEAN, report("google", IN_WINDOW, policy_type="no-policy-found",
+                                                           failures=(("certificate-not-trusted", "mx1.example.com", 2),))], {"mx-failures"}),
     ("expired-on-a-wildcard-host", [*CLEAN, report("microsoft", IN_WINDOW, failures=(("certificate-expired", "eu.mail.example.com", 1),))], {"mx-failures"}),
     ("starttls-on-an-unnamed-host", [*CLEAN, report("google", IN_WINDOW, failures=(("starttls-not-supported", None, 1),))], {"mx-failures"}),
     ("host-not-in-the-policy", [*CLEAN, report("google", IN_WINDOW, failures=(("validation-failure", "mx9.example.net", 3),))], {"mx-not-in-policy"}),
@@ -132,6 +135,20 @@ def test_a_failure_reason_names_the_host_the_cause_and_the_fix(tmp_path):
     result = run_cli("reports", write_reports(tmp_path / "r", docs), "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL)
     assert ("[mx-failures] 2 session(s) to mx1.example.com failed with certificate-host-mismatch: "
             "the MX host's certificate does not name the host senders connected to; fix: install a certificate naming the MX host") in result.out
+
+
+def test_ready_in_markdown_leads_with_each_verdict_and_its_reasons(tmp_path):
+    """The verdict and its reason codes are the readiness block's own lines,
+    not text the report summary below them could hold."""
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    ready = ["--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL, "--format", "markdown"]
+    failing = write_reports(tmp_path / "failing", [*CLEAN, report("google", IN_WINDOW, failures=(("certificate-expired", "mx1.example.com", 2),))])
+    result = run_cli("reports", failing, *ready)
+    assert result.code == 1, result.output
+    assert "\n**example.com: not ready to enforce**\n- `mx-failures`: 2 session(s) to mx1.example.com failed with certificate-expired" in result.out
+    assert result.out.index("**example.com: not ready to enforce**") < result.out.index("### example.com")
+    clean = run_cli("reports", write_reports(tmp_path / "clean", CLEAN), *ready)
+    assert clean.code == 0 and "\n**example.com: ready to enforce**\n" in clean.out and "- `" not in clean.out, clean.output
 
 
 def test_the_thresholds_are_options(tmp_path):
@@ -314,6 +331,19 @@ def test_promote_refuses_when_reports_say_not_ready_and_force_overrides_loudly(t
     forced = run_cli("promote", "-c", path, folder, "--force")
     assert forced.code == 0 and "WARNING: --force: promoting although the TLS reports say not ready" in forced.err
     only_mode_line_changed(CONFIG, path.read_text(), {4})
+
+
+@pytest.mark.parametrize(("id_line", "warned"), [("  id: 2026\n", True), ("  id: auto\n", False), ("", False)], ids=["fixed", "auto", "no-id"])
+def test_promote_warns_that_a_fixed_policy_id_must_change_too(tmp_path, id_line, warned):
+    """Senders refetch the policy only when the _mta-sts id changes: a fixed
+    id left as it is keeps the cached testing policy until max_age runs out."""
+    config = CONFIG.replace("  max_age: 1w\n", f"  max_age: 1w\n{id_line}")
+    result, path = _promote(tmp_path, config, write_reports(tmp_path / "r", [report("google", RECENT), report("microsoft", RECENT, ok=10)]))
+    assert result.code == 0, result.output
+    only_mode_line_changed(config, path.read_text(), {4})
+    warning = "warning: policy.id of example.com is fixed (2026): change it too, or senders keep the cached testing policy"
+    assert (warning in result.out) is warned, result.output
+    assert ("policy.id" in result.output) is warned, result.output
 
 
 def _days_ago(days: int) -> dt.date:
