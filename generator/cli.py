@@ -303,12 +303,15 @@ def reports(
     if not sources and imap is None:
         raise UsageError("give report files or folders, or --imap imaps://user@host/Folder")
     loaded = _load(config or Path("mta-sts.yml"), strict=False) if ready else None
+    # Before any report is read: a --domain typo fails before a mailbox is opened.
+    judged = select_domains(loaded, domain or []) if loaded is not None else None
+    shown = set(domain_names(domain)) if domain else None
     period, collection = _read_reports(sources, imap, imap_password_env, ca_file, since, until)
     found = None
-    if loaded is not None:
+    if judged is not None:
         criteria = Criteria(window_days, min_organisations, min_sessions)
-        found = verdicts(select_domains(loaded, domain or []), collection, period.until or dt.datetime.now(dt.UTC), criteria)
-    summaries = [s for s in summarize(collection.reports) if not domain or s.domain in domain_names(domain)]
+        found = verdicts(judged, collection, period.until or dt.datetime.now(dt.UTC), criteria)
+    summaries = [s for s in summarize(collection.reports) if shown is None or s.domain in shown]
     chosen = ReportFormat.json if json_out else format
     writer = {ReportFormat.text: render.to_text, ReportFormat.json: render.to_json, ReportFormat.markdown: render.to_markdown}[chosen]
     typer.echo(writer(summaries, collection, found), nl=False)

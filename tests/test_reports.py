@@ -24,7 +24,7 @@ import pytest
 from generator.check.codes import CODES
 from generator.reports.advice import ADVICE
 from tests.support.cli import run_cli
-from tests.test_startup import imported, network_modules
+from tests.test_startup import PARSING, imported, network_modules
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tlsrpt"
 REPORT_FILES = sorted(p for p in FIXTURES.iterdir() if p.suffix in (".json", ".gz", ".eml"))
@@ -417,9 +417,9 @@ def test_a_progress_bar_on_a_terminal_only(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_reading_files_loads_no_network_module(tmp_path):
-    modules = imported("reports", str(FIXTURES), "--json", cwd=tmp_path)
+    modules = imported("reports", str(FIXTURES), "--json", "--domain", "example.com", cwd=tmp_path)
     assert "generator.reports.summary" in modules, "the command really ran"
-    assert "imaplib" not in modules and not network_modules(modules)
+    assert "imaplib" not in modules and not network_modules(modules) - PARSING
 
 
 def test_every_check_code_the_advice_names_exists():

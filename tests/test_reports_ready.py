@@ -187,6 +187,26 @@ def test_ready_judges_each_domain_of_a_multi_domain_config(tmp_path):
     assert only.code == 0 and "example.org" not in only.out
 
 
+def test_ready_judges_the_named_domains_in_the_order_given_each_once(tmp_path):
+    (tmp_path / "mta-sts.yml").write_text(MULTI)
+    folder = write_reports(tmp_path / "r", CLEAN)
+    ready = ["reports", folder, "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL, "--json"]
+    named = run_cli(*ready, "-d", "example.net", "-d", "Example.COM.", "-d", "example.net")
+    assert [v["domain"] for v in json.loads(named.out)["readiness"]] == ["example.net", "example.com"], named.output
+    assert [d["domain"] for d in json.loads(named.out)["domains"]] == ["example.com"]
+    for bad, says in (("example.invalid", "example.invalid is not in"), ("mx1 example.org", "'mx1 example.org' contains a space")):
+        refused = run_cli(*ready, "-d", "example.com", "-d", bad)
+        assert (refused.code, refused.out) == (2, "") and says in refused.err and "Traceback" not in refused.err, refused.output
+
+
+def test_a_domain_filter_that_names_no_domain_is_a_usage_error(tmp_path):
+    """Without --ready nothing says which domains exist, but a name no report
+    can hold is a typo to point out, not a filter that silently matches nothing."""
+    folder = write_reports(tmp_path / "r", CLEAN)
+    refused = run_cli("reports", folder, "--domain", "example..com")
+    assert (refused.code, refused.out) == (2, "") and "'example..com' has an empty label" in refused.err, refused.output
+
+
 UNTIL_OPTION = [
     # Reports up to 2026-11-15, and a failure on the 22nd, after the default --until.
     ("2026-11-20", {"start": "2026-11-07T00:00:00Z", "end": "2026-11-21T00:00:00Z"}, 2, set()),
@@ -398,7 +418,7 @@ def test_promote_without_reports_needs_force(tmp_path):
         (CONFIG.replace("  mode: testing       # enforce once two weeks of reports are clean\n", ""), [], "is in testing by default (no mode: line)"),
         (MULTI, [], "has 3 domains; name the one(s) to promote with --domain"),
         (MULTI, ["--domain", "example.com"], "defaults.policy.mode also sets the mode of example.net"),
-        (MULTI, ["--domain", "example.invalid"], "--domain example.invalid: not in"),
+        (MULTI, ["--domain", "example.invalid"], "example.invalid is not in"),
     ],
     ids=["already-enforce", "no-mode-line", "multi-without-domain", "shared-default", "unknown-domain"],
 )

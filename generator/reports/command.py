@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.check.options import Target
+from generator.check.targets import Targets
 from generator.config import Config, DomainConfig
 from generator.errors import MailboxError, UsageError
-from generator.names import InvalidName, normalize_domain
 from generator.reports.collect import Collection, Period, collect, file_items, parse_bound
 from generator.reports.ready import Criteria, Readiness, readiness
 from generator.reports.sources import InputError, Item, list_files
@@ -71,29 +72,24 @@ def _mailbox(label: str, items: Iterable[Item]) -> Iterator[Item]:
         yield InputError(label, str(exc))
 
 
-def domain_names(names: Sequence[str]) -> list[str]:
-    """``--domain`` values as reports and configs spell domains: lower case,
-    no trailing dot, A-labels (``bücher.example`` is ``xn--bcher-kva.example``)."""
-    return [_a_labels(name.strip().rstrip(".")) for name in names]
-
-
-def _a_labels(name: str) -> str:
-    try:
-        return normalize_domain(name)
-    except InvalidName:  # no such domain can be in a report or a config: left to match nothing
-        return name.lower()
-
-
 def select_domains(config: Config, names: Sequence[str]) -> list[DomainConfig]:
     """The config's domains named by ``--domain`` (all of them when none is)."""
-    if not names:
-        return list(config.domains)
-    by_name = {d.domain: d for d in config.domains}
-    wanted = domain_names(names)
-    unknown = [name for name in wanted if name not in by_name]
-    if unknown:
-        raise UsageError(f"--domain {', '.join(unknown)}: not in {config.file} (it has {', '.join(sorted(by_name)[:5])}{'...' if len(by_name) > 5 else ''})")
-    return [by_name[name] for name in dict.fromkeys(wanted)]
+    return [target.config for target in _targets(names, config)]
+
+
+def domain_names(names: Sequence[str]) -> list[str]:
+    """``--domain`` values as reports and configs spell domains, each once:
+    lower case, no trailing dot, A-labels (``bücher.example`` is
+    ``xn--bcher-kva.example``)."""
+    return [target.domain for target in _targets(names, None)]
+
+
+def _targets(names: Sequence[str], config: Config | None) -> list[Target]:
+    """Each name once, in the order given; a name that is no domain, or not
+    in ``config``, is a usage error that says which."""
+    wanted = Targets(tuple(names), None, config)
+    wanted.validate()
+    return [target for _, target in wanted.numbered()]
 
 
 def verdicts(domains: Sequence[DomainConfig], collection: Collection, until: dt.datetime, criteria: Criteria) -> list[Readiness]:
