@@ -194,7 +194,8 @@ def test_ready_judges_the_named_domains_in_the_order_given_each_once(tmp_path):
     named = run_cli(*ready, "-d", "example.net", "-d", "Example.COM.", "-d", "example.net")
     assert [v["domain"] for v in json.loads(named.out)["readiness"]] == ["example.net", "example.com"], named.output
     assert [d["domain"] for d in json.loads(named.out)["domains"]] == ["example.com"]
-    for bad, says in (("example.invalid", "example.invalid is not in"), ("mx1 example.org", "'mx1 example.org' contains a space")):
+    for bad, says in (("example.invalid", "--domain 'example.invalid': example.invalid is not in"),
+                      ("mx1 example.org", "--domain 'mx1 example.org': 'mx1 example.org' contains a space")):
         refused = run_cli(*ready, "-d", "example.com", "-d", bad)
         assert (refused.code, refused.out) == (2, "") and says in refused.err and "Traceback" not in refused.err, refused.output
 

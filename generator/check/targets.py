@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from itertools import chain
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,12 +82,13 @@ class Targets:
     domains_file: Path | None = None
     config: Config | None = None
     slice: Slice = field(default_factory=Slice)
+    flag: str = "DOMAIN"  # how errors name where ``domains`` came from: the argument, or an option such as --domain
 
     def part(self, index: int, parts: int) -> Targets:
-        return Targets(self.domains, self.domains_file, self.config, self.slice.part(index, parts))
+        return replace(self, slice=self.slice.part(index, parts))
 
     def _names(self) -> Iterator[tuple[str, str]]:
-        yield from ((f"DOMAIN {name!r}", name) for name in self.domains)
+        yield from ((f"{self.flag} {name!r}", name) for name in self.domains)
         if self.domains_file is not None:
             yield from read_domains_file(self.domains_file)
 

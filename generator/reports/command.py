@@ -87,7 +87,7 @@ def domain_names(names: Sequence[str]) -> list[str]:
 def _targets(names: Sequence[str], config: Config | None) -> list[Target]:
     """Each name once, in the order given; a name that is no domain, or not
     in ``config``, is a usage error that says which."""
-    wanted = Targets(tuple(names), None, config)
+    wanted = Targets(tuple(names), None, config, flag="--domain")
     wanted.validate()
     return [target for _, target in wanted.numbered()]
 
