@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 
 from generator import __version__
-from generator.errors import MtaStsPagesError
+from generator.errors import MtaStsPagesError, UsageError
 
 app = typer.Typer(
     name="mta-sts-pages",
@@ -167,7 +167,6 @@ def init(
     nameserver: Annotated[Optional[list[str]], typer.Option("--nameserver", metavar="IP[:PORT]", help="Look the MX records up at this DNS server instead of the system's resolver (repeatable).")] = None,
 ) -> None:
     """Write a commented starter mta-sts.yml (never over an existing file)."""
-    from generator.errors import UsageError
     from generator.starter import live_mx, starter_config, write_starter
 
     if mode not in ("testing", "enforce", "none"):
@@ -189,10 +188,17 @@ def schema() -> None:
     typer.echo(json_schema_text(), nl=False)
 
 
-class CheckFormat(str, Enum):
+class OutputFormat(str, Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
+
+
+def _output_format(json_flag: bool, format: OutputFormat | None) -> OutputFormat:
+    """``--json`` is ``--format json``; given with another format it asks for two."""
+    if json_flag and format not in (None, OutputFormat.json):
+        raise UsageError(f"--json and --format {format.value} ask for two formats; give one")
+    return OutputFormat.json if json_flag else format or OutputFormat.text
 
 
 @app.command()
@@ -201,7 +207,7 @@ def check(
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Also compare the live policy and id with this config (drift).", dir_okay=False)] = None,
     domains_file: Annotated[Optional[Path], typer.Option("--domains-file", help="Check the domains listed in FILE, one a line ('#' starts a comment).", dir_okay=False)] = None,
     json_lines: Annotated[bool, typer.Option("--json", help="Print one JSON object per domain as each finishes (JSON lines); same as --format json.")] = False,
-    format: Annotated[Optional[CheckFormat], typer.Option("--format", "-f", help="text: for people; json: JSON lines; markdown: GitHub-flavoured, for job summaries and issues.", show_default=False)] = None,
+    format: Annotated[Optional[OutputFormat], typer.Option("--format", "-f", help="text: for people; json: JSON lines; markdown: GitHub-flavoured, for job summaries and issues.", show_default=False)] = None,
     summary: SummaryOption = None,
     smtp: Annotated[bool, typer.Option("--smtp", help="Also connect to every MX host on port 25 and verify its STARTTLS certificate.")] = False,
     nameserver: NameserverOption = None,
@@ -218,19 +224,15 @@ def check(
     from generator.check.command import Output, check_command, default_workers
     from generator.check.options import make_options
     from generator.check.targets import Slice, Targets, parse_shard
-    from generator.errors import UsageError
-
-    if json_lines and format not in (None, CheckFormat.json):
-        raise UsageError(f"--json and --format {format.value} ask for two formats; give one")
+    chosen = _output_format(json_lines, format)
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=concurrency, smtp=smtp)
     part = parse_shard(shard) if shard is not None else Slice()
     if config is None and not domains and domains_file is None and Path("mta-sts.yml").is_file():
         config = Path("mta-sts.yml")
     loaded = _load(config, strict=False) if config is not None else None
     targets = Targets(tuple(domains or ()), domains_file, loaded, part)
-    chosen = "json" if json_lines else (format.value if format is not None else "text")
     code = check_command(targets, options, workers=default_workers(options) if workers is None else workers,
-                         output=Output(chosen, summary), out=sys.stdout, err=sys.stderr)
+                         output=Output(chosen.value, summary), out=sys.stdout, err=sys.stderr)
     raise typer.Exit(code)
 
 
@@ -245,12 +247,6 @@ WindowOption = Annotated[int, typer.Option("--window-days", min=1, help="Readine
 OrganisationsOption = Annotated[int, typer.Option("--min-organisations", min=1, help="Readiness: how many organisations must have reported.")]
 SessionsOption = Annotated[int, typer.Option("--min-sessions", min=0, help="Readiness: how many sessions must have been checked against the sts policy.")]
 DomainOption = Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="Only this policy domain (repeatable); with --ready, a domain of the config.")]
-
-
-class ReportFormat(str, Enum):
-    text = "text"
-    json = "json"
-    markdown = "markdown"
 
 
 def _read_reports(sources, imap, imap_password_env, ca_file, since, until):
@@ -283,7 +279,7 @@ def reports(
     since: SinceOption = None,
     until: UntilOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document (same as --format json).")] = False,
-    format: Annotated[ReportFormat, typer.Option("--format", "-f", help="text for a terminal, json for scripts, markdown for a CI job summary.")] = ReportFormat.text,
+    format: Annotated[Optional[OutputFormat], typer.Option("--format", "-f", help="text for a terminal (the default), json for scripts, markdown for a CI job summary.", show_default=False)] = None,
     ready: Annotated[bool, typer.Option("--ready", help="Say whether the config's domains are ready to enforce; exit 1 with the reasons when not.")] = False,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="The config whose MX patterns --ready checks (default mta-sts.yml).", dir_okay=False)] = None,
     domain: DomainOption = None,
@@ -294,7 +290,6 @@ def reports(
     """Sum RFC 8460 TLS reports per domain, with causes and fixes; --ready: is enforce safe?"""
     import datetime as dt
 
-    from generator.errors import UsageError
     from generator.reports import render
     from generator.reports.command import domain_names, select_domains, verdicts
     from generator.reports.ready import Criteria
@@ -312,8 +307,8 @@ def reports(
         criteria = Criteria(window_days, min_organisations, min_sessions)
         found = verdicts(judged, collection, period.until or dt.datetime.now(dt.UTC), criteria)
     summaries = [s for s in summarize(collection.reports) if shown is None or s.domain in shown]
-    chosen = ReportFormat.json if json_out else format
-    writer = {ReportFormat.text: render.to_text, ReportFormat.json: render.to_json, ReportFormat.markdown: render.to_markdown}[chosen]
+    chosen = _output_format(json_out, format)
+    writer = {OutputFormat.text: render.to_text, OutputFormat.json: render.to_json, OutputFormat.markdown: render.to_markdown}[chosen]
     typer.echo(writer(summaries, collection, found), nl=False)
     if found is not None:
         raise typer.Exit(0 if all(v.ready for v in found) else 1)
@@ -336,7 +331,6 @@ def promote(
     """Change mode: testing to mode: enforce in the config, once the TLS reports say it is safe."""
     import datetime as dt
 
-    from generator.errors import UsageError
     from generator.reports import promote as promotion
     from generator.reports.command import select_domains, verdicts
     from generator.reports.ready import Criteria
@@ -373,7 +367,6 @@ def _expected(domain: str | None, config: Path | None, policy: Path | None, sts_
     """What the deployment should serve: every domain (or DOMAIN) of --config,
     or DOMAIN's built --policy file with its --id."""
     from generator.check.targets import Targets
-    from generator.errors import UsageError
     from generator.verify import domain_from_site
 
     if (config is None) == (policy is None):
@@ -405,7 +398,6 @@ def verify(
 ) -> None:
     """After a deploy: fail unless the policy URL serves the built policy, byte for byte."""
     from generator.check.options import make_options
-    from generator.errors import UsageError
     from generator.markdown import append
     from generator.verify import markdown, text
     from generator.verify import verify as run_verify
@@ -439,7 +431,6 @@ def monitor(
     from generator.check.markdown import document
     from generator.check.options import Target, make_options
     from generator.config import check_label
-    from generator.errors import UsageError
     from generator.markdown import append
     from generator.monitor import Gh
     from generator.monitor import monitor as run_monitor

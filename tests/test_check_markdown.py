@@ -68,7 +68,8 @@ def test_check_writes_a_markdown_report(dns_server_factory, tls_server_factory):
     assert "&lt;img src=x onerror=alert(1)&gt;\\|\\`&#64;octocat &#35;12 \\*\\*bold\\*\\* \\[a\\](b)\\\\u001b\\[2J" in row
 
 
-def test_json_and_another_format_conflict():
-    result = run_cli("check", "example.com", "--json", "--format", "markdown")
+@pytest.mark.parametrize("command", [["check", "example.com"], ["reports", "."]])
+def test_json_and_another_format_conflict(command):
+    result = run_cli(*command, "--json", "--format", "markdown")
     assert result.code == 2
     assert "--json and --format markdown ask for two formats" in result.err
