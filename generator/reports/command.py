@@ -51,13 +51,17 @@ def read_reports(inputs: Inputs, period: Period, environ: Mapping[str, str],
     files, so that a file error is not hidden by a mailbox that fails."""
     items: Iterable[Item] = ()
     if inputs.imap_url is not None:
-        from generator.reports.imap import imap_items, parse_imap_url
+        from generator.reports.imap import check_password, imap_items, parse_imap_url
 
         target = parse_imap_url(inputs.imap_url)
         password = environ.get(inputs.password_env)
         if not password:
             raise UsageError(f"--imap: set the password of {target.user} in the environment variable {inputs.password_env}")
-        items = _mailbox(target.label, imap_items(target, password, inputs.ca_file))
+        check_password(target, password, inputs.password_env)
+        # The mailbox is searched by delivery day, a day early for time
+        # zones; collect() then keeps exactly the reports of the period.
+        since = period.since.date() - dt.timedelta(days=1) if period.since and period.since.date() > dt.date.min else None
+        items = _mailbox(target.label, imap_items(target, password, inputs.ca_file, since=since))
     files, errors = list_files(inputs.paths)
     return collect(itertools.chain(errors, file_items(show_progress(files)), items), period)
 
