@@ -237,7 +237,7 @@ def test_a_gzip_bomb_is_refused(tmp_path):
     bomb = tmp_path / "bomb.json.gz"
     bomb.write_bytes(gzip.compress(b" " * (33 * 1024 * 1024)))
     code, document = reports_json(bomb)
-    assert code == 1 and "unpacks to more than 32 MiB" in document["errors"][0]["message"]
+    assert code == 1 and "unpacks to more than 4 MiB" in document["errors"][0]["message"]
 
 
 def test_a_missing_source_is_an_error_not_a_crash(tmp_path):
