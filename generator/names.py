@@ -153,6 +153,23 @@ def mx_matches(pattern: str, host: str) -> bool:
     return host == pattern
 
 
+def to_a_labels(name: str) -> str:
+    """Best-effort lowercase A-label form of a name someone else wrote (a
+    report's domain): a trailing dot dropped, U-labels converted as
+    :func:`normalize_domain` converts them (UTS 46 maps capitals and the
+    ideographic full stop); a name IDNA refuses is only lowercased, since
+    it matches no configured domain either way."""
+    name = name.strip().rstrip(".").lower()
+    if name.isascii():
+        return name
+    import idna
+
+    try:
+        return idna.encode(name, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return name
+
+
 def to_unicode(name: str) -> str:
     """Best-effort U-label form for display; falls back to the input."""
     if "xn--" not in name.lower():

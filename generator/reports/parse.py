@@ -19,6 +19,8 @@ import re
 import sys
 from dataclasses import dataclass
 
+from generator.names import to_a_labels
+
 # RFC 8460 §4.3 result types, grouped as the RFC groups them.
 NEGOTIATION_FAILURES = frozenset({
     "starttls-not-supported", "certificate-host-mismatch", "certificate-expired",
@@ -139,10 +141,6 @@ def parse_datetime(value: object, where: str) -> dt.datetime:
         raise MalformedReport(f"{where}: {value!r:.40} is out of range") from None
 
 
-def _domain(value: str) -> str:
-    return value.strip().rstrip(".").lower()
-
-
 def _strings(value: object, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -174,7 +172,7 @@ def _failure(raw: object, where: str) -> FailureDetail:
 
 def _optional_host(value: object, where: str) -> str | None:
     host = _text(value, where, required=False)
-    return _domain(host) if host else None
+    return to_a_labels(host) if host else None
 
 
 def _policy(raw: object, where: str, domain_hint: str | None) -> PolicyResult:
@@ -191,11 +189,11 @@ def _policy(raw: object, where: str, domain_hint: str | None) -> PolicyResult:
         raise MalformedReport(f"{where}.failure-details: expected a list, got {type(details).__name__}")
     return PolicyResult(
         policy_type=_text(policy.get("policy-type"), f"{where}.policy.policy-type").lower(),
-        domain=_domain(domain),
+        domain=to_a_labels(domain),
         successful=_count(summary.get("total-successful-session-count"), f"{where}.summary.total-successful-session-count"),
         failed=_count(summary.get("total-failure-session-count"), f"{where}.summary.total-failure-session-count"),
         policy_strings=_strings(policy.get("policy-string"), f"{where}.policy.policy-string"),
-        mx_hosts=tuple(_domain(h) for h in _strings(policy.get("mx-host"), f"{where}.policy.mx-host")),
+        mx_hosts=tuple(to_a_labels(h) for h in _strings(policy.get("mx-host"), f"{where}.policy.mx-host")),
         failures=tuple(_failure(d, f"{where}.failure-details[{i}]") for i, d in enumerate(details)),
     )
 
