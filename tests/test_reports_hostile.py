@@ -354,3 +354,94 @@ def test_a_linked_folder_inside_a_folder_is_read_once_and_a_loop_ends(tmp_path):
     (kept / "up").symlink_to(tmp_path)
     code, document = reports_json(scanned)
     assert (code, document["reports"], document["duplicates"], document["errors"]) == (0, 1, 0, [])
+
+
+def _report_mail(attachment: bytes, content_type: str = "application/tlsrpt+gzip", headers: str = "") -> bytes:
+    message = EmailMessage()
+    message["From"], message["Subject"] = "noreply-smtp-tls-reporting@google.com", "Report Domain: example.com"
+    message.set_content("This is an aggregate TLS report.")
+    maintype, subtype = content_type.split("/")
+    message.add_attachment(attachment, maintype=maintype, subtype=subtype)
+    return message.as_bytes()
+
+
+@pytest.mark.timeout(30)
+def test_a_gzip_bomb_of_tiny_json_containers_is_stopped_while_inflating(tmp_path):
+    # 32 KB of gzip, 32 MiB of [[],[],...]: 900 MB once parsed, were it parsed.
+    bomb = gzip.compress(b"[" + b"[]," * (11 * 1024 * 1024) + b"[]]", 9)
+    assert len(bomb) < 64 * 1024
+    (tmp_path / "bomb.json.gz").write_bytes(bomb)
+    (tmp_path / "bomb.eml").write_bytes(_report_mail(bomb))
+    (tmp_path / "plain.json").write_bytes(b"[" + b"[]," * (2 * 1024 * 1024) + b"[]]")
+    (tmp_path / "good.json").write_text(json.dumps(GOOGLE))
+    code, document = reports_json(tmp_path)
+    assert code == 1 and document["reports"] == 1
+    messages = {Path(e["source"].split(" ")[0]).name: e["message"] for e in document["errors"]}
+    assert messages == {"bomb.json.gz": "the report unpacks to more than 4 MiB, more than any real report",
+                        "bomb.eml": "the report unpacks to more than 4 MiB, more than any real report",
+                        "plain.json": "larger than 4 MiB, more than any real report"}, messages
+
+
+def test_the_largest_report_a_busy_domain_sends_is_read(tmp_path):
+    # A thousand failure details (one per sending address) is some 300 KiB.
+    doc = _doc()
+    policy = doc["policies"][0]
+    policy["failure-details"] = [{"result-type": "certificate-expired", "sending-mta-ip": f"2001:db8::{n:x}",
+                                  "receiving-mx-hostname": "mx.foo-bar.io", "receiving-ip": "192.0.2.25",
+                                  "failed-session-count": 1, "failure-reason-code": "X509_V_ERR_CERT_HAS_EXPIRED " * 4}
+                                 for n in range(3000)]
+    policy["summary"]["total-failure-session-count"] = 3000
+    data = json.dumps(doc, indent=2).encode()
+    assert 1024 * 1024 < len(data) < 4 * 1024 * 1024
+    (tmp_path / "big.json.gz").write_bytes(gzip.compress(data))
+    code, document = reports_json(tmp_path / "big.json.gz")
+    assert document["errors"] == [] and document["domains"][0]["failed_sessions"] == 3000
+
+
+@pytest.mark.timeout(30)
+def test_an_e_mail_of_parts_with_thousands_of_header_parameters_is_refused_at_once(tmp_path):
+    """1.6 MB of MIME parts whose Content-Type carries 9,000 parameters each
+    took the email package 40 s; a header longer than any sender writes now
+    makes the e-mail unreadable before it is split."""
+    params = "".join(f'; p{i}="v"' for i in range(9000))
+    parts = "".join(f"--b\r\nContent-Type: application/json{params}\r\n\r\n{{}}\r\n" for _ in range(18))
+    hostile = ("From: a@example.org\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n" + parts + "--b--\r\n").encode()
+    assert len(hostile) > 1_600_000
+    (tmp_path / "hostile.eml").write_bytes(hostile)
+    many = "".join(f"; p{i}=v" for i in range(150))
+    (tmp_path / "many.eml").write_bytes(_report_mail(gzip.compress(json.dumps(GOOGLE).encode())).replace(
+        b"Content-Type: application/tlsrpt+gzip", b"Content-Type: application/tlsrpt+gzip" + many.encode()))
+    (tmp_path / "good.eml").write_bytes(_report_mail(gzip.compress(json.dumps(GOOGLE).encode())))
+    code, document = reports_json(tmp_path)
+    assert code == 1 and document["reports"] == 1, document["errors"]
+    messages = {Path(e["source"].split(" ")[0]).name: e["message"] for e in document["errors"]}
+    assert messages == {
+        "hostile.eml": "cannot read the e-mail's headers: its Content-Type header is 97,906 characters long, "
+                       "more than any sender writes (at most 4,000)",
+        "many.eml": "cannot read the e-mail's headers: its Content-Type header has 150 parameters, "
+                    "more than any sender writes (at most 100)"}, messages
+
+
+def test_a_policy_domain_written_in_unicode_is_the_same_domain_in_a_labels(tmp_path):
+    """A sender that writes the policy domain as U-labels (or in capitals,
+    or with an ideographic full stop) reports on the same domain as one
+    writing its A-labels; --ready then weighs its failures too."""
+    ascii_doc = _doc(**{"report-id": "ascii"})
+    ascii_doc["policies"][0]["policy"]["policy-domain"] = "xn--bcher-kva.example"
+    unicode_doc = _doc(**{"report-id": "unicode", "organization-name": "Other Org"})
+    unicode_doc["policies"][0]["policy"]["policy-domain"] = "BÜCHER\u3002example."
+    unicode_doc["policies"][0]["policy"]["mx-host"] = ["mx.bücher.example"]
+    unicode_doc["policies"][0]["summary"]["total-failure-session-count"] = 5
+    unicode_doc["policies"][0]["failure-details"] = [{"result-type": "certificate-expired", "failed-session-count": 5,
+                                                      "receiving-mx-hostname": "MX.Bücher.example."}]
+    (tmp_path / "a.json").write_text(json.dumps(ascii_doc))
+    (tmp_path / "u.json").write_text(json.dumps(unicode_doc))
+    code, document = reports_json(tmp_path)
+    assert [d["domain"] for d in document["domains"]] == ["xn--bcher-kva.example"], document["domains"]
+    [domain] = document["domains"]
+    assert (domain["reports"], domain["failed_sessions"]) == (2, 5)
+    assert [f["receiving_mx_hostname"] for f in domain["failures"]] == ["mx.xn--bcher-kva.example"], domain["failures"]
+    config = tmp_path / "mta-sts.yml"
+    config.write_text("domain: bücher.example\npolicy:\n  mode: testing\n  mx: [mx.bücher.example]\n")
+    ready = run_cli("reports", tmp_path / "a.json", tmp_path / "u.json", "-c", config, "--ready", "--until", "2025-05-30")
+    assert ready.code == 1 and "certificate-expired" in ready.out, ready.output
