@@ -4,6 +4,7 @@ refused login, an untrusted certificate or a missing folder are clear errors."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -150,3 +151,25 @@ def test_promote_reads_the_reports_over_imap_and_refuses_when_they_are_old(dovec
     result = run_cli("promote", "-c", config, "--imap", url(dovecot), "--ca-file", test_ca.pem_path)
     assert result.code == 1 and "[no-reports] no TLS report for example.com in the 14 days" in result.out, result.output
     assert config.read_bytes() == before
+
+
+@pytest.mark.timeout(60)
+def test_since_fetches_only_the_mail_delivered_from_the_day_before(tmp_path, test_ca, monkeypatch):
+    """--since searches by delivery day (IMAP SEARCH SINCE, Dovecot's
+    INTERNALDATE), a day early for time zones, then keeps exactly the
+    reports of the period: mail delivered before is not fetched at all."""
+    require_tool("dovecot")
+    server = DovecotServer(tmp_path / "dovecot", "reports@example.com", PASSWORD, test_ca)
+    day = 86400
+    since = dt.datetime(2022, 1, 1, tzinfo=dt.UTC).timestamp()
+    server.add(EML_FILES[0].read_bytes(), received=since - day / 2)  # the day before: searched
+    server.add(EML_FILES[1].read_bytes(), received=since - 3 * day)  # not
+    server.add_many([path.read_bytes() for path in EML_FILES[2:]], received=since + 300 * day)
+    monkeypatch.setenv("MTA_STS_PAGES_IMAP_PASSWORD", PASSWORD)
+    with server:
+        result = run_cli("reports", "--imap", url(server), "--ca-file", test_ca.pem_path, "--since", "2022-01-01", "--json")
+        assert result.code == 0, result.output
+        document = json.loads(result.out)
+        assert (document["reports"], document["outside_period"]) == (len(EML_FILES) - 1, 0)
+        everything = run_cli("reports", "--imap", url(server), "--ca-file", test_ca.pem_path, "--json")
+        assert json.loads(everything.out)["reports"] == len(EML_FILES)

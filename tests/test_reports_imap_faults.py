@@ -123,6 +123,30 @@ def test_a_connection_dropped_mid_fetch_loses_nothing_read_and_duplicates_nothin
 
 
 @pytest.mark.timeout(60)
+def test_big_messages_are_fetched_a_few_at_a_time_and_one_too_big_for_a_report_not_at_all(env, test_ca):
+    """Memory stays bounded whatever the mailbox holds: a FETCH asks for at
+    most 8 MiB of mail (by RFC822.SIZE, known first), and a message larger
+    than a report e-mail can be is named, not fetched."""
+    padding = b"X-Padding: " + b"x" * 998 + b"\r\n"
+    big = [StubMessage(uid, padding * 3000 + report_mail(uid)) for uid in range(1, 11)]  # 3 MB each
+    huge = StubMessage(11, padding * 9000 + report_mail(11))  # 9 MB
+    with StubImapServer(test_ca, [*big, huge, StubMessage(12, report_mail(12))]) as stub:
+        result = run(stub, test_ca, "--json")
+    document = json.loads(result.out)
+    assert result.code == 1 and document["reports"] == 11, result.output
+    [error] = document["errors"]
+    assert error["source"] == f"imaps://127.0.0.1:{stub.port}/INBOX UID 11", error
+    assert error["message"] == f"{len(huge.data):,} bytes, more than a report e-mail needs (at most 8 MiB): not read"
+    assert 11 not in stub.fetched and sorted(stub.fetched) == [*range(1, 11), 12]
+    sizes = {m.uid: len(m.data) for m in [*big, huge]} | {12: len(report_mail(12))}
+    fetches = [c.split(b" ")[3].decode() for c in stub.commands if b"BODY.PEEK[]" in c]
+    for uid_set in fetches:
+        uids = [u for part in uid_set.split(",") for u in range(int(part.split(":")[0]), int(part.split(":")[-1]) + 1)]
+        assert sum(sizes[u] for u in uids) <= 8 * 1024 * 1024, fetches
+    assert len(fetches) == 5, fetches
+
+
+@pytest.mark.timeout(60)
 @pytest.mark.parametrize("user", ["a%0D%0AX1%20LOGOUT", "a%0AX1%20LOGOUT", "a%00b"])
 def test_a_control_character_in_the_user_name_is_refused_before_connecting(env, test_ca, user):
     with StubImapServer(test_ca, [StubMessage(1, report_mail(1))]) as stub:

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from generator.errors import MailboxError, UsageError
-from generator.reports.sources import Item, message_payloads
+from generator.reports.sources import InputError, Item, message_payloads
 
 TIMEOUT = 60.0
 # A report unpacks to at most MAX_REPORT_BYTES; as base64 of gzip or of plain

@@ -107,13 +107,22 @@ class DovecotServer(Server):
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
 
-    def add(self, message: bytes, flags: str = "") -> None:
-        """Deliver ``message`` to the INBOX with Maildir ``flags`` (e.g. "S" for \\Seen)."""
-        entry = mailbox.MaildirMessage(message)
-        if flags:
-            entry.set_subdir("cur")
-            entry.set_flags(flags)
-        self.maildir.add(entry)
+    def add(self, message: bytes, flags: str = "", received: float | None = None) -> None:
+        """Deliver ``message`` to the INBOX with Maildir ``flags`` (e.g. "S" for
+        \\Seen), ``received`` at that Unix time (its IMAP INTERNALDATE, which
+        Dovecot takes from the file's modification time) or now."""
+        self.add_many([message], flags, received)
+
+    def add_many(self, messages: list[bytes], flags: str = "", received: float | None = None) -> None:
+        for message in messages:
+            entry = mailbox.MaildirMessage(message)
+            if flags:
+                entry.set_subdir("cur")
+                entry.set_flags(flags)
+            key = self.maildir.add(entry)
+            if received is not None:
+                [path] = (self.home / "Maildir").glob(f"[nc][eu][wr]/{key}*")
+                os.utime(path, (received, received))
         self._give_mail_to_its_user()
 
     def _give_mail_to_its_user(self) -> None:
