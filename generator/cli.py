@@ -324,6 +324,7 @@ def promote(
     imap: ImapOption = None,
     imap_password_env: ImapPasswordOption = "MTA_STS_PAGES_IMAP_PASSWORD",
     ca_file: ImapCaOption = None,
+    until: UntilOption = None,
     window_days: WindowOption = 14,
     min_organisations: OrganisationsOption = 2,
     min_sessions: SessionsOption = 20,
@@ -343,7 +344,7 @@ def promote(
         raise UsageError(f"{config} has {len(loaded.domains)} domains; name the one(s) to promote with --domain")
     targets = select_domains(loaded, domain or [])
     plan = promotion.plan(current, targets)
-    _, collection = _read_reports(sources, imap, imap_password_env, ca_file, None, None)
+    period, collection = _read_reports(sources, imap, imap_password_env, ca_file, None, until)
     if collection is None:
         if not force:
             raise UsageError("give the TLS reports (files, folders or --imap) so that promote can check they say enforce is safe, or --force")
@@ -351,7 +352,7 @@ def promote(
     else:
         for error in collection.errors:
             _err(error_text(error))
-        found = verdicts(targets, collection, dt.datetime.now(dt.UTC), Criteria(window_days, min_organisations, min_sessions))
+        found = verdicts(targets, collection, period.until or dt.datetime.now(dt.UTC), Criteria(window_days, min_organisations, min_sessions))
         for verdict in found:
             typer.echo(verdict_text(verdict))
         if not all(v.ready for v in found):

@@ -386,6 +386,8 @@ PROMOTE_OPTIONS = [
     ("a-shorter-window", _TEN_DAYS_AGO, ["--window-days", "7"], {"no-reports"}),
     ("before-the-default-window", _TWENTY_DAYS_AGO, [], {"no-reports"}),
     ("a-longer-window", _TWENTY_DAYS_AGO, ["--window-days", "30"], set()),
+    ("a-window-ending-earlier", _TWENTY_DAYS_AGO, ["--until", _days_ago(15).isoformat()], set()),
+    ("a-window-ending-before-the-reports", _TEN_DAYS_AGO, ["--until", _days_ago(12).isoformat()], {"no-reports"}),
 ]
 
 
