@@ -42,7 +42,8 @@ def oracle_documents(path: Path) -> list[dict]:
 
 
 def oracle_sums(documents: list[dict]) -> dict[str, dict]:
-    sums: dict[str, dict] = defaultdict(lambda: {"ok": 0, "failed": 0, "ids": set(), "failures": Counter()})
+    sums: dict[str, dict] = defaultdict(lambda: {"ok": 0, "failed": 0, "ids": set(), "failures": Counter(),
+                                                 "addresses": defaultdict(lambda: (set(), set()))})
     for doc in documents:
         for policy in doc["policies"]:
             domain = sums[policy["policy"]["policy-domain"].lower()]
@@ -51,6 +52,9 @@ def oracle_sums(documents: list[dict]) -> dict[str, dict]:
             domain["ids"].add(doc["report-id"])
             for detail in policy.get("failure-details", []):
                 domain["failures"][(detail["result-type"], detail.get("receiving-mx-hostname"))] += int(detail["failed-session-count"])
+                receiving, sending = domain["addresses"][(detail["result-type"], detail.get("receiving-mx-hostname"))]
+                receiving.update([detail["receiving-ip"]] if detail.get("receiving-ip") else [])
+                sending.update([detail["sending-mta-ip"]] if detail.get("sending-mta-ip") else [])
     return sums
 
 
@@ -65,6 +69,9 @@ def assert_matches_oracle(document: dict, sums: dict[str, dict]) -> None:
         expected = sums[entry["domain"]]
         assert (entry["successful_sessions"], entry["failed_sessions"], entry["reports"]) == (expected["ok"], expected["failed"], len(expected["ids"]))
         assert {(f["result_type"], f["receiving_mx_hostname"]): f["sessions"] for f in entry["failures"]} == dict(expected["failures"])
+        for f in entry["failures"]:  # the addresses parsedmarc shows, each once, sorted
+            receiving, sending = expected["addresses"][(f["result_type"], f["receiving_mx_hostname"])]
+            assert (f["receiving_ips"], f["sending_mta_ips"]) == (sorted(receiving), sorted(sending))
         assert sum(day["successful_sessions"] for day in entry["days"]) == expected["ok"]
         assert sum(sender["failed_sessions"] for sender in entry["senders"]) == expected["failed"]
 
@@ -349,9 +356,10 @@ def test_text_and_markdown_show_failures_with_cause_and_fix():
     assert text.code == 0
     assert "example.com: 1 report, 2024-01-09T00:00:00Z to 2024-01-09T23:59:59Z" in text.out
     assert "validation-failure on example.com: 3 sessions" in text.out
+    assert "      receiving IP: 173.212.201.41; sending MTA IP: 209.85.208.176, 209.85.222.201\n" in text.out
     assert "check codes: mx-not-covered" in text.out
     markdown = run_cli("reports", path, "--format", "markdown")
-    assert "| `validation-failure` | example.com | 3 |" in markdown.out
+    assert "| `validation-failure` | example.com | 173.212.201.41 | 209.85.208.176, 209.85.222.201 | 3 |" in markdown.out
     assert markdown.out.startswith("## TLS reports\n")
 
 

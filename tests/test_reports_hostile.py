@@ -106,7 +106,8 @@ def test_what_a_sender_wrote_reaches_the_terminal_escaped_and_json_unchanged(tmp
     policy = doc["policies"][0]
     policy["policy"]["policy-domain"] = "example.com"
     policy["summary"]["total-failure-session-count"] = 2
-    policy["failure-details"] = [{"result-type": "certificate-expired", "receiving-mx-hostname": f"mx1.example.com{LIE}", "failed-session-count": 2},
+    policy["failure-details"] = [{"result-type": "certificate-expired", "receiving-mx-hostname": f"mx1.example.com{LIE}", "failed-session-count": 2,
+                                  "sending-mta-ip": f"192.0.2.1{LIE}", "receiving-ip": f"::1{LIE}"},
                                  {"result-type": f"starttls-not-supported{LIE}", "failed-session-count": 1}]
     (tmp_path / "evil.json").write_text(json.dumps(doc))
     (tmp_path / f"bad{LIE}.json").write_text('{"report-id": "x"}')
@@ -125,6 +126,8 @@ def test_what_a_sender_wrote_reaches_the_terminal_escaped_and_json_unchanged(tmp
     code, document = reports_json(tmp_path)
     assert document["domains"][0]["organisations"] == [f"Evil{LIE}"]
     assert document["domains"][0]["failures"][0]["receiving_mx_hostname"] == f"mx1.example.com{LIE}".lower()
+    assert (document["domains"][0]["failures"][0]["sending_mta_ips"], document["domains"][0]["failures"][0]["receiving_ips"]) == (
+        [f"192.0.2.1{LIE}"], [f"::1{LIE}"])
     assert document["errors"][0]["source"] == str(tmp_path / f"bad{LIE}.json")
 
 

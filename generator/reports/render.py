@@ -48,7 +48,7 @@ def to_json(summaries: Sequence[DomainSummary], collection: Collection, verdicts
                 "policy_types": [_count_json(c, "policy_type") for c in s.policy_types],
                 "failures": [
                     {"result_type": f.result_type, "receiving_mx_hostname": f.receiving_mx_hostname, "sessions": f.sessions,
-                     "cause": f.advice.cause, "fix": f.advice.fix, "check_codes": list(f.advice.check_codes)}
+                     "receiving_ips": list(f.receiving_ips), "sending_mta_ips": list(f.sending_mta_ips), "cause": f.advice.cause, "fix": f.advice.fix, "check_codes": list(f.advice.check_codes)}
                     for f in s.failures
                 ],
             }
@@ -97,12 +97,22 @@ def to_text(summaries: Sequence[DomainSummary], collection: Collection, verdicts
             lines.append("  failures:")
             for f in s.failures:
                 codes = f" (check codes: {', '.join(f.advice.check_codes)})" if f.advice.check_codes else ""
-                lines += [f"    {f.result_type} on {f.receiving_mx_hostname or '(host not named)'}: {_plural(f.sessions, 'session')}",
-                          f"      cause: {f.advice.cause}", f"      fix: {f.advice.fix}{codes}"]
+                lines += [f"    {f.result_type} on {f.receiving_mx_hostname or '(host not named)'}: {_plural(f.sessions, 'session')}"]
+                if f.receiving_ips or f.sending_mta_ips:
+                    lines.append(f"      receiving IP: {_some(f.receiving_ips)}; sending MTA IP: {_some(f.sending_mta_ips)}")
+                lines += [f"      cause: {f.advice.cause}", f"      fix: {f.advice.fix}{codes}"]
     lines += [_error_line(error) for error in collection.errors]
     for verdict in verdicts or ():
         lines += ["", *_verdict_lines(verdict)]
     return lines_for_terminal(lines) + "\n"
+
+
+def _some(addresses: Sequence[str], shown: int = 3) -> str:
+    """A few addresses and how many more: a sender may list hundreds."""
+    if not addresses:
+        return "(not named)"
+    more = f" and {len(addresses) - shown} more" if len(addresses) > shown else ""
+    return ", ".join(addresses[:shown]) + more
 
 
 def _error_line(error: InputError) -> str:
@@ -141,8 +151,9 @@ def to_markdown(summaries: Sequence[DomainSummary], collection: Collection, verd
         lines += ["", "| Sender | Reports | Successful | Failed |", "|---|---:|---:|---:|"]
         lines += [f"| {md.text(c.key)} | {c.reports} | {c.successful} | {c.failed} |" for c in s.senders]
         if s.failures:
-            lines += ["", "| Result type | MX host | Sessions | Likely cause | Fix |", "|---|---|---:|---|---|"]
-            lines += [f"| {md.code(f.result_type)} | {md.text(f.receiving_mx_hostname or '(not named)')} | {f.sessions} | {md.text(f.advice.cause)} | {md.text(f.advice.fix)} |"
+            lines += ["", "| Result type | MX host | Receiving IP | Sending MTA IP | Sessions | Likely cause | Fix |", "|---|---|---|---|---:|---|---|"]
+            lines += [f"| {md.code(f.result_type)} | {md.text(f.receiving_mx_hostname or '(not named)')} | {md.text(_some(f.receiving_ips))} "
+                      f"| {md.text(_some(f.sending_mta_ips))} | {f.sessions} | {md.text(f.advice.cause)} | {md.text(f.advice.fix)} |"
                       for f in s.failures]
     if collection.errors:
         lines += ["", "### Unreadable inputs", ""]

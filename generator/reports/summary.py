@@ -1,5 +1,6 @@
 """Sum reports per policy domain: period, organisations, sessions per day and
-per sender, and failures by result type x receiving MX host."""
+per sender, and failures by result type x receiving MX host (with the
+receiving and sending addresses the details name)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ class FailureRow:
     receiving_mx_hostname: str | None
     sessions: int
     advice: Advice
+    # The addresses the failure details name (sorted, each once): which of
+    # the MX host's addresses failed, and from which sending MTAs.
+    receiving_ips: tuple[str, ...] = ()
+    sending_mta_ips: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ def summarize(reports: Iterable[Report]) -> list[DomainSummary]:
     senders: dict[str, dict[str, _Sums]] = defaultdict(lambda: defaultdict(_Sums))
     types: dict[str, dict[str, _Sums]] = defaultdict(lambda: defaultdict(_Sums))
     failures: dict[str, dict[tuple[str, str | None], int]] = defaultdict(lambda: defaultdict(int))
+    addresses: dict[tuple[str, str, str | None], tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
     periods: dict[str, tuple[dt.datetime, dt.datetime]] = {}
     modes: dict[str, set[str]] = defaultdict(set)
     for report in reports:
@@ -90,6 +96,11 @@ def summarize(reports: Iterable[Report]) -> list[DomainSummary]:
                 modes[domain].add(policy.mode)
             for detail in policy.failures:
                 failures[domain][(detail.result_type, detail.receiving_mx_hostname)] += detail.sessions
+                receiving, sending = addresses[(domain, detail.result_type, detail.receiving_mx_hostname)]
+                if detail.receiving_ip:
+                    receiving.add(detail.receiving_ip)
+                if detail.sending_mta_ip:
+                    sending.add(detail.sending_mta_ip)
     return [
         DomainSummary(
             domain=domain,
@@ -102,7 +113,8 @@ def summarize(reports: Iterable[Report]) -> list[DomainSummary]:
             days=tuple(days[domain][key].count(key) for key in sorted(days[domain])),
             senders=tuple(senders[domain][key].count(key) for key in sorted(senders[domain])),
             failures=tuple(
-                FailureRow(result_type, host, sessions, advice(result_type, domain))
+                FailureRow(result_type, host, sessions, advice(result_type, domain),
+                           *(tuple(sorted(ips)) for ips in addresses[(domain, result_type, host)]))
                 for (result_type, host), sessions in sorted(
                     failures[domain].items(), key=lambda item: (-item[1], item[0][0], item[0][1] or ""))
             ),
