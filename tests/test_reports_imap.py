@@ -164,7 +164,7 @@ def test_since_fetches_only_the_mail_delivered_from_the_day_before(tmp_path, tes
     since = dt.datetime(2022, 1, 1, tzinfo=dt.UTC).timestamp()
     server.add(EML_FILES[0].read_bytes(), received=since - day / 2)  # the day before: searched
     server.add(EML_FILES[1].read_bytes(), received=since - 3 * day)  # not
-    server.add_many([path.read_bytes() for path in EML_FILES[2:]], received=since + 300 * day)
+    server.add_many((path.read_bytes(), since + 300 * day) for path in EML_FILES[2:])
     monkeypatch.setenv("MTA_STS_PAGES_IMAP_PASSWORD", PASSWORD)
     with server:
         result = run_cli("reports", "--imap", url(server), "--ca-file", test_ca.pem_path, "--since", "2022-01-01", "--json")

@@ -23,6 +23,7 @@ import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from .certs import LocalCA
@@ -111,18 +112,19 @@ class DovecotServer(Server):
         """Deliver ``message`` to the INBOX with Maildir ``flags`` (e.g. "S" for
         \\Seen), ``received`` at that Unix time (its IMAP INTERNALDATE, which
         Dovecot takes from the file's modification time) or now."""
-        self.add_many([message], flags, received)
+        self.add_many([(message, received)], flags)
 
-    def add_many(self, messages: list[bytes], flags: str = "", received: float | None = None) -> None:
-        for message in messages:
+    def add_many(self, messages: Iterable[tuple[bytes, float | None]], flags: str = "") -> None:
+        """:meth:`add` for each ``(message, received)``, handing them to the mail user once."""
+        for message, received in messages:
             entry = mailbox.MaildirMessage(message)
             if flags:
                 entry.set_subdir("cur")
                 entry.set_flags(flags)
             key = self.maildir.add(entry)
             if received is not None:
-                [path] = (self.home / "Maildir").glob(f"[nc][eu][wr]/{key}*")
-                os.utime(path, (received, received))
+                info = self.maildir.colon + entry.get_info() if entry.get_info() else ""
+                os.utime(self.home / "Maildir" / entry.get_subdir() / (key + info), (received, received))
         self._give_mail_to_its_user()
 
     def _give_mail_to_its_user(self) -> None:
