@@ -119,8 +119,9 @@ def test_bench_reports_runs(tmp_path) -> None:
 @pytest.mark.timeout(120)
 def test_bench_imap_runs(tmp_path) -> None:
     require_tool("dovecot")
-    result = run_script("bench_imap.py", "--messages", "60", "--runs", "1", "--dir", str(tmp_path))
+    result = run_script("bench_imap.py", "--messages", "300", "--runs", "1", "--dir", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("reports --imap of 60 report e-mails in a Dovecot folder"), result.stdout
-    assert "\nreports --imap --since 7 days ago: best " in result.stdout and ": met\n" in result.stdout, result.stdout
+    assert result.stdout.startswith("reports --imap of 300 report e-mails in a Dovecot folder"), result.stdout
+    assert "\nreports --imap --since 7 days ago: best " in result.stdout, result.stdout
+    assert "--since (252 of 300): met\n" in result.stdout, result.stdout
     assert not list(tmp_path.iterdir()), "the benchmark cleans up after itself"
