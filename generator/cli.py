@@ -300,16 +300,19 @@ def reports(
     loaded = _load(config or Path("mta-sts.yml"), strict=False) if ready else None
     # Before any report is read: a --domain typo fails before a mailbox is opened.
     judged = select_domains(loaded, domain or []) if loaded is not None else None
-    shown = set(domain_names(domain)) if domain else None
+    wanted = domain_names(domain) if domain else []
+    shown = set(wanted) if domain else None
     period, collection = _read_reports(sources, imap, imap_password_env, ca_file, since, until)
     found = None
     if judged is not None:
         criteria = Criteria(window_days, min_organisations, min_sessions)
         found = verdicts(judged, collection, period.until or dt.datetime.now(dt.UTC), criteria)
     summaries = [s for s in summarize(collection.reports) if shown is None or s.domain in shown]
+    reported = {s.domain for s in summaries}
+    unreported = [name for name in wanted if name not in reported]
     chosen = _output_format(json_out, format)
     writer = {OutputFormat.text: render.to_text, OutputFormat.json: render.to_json, OutputFormat.markdown: render.to_markdown}[chosen]
-    typer.echo(writer(summaries, collection, found), nl=False)
+    typer.echo(writer(summaries, collection, found, unreported), nl=False)
     if found is not None:
         raise typer.Exit(0 if all(v.ready for v in found) else 1)
     raise typer.Exit(1 if collection.errors else 0)

@@ -137,6 +137,37 @@ def test_a_failure_reason_names_the_host_the_cause_and_the_fix(tmp_path):
             "the MX host's certificate does not name the host senders connected to; fix: install a certificate naming the MX host") in result.out
 
 
+def test_ready_in_text_leads_with_the_verdicts_before_every_domain_summary(tmp_path):
+    """Other domains' summaries (a shared report address) do not bury the verdict."""
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    others = [report("google", IN_WINDOW, domain=f"other{n}.example") for n in range(5)]
+    folder = write_reports(tmp_path / "r", [*CLEAN, *others])
+    result = run_cli("reports", folder, "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL)
+    assert result.code == 0, result.output
+    lines = result.out.splitlines()
+    assert lines[1:3] == ["", "example.com: ready to enforce (2026-11-07 to 2026-11-21: 2 reports from 2 organisations, 25 sessions under the sts policy)"], lines[:4]
+    assert result.out.index("example.com: ready to enforce") < result.out.index("example.com: 2 reports") < result.out.index("other0.example: 1 report")
+
+
+def test_a_domain_no_report_names_is_said_in_every_format(tmp_path):
+    folder = write_reports(tmp_path / "r", CLEAN)
+    text = run_cli("reports", folder, "--domain", "nosuch.example", "--domain", "Bücher.example", "--domain", "example.com")
+    assert text.code == 0, text.output
+    assert text.out.splitlines()[1:3] == ["nosuch.example: no report read names this domain",
+                                          "xn--bcher-kva.example: no report read names this domain"], text.out
+    assert "example.com: 2 reports" in text.out
+    document = json.loads(run_cli("reports", folder, "-d", "nosuch.example", "--json").out)
+    assert (document["domains"], document["unreported_domains"]) == ([], ["nosuch.example"])
+    assert json.loads(run_cli("reports", folder, "--json").out)["unreported_domains"] == []
+    markdown = run_cli("reports", folder, "-d", "nosuch.example", "--format", "markdown")
+    assert "\n- nosuch.example: no report read names this domain\n" in markdown.out, markdown.out
+    # With --ready, the config's domain no report names is not ready.
+    (tmp_path / "mta-sts.yml").write_text(CONFIG.replace("example.com", "nosuch.example"))
+    ready = run_cli("reports", folder, "-d", "nosuch.example", "--ready", "-c", tmp_path / "mta-sts.yml", "--until", UNTIL)
+    assert ready.code == 1 and "nosuch.example: no report read names this domain" in ready.out, ready.output
+    assert "nosuch.example: not ready to enforce" in ready.out and "[no-reports]" in ready.out
+
+
 def test_ready_in_markdown_leads_with_each_verdict_and_its_reasons(tmp_path):
     """The verdict and its reason codes are the readiness block's own lines,
     not text the report summary below them could hold."""

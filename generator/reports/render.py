@@ -32,7 +32,8 @@ def _count_json(count: Count, key: str) -> dict:
     return {key: count.key, "reports": count.reports, "successful_sessions": count.successful, "failed_sessions": count.failed}
 
 
-def to_json(summaries: Sequence[DomainSummary], collection: Collection, verdicts: Sequence[Readiness] | None = None) -> str:
+def to_json(summaries: Sequence[DomainSummary], collection: Collection, verdicts: Sequence[Readiness] | None = None,
+            unreported: Sequence[str] = ()) -> str:
     document: dict = {
         "domains": [
             {
@@ -59,6 +60,7 @@ def to_json(summaries: Sequence[DomainSummary], collection: Collection, verdicts
         "outside_period": collection.outside_period,
         "skipped": collection.skipped,
         "errors": [{"source": e.source, "message": e.message} for e in collection.errors],
+        "unreported_domains": list(unreported),
     }
     if verdicts is not None:
         document["readiness"] = [
@@ -81,8 +83,16 @@ def _totals_line(collection: Collection) -> str:
     return f"{_plural(len(collection.reports), 'report')} read" + (f" ({', '.join(extra)})" if extra else "")
 
 
-def to_text(summaries: Sequence[DomainSummary], collection: Collection, verdicts: Sequence[Readiness] | None = None) -> str:
-    lines = [_totals_line(collection)]
+def _unreported_line(domain: str) -> str:
+    return f"{domain}: no report read names this domain"
+
+
+def to_text(summaries: Sequence[DomainSummary], collection: Collection, verdicts: Sequence[Readiness] | None = None,
+            unreported: Sequence[str] = ()) -> str:
+    lines = [_totals_line(collection), *map(_unreported_line, unreported)]
+    # The verdicts first: with many domains reporting, they are what --ready is run for.
+    for verdict in verdicts or ():
+        lines += ["", *_verdict_lines(verdict)]
     for s in summaries:
         lines += ["", f"{s.domain}: {_plural(s.reports, 'report')}, {_time(s.start)} to {_time(s.end)}",
                   f"  sessions: {s.successful} successful, {s.failed} failed",
@@ -102,8 +112,6 @@ def to_text(summaries: Sequence[DomainSummary], collection: Collection, verdicts
                     lines.append(f"      receiving IP: {_some(f.receiving_ips)}; sending MTA IP: {_some(f.sending_mta_ips)}")
                 lines += [f"      cause: {f.advice.cause}", f"      fix: {f.advice.fix}{codes}"]
     lines += [_error_line(error) for error in collection.errors]
-    for verdict in verdicts or ():
-        lines += ["", *_verdict_lines(verdict)]
     return lines_for_terminal(lines) + "\n"
 
 
@@ -137,8 +145,10 @@ def verdict_text(verdict: Readiness) -> str:
     return lines_for_terminal(_verdict_lines(verdict))
 
 
-def to_markdown(summaries: Sequence[DomainSummary], collection: Collection, verdicts: Sequence[Readiness] | None = None) -> str:
+def to_markdown(summaries: Sequence[DomainSummary], collection: Collection, verdicts: Sequence[Readiness] | None = None,
+                unreported: Sequence[str] = ()) -> str:
     lines = ["## TLS reports", "", _totals_line(collection) + "."]
+    lines += ["", *(f"- {md.text(_unreported_line(domain))}" for domain in unreported)] if unreported else []
     for verdict in verdicts or ():
         lines += ["", f"**{verdict.domain}: {'ready to enforce' if verdict.ready else 'not ready to enforce'}**"]
         lines += [f"- `{r.code}`: {md.text(r.message)}" for r in verdict.reasons]
