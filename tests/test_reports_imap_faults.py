@@ -156,6 +156,17 @@ def test_a_control_character_in_the_user_name_is_refused_before_connecting(env, 
 
 
 @pytest.mark.timeout(60)
+def test_a_control_character_in_the_folder_name_is_sent_encoded_not_as_a_line_end(env, test_ca, monkeypatch):
+    with StubImapServer(test_ca, [StubMessage(1, report_mail(1))]) as stub:
+        result = run_cli("reports", "--imap", f"imaps://reports%40example.com@127.0.0.1:{stub.port}/IN%0D%0AX1%20LOGOUT",
+                         "--ca-file", test_ca.pem_path, "--json")
+    assert result.code == 0, result.output
+    [examine] = [c for c in stub.commands if b" EXAMINE " in c]
+    assert examine.endswith(b' EXAMINE "IN&AA0ACg-X1 LOGOUT"\r\n'), examine  # modified UTF-7, RFC 3501 §5.1.3
+    assert not [c for c in stub.commands if c.startswith(b"X1 ")]
+
+
+@pytest.mark.timeout(60)
 def test_a_password_ending_in_a_newline_is_refused_and_not_shown(test_ca, monkeypatch):
     monkeypatch.setenv("MTA_STS_PAGES_IMAP_PASSWORD", "s3cret\r\nX1 LOGOUT\n")
     with StubImapServer(test_ca, [StubMessage(1, report_mail(1))]) as stub:
