@@ -101,7 +101,35 @@ def test_every_message_of_a_mailbox_read_in_several_ranges_is_read_once(env, tes
 
 
 @pytest.mark.timeout(60)
-def test_a_connection_dropped_mid_fetch_loses_nothing_read_and_duplicates_nothing(env, test_ca, tmp_path):
+def test_a_connection_dropped_mid_fetch_is_opened_again_and_nothing_is_lost_or_read_twice(env, test_ca, tmp_path):
+    file = tmp_path / "file.eml"
+    file.write_bytes(report_mail(0, successful=1000))
+    messages = [StubMessage(uid, report_mail(uid)) for uid in range(1, 451)]
+    # Two whole FETCH replies of 200 messages, then half of the third.
+    with StubImapServer(test_ca, messages, Misbehaviour(drop_after=250, drops=1)) as stub:
+        result = run(stub, test_ca, file, "--json")
+    document = json.loads(result.out)
+    assert result.code == 0 and "Traceback" not in result.output, result.output
+    # A reply cut short is dropped whole and asked again: each message parsed once.
+    assert (document["reports"], document["duplicates"], sessions(document), document["errors"]) == (451, 0, 1450, [])
+    assert len([c for c in stub.commands if b" LOGIN " in c]) == 2
+    assert sorted(set(stub.fetched)) == list(range(1, 451))
+
+
+@pytest.mark.timeout(60)
+def test_a_folder_renumbered_while_the_connection_was_lost_is_not_read_on_by_the_old_numbers(env, test_ca):
+    messages = [StubMessage(uid, report_mail(uid)) for uid in range(1, 451)]
+    with StubImapServer(test_ca, messages, Misbehaviour(drop_after=250, drops=1, renumber=True)) as stub:
+        result = run(stub, test_ca, "--json")
+    document = json.loads(result.out)
+    assert result.code == 1 and document["reports"] == 200, result.output
+    [error] = document["errors"]
+    assert error["message"] == ("the folder was renumbered (its UIDVALIDITY changed) by the time the connection was opened again after 200 messages "
+                                "were read (they are counted; the rest are not read: run again)"), error
+
+
+@pytest.mark.timeout(60)
+def test_a_connection_lost_for_good_is_one_unreadable_input_after_what_was_read(env, test_ca, tmp_path):
     file = tmp_path / "file.eml"
     file.write_bytes(report_mail(0, successful=1000))
     messages = [StubMessage(uid, report_mail(uid)) for uid in range(1, 451)]
@@ -110,11 +138,11 @@ def test_a_connection_dropped_mid_fetch_loses_nothing_read_and_duplicates_nothin
     document = json.loads(result.out)
     assert result.code == 1 and "Traceback" not in result.output
     [error] = document["errors"]
-    assert "the connection failed" in error["message"], error
-    # Two whole FETCH replies of 200 messages and half the next: the messages
-    # of whole replies are counted once each, the file too, nothing else.
-    assert "after 200 messages were read" in error["message"], error
+    # The second connection reads nothing more: no third.
+    assert error["message"].startswith("the connection failed: ") and error["message"].endswith(
+        " after 200 messages were read (they are counted; the rest are not read: run again)"), error
     assert (document["reports"], document["duplicates"], sessions(document)) == (201, 0, 1200)
+    assert len([c for c in stub.commands if b" LOGIN " in c]) == 2
     with StubImapServer(test_ca, messages) as stub:
         again = run(stub, test_ca, file, "--json")
     document = json.loads(again.out)

@@ -35,6 +35,8 @@ _WINDOW = 5_000
 # _BATCH_BYTES in memory at once whatever the mailbox holds.
 _BATCH = 200
 _BATCH_BYTES = MAX_MESSAGE_BYTES
+# Connections opened again after one is lost with messages read on it.
+_RECONNECTS = 3
 _SEQ_UID = re.compile(rb"^(\d+) \(.*\bUID (\d+)")
 _UID = re.compile(rb"\bUID (\d+)")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
@@ -122,40 +124,64 @@ def _text(data: object) -> str:
 def imap_items(target: ImapTarget, password: str, ca_file: Path | None = None, timeout: float = TIMEOUT,
                since: dt.date | None = None) -> Iterator[Item]:
     """Every report attachment in ``target``'s folder (with ``since``, of the
-    messages delivered on that day or later); raise :class:`MailboxError`."""
+    messages delivered on that day or later); raise :class:`MailboxError`.
+
+    A connection lost after some messages were read is opened again, up to
+    :data:`_RECONNECTS` times, and the reading goes on after the last whole
+    FETCH reply: a reply cut short is dropped whole, so no message is read
+    twice or skipped (UIDs stay valid while UIDVALIDITY does)."""
     try:
         context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     except (OSError, ssl.SSLError) as exc:
         raise UsageError(f"--ca-file {ca_file}: cannot use it: {getattr(exc, 'strerror', None) or exc}") from None
+    reader = _Reader(target.label)
+    for attempt in range(_RECONNECTS + 1):
+        try:
+            connection = _connect(target, password, context, timeout)
+        except MailboxError as exc:
+            raise MailboxError(f"{exc}{reader.progress()}") from None
+        read_before = reader.fetched
+        try:
+            yield from reader.items(connection, target.folder, since)
+            return
+        except TimeoutError:
+            raise MailboxError(f"no answer within {timeout:g} s{reader.progress()}") from None
+        except (OSError, imaplib.IMAP4.abort) as exc:
+            if attempt == _RECONNECTS or reader.fetched == read_before:
+                raise MailboxError(f"the connection failed: {exc}{reader.progress()}") from None
+        except imaplib.IMAP4.error as exc:  # a tagged BAD, or a reply line over imaplib's limit
+            raise MailboxError(f"the server refused a command: {exc}{reader.progress()}") from None
+        finally:
+            try:
+                connection.logout()
+            except (OSError, imaplib.IMAP4.error):
+                pass
+
+
+def _connect(target: ImapTarget, password: str, context: ssl.SSLContext, timeout: float) -> imaplib.IMAP4_SSL:
+    """A logged-in connection; raise :class:`MailboxError`."""
     try:
         connection = imaplib.IMAP4_SSL(target.host, target.port, ssl_context=context, timeout=timeout)
     except ssl.SSLCertVerificationError as exc:
         raise MailboxError(f"the server's certificate is not trusted: {exc.verify_message}") from None
     except (OSError, imaplib.IMAP4.error) as exc:
         raise MailboxError(f"cannot connect: {exc}") from None
-    reader = _Reader(connection, target.label)
     try:
-        try:
-            if f"{target.user}{password}".isascii():
-                connection.login(_quoted(target.user), password)
-            else:  # LOGIN sends ASCII only; SASL PLAIN carries UTF-8 (RFC 4616)
-                connection.authenticate("PLAIN", lambda _: f"\0{target.user}\0{password}".encode())
-        except imaplib.IMAP4.abort:
-            raise
-        except imaplib.IMAP4.error as exc:
-            raise MailboxError(f"login as {target.user} refused: {exc}") from None
-        yield from reader.items(target.folder, since)
-    except TimeoutError:
-        raise MailboxError(f"no answer within {timeout:g} s{reader.progress()}") from None
-    except (OSError, imaplib.IMAP4.abort) as exc:
-        raise MailboxError(f"the connection failed: {exc}{reader.progress()}") from None
-    except imaplib.IMAP4.error as exc:  # a tagged BAD, or a reply line over imaplib's limit
-        raise MailboxError(f"the server refused a command: {exc}{reader.progress()}") from None
-    finally:
+        if f"{target.user}{password}".isascii():
+            connection.login(_quoted(target.user), password)
+        else:  # LOGIN sends ASCII only; SASL PLAIN carries UTF-8 (RFC 4616)
+            connection.authenticate("PLAIN", lambda _: f"\0{target.user}\0{password}".encode())
+    except (OSError, imaplib.IMAP4.error) as exc:
         try:
             connection.logout()
         except (OSError, imaplib.IMAP4.error):
             pass
+        if isinstance(exc, TimeoutError):
+            raise MailboxError(f"no answer within {timeout:g} s") from None
+        if isinstance(exc, imaplib.IMAP4.error) and not isinstance(exc, imaplib.IMAP4.abort):
+            raise MailboxError(f"login as {target.user} refused: {exc}") from None
+        raise MailboxError(f"the connection failed: {exc}") from None
+    return connection
 
 
 def _quoted(text: str) -> str:
@@ -164,21 +190,30 @@ def _quoted(text: str) -> str:
 
 
 class _Reader:
-    """The read-only walk through one folder, and how far it got."""
+    """The read-only walk through one folder, over one connection or, after
+    one is lost, the next: what is read is remembered by UID."""
 
-    def __init__(self, connection: imaplib.IMAP4_SSL, where: str) -> None:
-        self.connection = connection
+    def __init__(self, where: str) -> None:
         self.where = where
+        self.connection: imaplib.IMAP4_SSL | None = None
         self.fetched = 0
+        self.uid_validity: bytes | None = None
+        self.done_through = 0  # every message up to this UID is read
+        self.too_big: set[int] = set()  # named already
 
     def progress(self) -> str:
         if not self.fetched:
             return ""
         return f" after {self.fetched} messages were read (they are counted; the rest are not read: run again)"
 
-    def items(self, folder: str, since: dt.date | None) -> Iterator[Item]:
-        data = self._ok(self.connection.select(_mailbox_name(folder), readonly=True), f"cannot open the folder {folder!r}")
+    def items(self, connection: imaplib.IMAP4_SSL, folder: str, since: dt.date | None) -> Iterator[Item]:
+        self.connection = connection
+        data = self._ok(connection.select(_mailbox_name(folder), readonly=True), f"cannot open the folder {folder!r}")
         count = int(data[0]) if data and data[0] and data[0].isdigit() else 0
+        _, (validity, *_) = connection.response("UIDVALIDITY")
+        if self.uid_validity is not None and validity != self.uid_validity:
+            raise MailboxError(f"the folder was renumbered (its UIDVALIDITY changed) by the time the connection was opened again{self.progress()}")
+        self.uid_validity = validity
         for first, last in self._windows(count):
             uid_set = f"{first}:{last or '*'}"
             wanted: set[int] | None = None
@@ -193,7 +228,8 @@ class _Reader:
                 if uid and size:
                     sizes[int(uid.group(1))] = int(size.group(1))
             # "n:*" names the last message even when its UID is below n.
-            uids = sorted(u for u in sizes if u >= first and (last is None or u <= last) and (wanted is None or u in wanted))
+            uids = sorted(u for u in sizes if max(first, self.done_through + 1) <= u and (last is None or u <= last)
+                          and (wanted is None or u in wanted))
             yield from self._fetch_all(uids, sizes)
 
     def _windows(self, count: int) -> Iterator[tuple[int, int | None]]:
@@ -216,6 +252,9 @@ class _Reader:
         for uid in uids:
             size = sizes[uid]
             if size > MAX_MESSAGE_BYTES:
+                if uid in self.too_big:
+                    continue
+                self.too_big.add(uid)
                 yield InputError(f"{self.where} UID {uid}", f"{size:,} bytes, more than a report e-mail needs "
                                                             f"(at most {MAX_MESSAGE_BYTES // (1024 * 1024)} MiB): not read")
                 continue
@@ -234,6 +273,7 @@ class _Reader:
                 uid = _UID.search(entry[0])
                 self.fetched += 1
                 yield from message_payloads(entry[1], f"{self.where} UID {uid.group(1).decode() if uid else '?'}")
+        self.done_through = uids[-1]
 
     @staticmethod
     def _ok(reply: tuple[str, list], failure: str) -> list:

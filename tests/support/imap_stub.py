@@ -38,10 +38,14 @@ class StubMessage:
 class Misbehaviour:
     """What to do wrong: answer BAD to the first command starting with
     ``bad`` (e.g. "EXAMINE", "UID SEARCH", "UID FETCH"), or close the
-    connection after sending ``drop_after`` whole messages and half of the next."""
+    connection once ``drop_after`` whole messages were sent (on all its
+    connections), halfway through the next; ``drops`` times (None: on every
+    connection from then on)."""
 
     bad: str | None = None
     drop_after: int | None = None
+    drops: int | None = None
+    renumber: bool = False  # a new UIDVALIDITY after each drop (the folder rebuilt meanwhile)
 
 
 def _ranges(text: str, largest: int) -> list[tuple[int, int]]:
@@ -65,6 +69,7 @@ class StubImapServer(Server):
         self.misbehaviour = misbehaviour or Misbehaviour()
         self.commands: list[bytes] = []
         self.fetched: list[int] = []  # UIDs of the whole messages sent
+        self.uid_validity = 1
         self._tls = ca.server_context(HOST)
         self._lock = threading.Lock()
         self._tcp = ThreadedTcpServer(self._serve)
@@ -107,7 +112,7 @@ class StubImapServer(Server):
             tls.sendall(f"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n{tag} OK done\r\n".encode())
         elif name in ("EXAMINE", "SELECT"):
             uid_next = self.messages[-1].uid + 1 if self.messages else 1
-            tls.sendall(f"* {len(self.messages)} EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 1] ok\r\n"
+            tls.sendall(f"* {len(self.messages)} EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY {self.uid_validity}] ok\r\n"
                         f"* OK [UIDNEXT {uid_next}] ok\r\n{tag} OK [READ-ONLY] done\r\n".encode())
         elif name == "FETCH":  # by message number: only (UID) is asked this way
             numbers = sorted({n for a, b in _ranges(words[1], len(self.messages)) for n in range(a, min(b, len(self.messages)) + 1)})
@@ -143,8 +148,12 @@ class StubImapServer(Server):
             return True
         for n, m in chosen:
             head = f"* {n} FETCH (UID {m.uid} BODY[] {{{len(m.data)}}}\r\n".encode()
-            if self.misbehaviour.drop_after is not None and len(self.fetched) >= self.misbehaviour.drop_after:
+            drop = self.misbehaviour
+            if drop.drop_after is not None and len(self.fetched) >= drop.drop_after and drop.drops != 0:
                 tls.sendall(head + m.data[: len(m.data) // 2])
+                if drop.drops is not None:
+                    drop.drops -= 1
+                self.uid_validity += drop.renumber
                 return False
             tls.sendall(head + m.data + b")\r\n")
             with self._lock:
