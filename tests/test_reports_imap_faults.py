@@ -68,6 +68,18 @@ def test_a_bad_reply_makes_the_mailbox_one_unreadable_input(env, test_ca, tmp_pa
 
 
 @pytest.mark.timeout(60)
+def test_promote_against_a_server_answering_bad_changes_nothing(env, test_ca, tmp_path):
+    config = tmp_path / "mta-sts.yml"
+    config.write_text("domain: example.com\npolicy:\n  mode: testing\n  mx: [mx.example.com]\n")
+    with StubImapServer(test_ca, [StubMessage(1, report_mail(1))], Misbehaviour(bad="UID FETCH")) as stub:
+        result = run_cli("promote", "-c", config, "--imap", f"imaps://reports%40example.com@127.0.0.1:{stub.port}/INBOX",
+                         "--ca-file", test_ca.pem_path)
+    assert result.code == 1 and "Traceback" not in result.output, result.output
+    assert f"error: imaps://127.0.0.1:{stub.port}/INBOX: the server refused a command" in result.err, result.output
+    assert "example.com: not ready to enforce" in result.out and "testing" in config.read_text()
+
+
+@pytest.mark.timeout(60)
 def test_a_mailbox_of_150000_messages_is_searched_in_ranges_and_since_fetches_only_its_days(env, test_ca):
     # 150,000 UIDs of 7 digits make one SEARCH reply of 1.2 MB, over imaplib's 1 MB line limit.
     old, new = dt.date(2025, 1, 1), dt.date(2026, 11, 2)
