@@ -19,6 +19,7 @@ import typer
 
 from generator import __version__
 from generator.errors import MtaStsPagesError, UsageError
+from generator.terminal import lines_for_terminal
 
 app = typer.Typer(
     name="mta-sts-pages",
@@ -55,7 +56,8 @@ def _root(
 
 
 def _err(line: str) -> None:
-    typer.echo(line, err=True)
+    # Errors quote servers and senders too (a provider's reply, a mailbox's).
+    typer.echo(lines_for_terminal(line.split("\n")), err=True)
 
 
 def _load(config: Path, strict: bool):
@@ -143,7 +145,7 @@ def validate(
                 continue
         typer.echo(f"{path}: valid ({_count(len(cfg.domains), 'domain')}, {_count(len(cfg.warnings), 'warning')})")
     for finding in findings:
-        typer.echo(f"{finding.severity}: [{finding.code}] {finding.message}" + (f"\n  fix: {finding.fix}" if finding.fix else ""))
+        typer.echo(lines_for_terminal([f"{finding.severity}: [{finding.code}] {finding.message}", *([f"  fix: {finding.fix}"] if finding.fix else [])]))
     if issues:
         raise ConfigError(issues)
     if fails(findings, strict):
@@ -447,7 +449,7 @@ def monitor(
     checked = (lambda reports: append(summary, document(reports) + "\n")) if summary is not None else None
     synced = run_monitor(targets, options, Gh(), label=label, smtp=smtp, checked=checked)
     for item in synced:
-        typer.echo(item.line())
+        typer.echo(lines_for_terminal([item.line()]))
     if summary is not None:
         append(summary, "".join(f"- {s.line()}\n" for s in synced))
 dns_app = typer.Typer(

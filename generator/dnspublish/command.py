@@ -32,6 +32,7 @@ from generator.dnspublish.owned import (
     unsafe,
 )
 from generator.errors import ConfigError, DnsError, UsageError
+from generator.terminal import LinesForTerminal
 
 IN_SYNC, PENDING, FAILED = 0, 1, 2
 
@@ -55,6 +56,8 @@ def select(config: Config, names: list[str]) -> list[DomainConfig]:
 def run(config: Config, names: list[str], *, apply: bool, force: bool, options: CheckOptions, out: TextIO, err: TextIO) -> int:
     domains = select(config, names)
     octo.require_octodns()
+    # Zone values, provider errors and octoDNS's log lines are the servers' text.
+    out, err = LinesForTerminal(out), LinesForTerminal(err)
     worst = IN_SYNC
     with _octodns_warnings(err):
         for domain in domains:

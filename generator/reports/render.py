@@ -16,7 +16,7 @@ from generator.reports.collect import Collection
 from generator.reports.sources import InputError
 from generator.reports.ready import Readiness
 from generator.reports.summary import Count, DomainSummary
-from generator.terminal import lines_for_terminal
+from generator.terminal import json_for_terminal, lines_for_terminal
 
 
 def _time(moment: dt.datetime) -> str:
@@ -67,7 +67,7 @@ def to_json(summaries: Sequence[DomainSummary], collection: Collection, verdicts
              "reasons": [{"code": r.code, "message": r.message} for r in v.reasons]}
             for v in verdicts
         ]
-    return json.dumps(document, indent=2) + "\n"
+    return json_for_terminal(json.dumps(document, indent=2)) + "\n"
 
 
 def _totals_line(collection: Collection) -> str:
