@@ -26,6 +26,14 @@ from typing import TextIO
 _COMMAND = re.compile(r"^(\s*):(?=:)|#(?=#\[)", re.MULTILINE)
 
 
+def without_commands(text: str) -> str:
+    """``text`` (lines of it) with a line-leading ``::`` and every ``##[``
+    broken by an escape: for Markdown on its way to a terminal, whose other
+    characters :mod:`generator.markdown` has made visible already (and whose
+    word joiners must stay)."""
+    return _no_commands(text, _escape)
+
+
 def _no_commands(text: str, escape: Callable[[int], str]) -> str:
     if ":" not in text and "#" not in text:
         return text

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from generator import markdown as md
 from generator.config import loads
 from generator.verify import domain_from_site
 from tests.support.check_run import MX, POLICY_HOST, TLSRPT
@@ -74,7 +75,8 @@ def test_served_policy_under_an_old_id_says_which_record_to_publish_now(tmp_path
     assert result.code == 0, result.output
     record = f'_mta-sts.{DOMAIN}.\t3600\tIN\tTXT\t"v=STSv1; id={BUILT.id}"'
     assert f"publish this record now:\n  {record}" in result.out
-    assert f"the \\_mta-sts record has id {OLD.id}. The new policy is served, so **publish this record now**" in summary
+    # The id read from DNS is outside text: broken where GitHub would take it for a commit (generator.markdown).
+    assert f"the \\_mta-sts record has id {md.text(OLD.id)}. The new policy is served, so **publish this record now**" in summary
     assert f"```dns\n{record}\n```" in summary
 
 

@@ -151,9 +151,9 @@ def _markdown(kept: _Kept, output: Output, out: TextIO) -> None:
     if output.summary is not None:
         append(output.summary, rendered)
     if output.format == "markdown":
-        from generator.terminal import lines_for_terminal
+        from generator.terminal import without_commands
 
-        out.write(lines_for_terminal(rendered.split("\n")))
+        out.write(without_commands(rendered))
 
 
 def _render(output: Output, total: int, report) -> dict:
