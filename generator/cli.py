@@ -399,13 +399,12 @@ def verify(
     timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for one fetch, in seconds.")] = 20.0,
 ) -> None:
     """After a deploy: fail unless the policy URL serves the built policy, byte for byte."""
-    from generator.check.options import make_options
+    from generator.check.options import make_options, seconds
     from generator.markdown import append
     from generator.verify import markdown, text
     from generator.verify import verify as run_verify
 
-    if wait < 0:
-        raise UsageError(f"--wait {wait}: give a number of seconds, 0 or more")
+    seconds(wait, "--wait", zero=True)
     expected = _expected(domain, config, policy, sts_id)
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=1, smtp=False)
     verdicts = run_verify(expected, options, wait)

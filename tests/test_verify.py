@@ -202,8 +202,16 @@ def test_a_built_site_without_its_config(tmp_path, deployment):
         pytest.param([DOMAIN, "--policy", "good.txt", "--id", "a-b"], "--id 'a-b' is not 1-32 letters and digits", id="bad-id"),
         pytest.param(["-c", "mta-sts.yml", "other.test"], "other.test is not in", id="domain-not-in-config"),
         pytest.param(["-c", "mta-sts.yml", "--wait", "-1"], "--wait -1.0", id="negative-wait"),
+        # A wait or deadline of NaN or infinity never ends; a huge one overflows the timers.
+        pytest.param(["-c", "mta-sts.yml", "--wait", "nan"], "--wait nan: give a number of seconds from 0", id="nan-wait"),
+        pytest.param(["-c", "mta-sts.yml", "--wait", "inf"], "--wait inf", id="inf-wait"),
+        pytest.param(["-c", "mta-sts.yml", "--wait", "1e300"], "at most 86400 (a day)", id="huge-wait"),
+        pytest.param(["-c", "mta-sts.yml", "--timeout", "nan"], "--timeout nan: give a number of seconds above 0", id="nan-timeout"),
+        pytest.param(["-c", "mta-sts.yml", "--timeout", "-inf"], "--timeout -inf", id="minus-inf-timeout"),
+        pytest.param(["-c", "mta-sts.yml", "--timeout", "inf"], "--timeout inf", id="inf-timeout"),
     ],
 )
+@pytest.mark.timeout(10)
 def test_usage_errors_exit_2_before_any_fetch(tmp_path, args, message):
     (tmp_path / "mta-sts.yml").write_text(CONFIG)
     (tmp_path / "bad.txt").write_text("version: STSv1\nmode: sometimes\n")
@@ -211,6 +219,28 @@ def test_usage_errors_exit_2_before_any_fetch(tmp_path, args, message):
     result = run_cli("verify", *args, cwd=tmp_path)
     assert result.code == 2, result.output
     assert message in result.err
+
+
+@pytest.mark.parametrize("command", [["check", "example.com"], ["monitor", "-c", "mta-sts.yml"], ["dns", "diff", "-c", "mta-sts.yml"]])
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1", "1e300"])
+@pytest.mark.timeout(10)
+def test_every_timeout_takes_only_a_finite_number_of_seconds(tmp_path, command, value):
+    (tmp_path / "mta-sts.yml").write_text(CONFIG + "dns:\n  provider:\n    class: octodns.provider.yaml.YamlProvider\n    directory: zones\n")
+    result = run_cli(*command, "--timeout", value, cwd=tmp_path)
+    assert result.code == 2, result.output
+    assert f"--timeout {float(value)}: give a number of seconds above 0" in result.err, result.err
+
+
+def test_a_summary_shows_a_policy_with_non_ascii_extension_fields(tmp_path, deployment):
+    """RFC 8461 §3.2 extension values are any UTF-8 text but controls; the
+    summary shows the file it was given, as served."""
+    body = BUILT.policy_bytes + "x-note: für Kunden ☂\r\n".encode()
+    _, _, flags = deployment(_sts("explicit1"), Route(body=BUILT.policy_bytes))
+    policy = tmp_path / "mta-sts.txt"
+    policy.write_bytes(body)
+    result, summary = _verify(tmp_path, DOMAIN, "--policy", str(policy), "--id", "explicit1", "--wait", "0", *flags)
+    assert result.code == 1 and "Traceback" not in result.output, result.output
+    assert "x-note: für Kunden ☂" in summary, summary
 
 
 def test_domain_from_site_reads_the_policy_as_build_wrote_it(tmp_path):
