@@ -462,13 +462,13 @@ DnsDomains = Annotated[Optional[list[str]], typer.Argument(help="Domains of the 
 DnsTimeout = Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline of the policy check, in seconds.")]
 
 
-def _dns(domains, config, nameserver, ca_file, connect_to, timeout, *, apply: bool, force: bool) -> None:
+def _dns(domains, config, nameserver, ca_file, connect_to, timeout, *, apply: bool, force: bool, rewrite_files: bool = False) -> None:
     from generator.check.options import make_options
     from generator.dnspublish.command import run
 
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=1, smtp=False)
     loaded = _load(config, strict=False)
-    raise typer.Exit(run(loaded, domains or [], apply=apply, force=force, options=options, out=sys.stdout, err=sys.stderr))
+    raise typer.Exit(run(loaded, domains or [], apply=apply, force=force, rewrite_files=rewrite_files, options=options, out=sys.stdout, err=sys.stderr))
 
 
 @dns_app.command("diff")
@@ -489,13 +489,14 @@ def dns_apply(
     domains: DnsDomains = None,
     config: ConfigOption = Path("mta-sts.yml"),
     force: Annotated[bool, typer.Option("--force", help="Publish a new _mta-sts id without checking that the new policy is served (RFC 8461 §8.1 says not to).")] = False,
+    rewrite_files: Annotated[bool, typer.Option("--rewrite-files", help="Let a provider that rewrites whole zone files (octoDNS's YamlProvider) apply: their comments and layout are lost.")] = False,
     nameserver: NameserverOption = None,
     ca_file: CaFileOption = None,
     connect_to: ConnectToOption = None,
     timeout: DnsTimeout = 20.0,
 ) -> None:
     """Publish the records; a new _mta-sts id only once https://mta-sts.<domain>/ serves the new policy."""
-    _dns(domains, config, nameserver, ca_file, connect_to, timeout, apply=True, force=force)
+    _dns(domains, config, nameserver, ca_file, connect_to, timeout, apply=True, force=force, rewrite_files=rewrite_files)
 
 
 @contextmanager

@@ -334,7 +334,7 @@ def test_octodns_yaml_provider_keeps_the_other_records(tmp_path):
     config.write_text(FILE_PROVIDER.format(cls="octodns.provider.yaml.YamlProvider", directory=zones, extra="    escaped_semicolons: true\n"))
     domain = loads(config.read_text()).domains[0]
 
-    result = run_cli("dns", "apply", "--force", "-c", config)
+    result = run_cli("dns", "apply", "--force", "--rewrite-files", "-c", config)
 
     assert result.code == 0, result.output
     written = yaml.safe_load((zones / "example.com.yaml").read_text())
@@ -342,6 +342,28 @@ def test_octodns_yaml_provider_keeps_the_other_records(tmp_path):
     assert {k: v for k, v in written.items() if k not in ("_mta-sts", "_smtp._tls")} == {k: v for k, v in before.items() if k != "_mta-sts"}
     assert written["_mta-sts"]["values"] == ["keep=1", f"v=STSv1\\; id={domain.id}"]
     assert written["_smtp._tls"]["value"] == "v=TLSRPTv1\\; rua=mailto:tls@example.com"
+
+
+@pytest.mark.parametrize("cls", ["octodns.provider.yaml.YamlProvider", "octodns.provider.yaml.SplitYamlProvider", "octodns_bind.ZoneFileProvider"])
+def test_a_provider_that_rewrites_zone_files_needs_rewrite_files(tmp_path, cls):
+    """octoDNS's YamlProvider dumps the whole zone file again: the values
+    stay, the comments go. `dns apply` says so and changes nothing unless
+    told; `dns diff` still shows the plan."""
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    text = "# Keep: the office's records, see ticket 12.\n" + YAML_ZONE
+    for name in ("example.com.yaml", "example.com."):
+        (zones / name).write_text(text)
+    config = tmp_path / "mta-sts.yml"
+    config.write_text(FILE_PROVIDER.format(cls=cls, directory=zones, extra="    escaped_semicolons: true\n" if "Yaml" in cls else ""))
+
+    result = run_cli("dns", "apply", "--force", "-c", config)
+
+    assert result.code == 2, result.output
+    assert f"{cls} rewrites its zone files whole" in result.err and "--rewrite-files" in result.err, result.err
+    assert "nothing was changed" in result.err
+    assert sorted(p.name for p in zones.iterdir()) == ["example.com.", "example.com.yaml"]
+    assert all((zones / name).read_text() == text for name in ("example.com.yaml", "example.com."))
 
 
 def test_a_provider_that_writes_whole_zones_from_a_plan_is_refused(tmp_path):
@@ -352,7 +374,7 @@ def test_a_provider_that_writes_whole_zones_from_a_plan_is_refused(tmp_path):
     config = tmp_path / "mta-sts.yml"
     config.write_text(FILE_PROVIDER.format(cls="octodns_bind.ZoneFileProvider", directory=zones, extra=""))
 
-    result = run_cli("dns", "apply", "--force", "-c", config)
+    result = run_cli("dns", "apply", "--force", "--rewrite-files", "-c", config)
 
     assert result.code == 2, result.output
     assert "refusing octoDNS's plan for example.com: it would change" in result.err and "a record this tool does not own" in result.err
