@@ -16,6 +16,7 @@ from tests.support.check_run import MX, POLICY_HOST, TLSRPT
 from tests.support.cli import run_cli
 from tests.support.dns_server import minimal_zone
 from tests.support.certs import CertKind
+from tests.support.runner import workflow_commands
 from tests.support.tls_server import Route
 
 pytestmark = pytest.mark.timeout(60)
@@ -241,6 +242,17 @@ def test_a_summary_shows_a_policy_with_non_ascii_extension_fields(tmp_path, depl
     result, summary = _verify(tmp_path, DOMAIN, "--policy", str(policy), "--id", "explicit1", "--wait", "0", *flags)
     assert result.code == 1 and "Traceback" not in result.output, result.output
     assert "x-note: für Kunden ☂" in summary, summary
+
+
+@pytest.mark.parametrize("route", [
+    pytest.param(Route(body=b"version: STSv1\r\n::add-mask::x\r\nmode: enforce ##[stop-commands]t\r\n"), id="policy-body"),
+    pytest.param(Route.redirect("https://elsewhere.test/##[stop-commands]t"), id="location"),
+])
+def test_server_text_never_becomes_a_workflow_command(tmp_path, deployment, route):
+    _, config, flags = deployment(_sts("old1"), route)
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 1 and "stop-commands" in result.out + summary, result.output
+    assert workflow_commands(result.out) == [] and workflow_commands(result.err) == []
 
 
 def test_domain_from_site_reads_the_policy_as_build_wrote_it(tmp_path):

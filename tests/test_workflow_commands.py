@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 
 import pytest
 from hypothesis import given, settings
@@ -105,4 +106,21 @@ def test_dns_prints_no_workflow_command_from_the_zone(tmp_path) -> None:
                       f"dns:\n  provider:\n    class: octodns.provider.yaml.YamlProvider\n    directory: {zones}\n    escaped_semicolons: true\n")
     shown = run_cli("dns", "diff", "-c", config, "--timeout", "2", "--connect-to", "mta-sts.example.com:443:127.0.0.1:9")
     assert shown.code == 1 and "rua=mailto:a@example.com" in shown.out, shown.output
+    assert workflow_commands(shown.out) == [] and workflow_commands(shown.err) == []
+
+
+@pytest.mark.timeout(30)
+def test_monitor_prints_no_workflow_command_from_github(tmp_path, monkeypatch) -> None:
+    """What gh prints when it fails is GitHub's text (an API message)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(f"#!/bin/sh\necho '{ERROR}' >&2\necho '  {MASK}' >&2\necho 'HTTP 502 {LEGACY}' >&2\nexit 1\n")
+    (bin_dir / "gh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("GH_TOKEN", "token")
+    monkeypatch.setenv("GH_REPO", "example-org/policies")
+    (tmp_path / "mta-sts.yml").write_text("domain: example.test\npolicy:\n  mode: testing\n  mx: [mx1.example.test]\n")
+    # Nothing listens on port 1: the lookups fail at once, so the domain needs an issue.
+    shown = run_cli("monitor", "-c", tmp_path / "mta-sts.yml", "--nameserver", "127.0.0.1:1", "--timeout", "5")
+    assert shown.code != 0 and "stop-commands" in shown.err, shown.output
     assert workflow_commands(shown.out) == [] and workflow_commands(shown.err) == []
