@@ -19,6 +19,7 @@ import typer
 
 from generator import __version__
 from generator.errors import MtaStsPagesError, UsageError
+from generator.terminal import lines_for_terminal
 
 app = typer.Typer(
     name="mta-sts-pages",
@@ -55,7 +56,8 @@ def _root(
 
 
 def _err(line: str) -> None:
-    typer.echo(line, err=True)
+    # Errors quote servers and senders too (a provider's reply, a mailbox's).
+    typer.echo(lines_for_terminal(line.split("\n")), err=True)
 
 
 def _load(config: Path, strict: bool):
@@ -143,7 +145,7 @@ def validate(
                 continue
         typer.echo(f"{path}: valid ({_count(len(cfg.domains), 'domain')}, {_count(len(cfg.warnings), 'warning')})")
     for finding in findings:
-        typer.echo(f"{finding.severity}: [{finding.code}] {finding.message}" + (f"\n  fix: {finding.fix}" if finding.fix else ""))
+        typer.echo(lines_for_terminal([f"{finding.severity}: [{finding.code}] {finding.message}", *([f"  fix: {finding.fix}"] if finding.fix else [])]))
     if issues:
         raise ConfigError(issues)
     if fails(findings, strict):
@@ -401,13 +403,12 @@ def verify(
     timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for one fetch, in seconds.")] = 20.0,
 ) -> None:
     """After a deploy: fail unless the policy URL serves the built policy, byte for byte."""
-    from generator.check.options import make_options
+    from generator.check.options import make_options, seconds
     from generator.markdown import append
     from generator.verify import markdown, text
     from generator.verify import verify as run_verify
 
-    if wait < 0:
-        raise UsageError(f"--wait {wait}: give a number of seconds, 0 or more")
+    seconds(wait, "--wait", zero=True)
     expected = _expected(domain, config, policy, sts_id)
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=1, smtp=False)
     verdicts = run_verify(expected, options, wait)
@@ -451,7 +452,7 @@ def monitor(
     checked = (lambda reports: append(summary, document(reports) + "\n")) if summary is not None else None
     synced = run_monitor(targets, options, Gh(), label=label, smtp=smtp, checked=checked)
     for item in synced:
-        typer.echo(item.line())
+        typer.echo(lines_for_terminal([item.line()]))
     if summary is not None:
         append(summary, "".join(f"- {s.line()}\n" for s in synced))
 dns_app = typer.Typer(
@@ -465,13 +466,13 @@ DnsDomains = Annotated[Optional[list[str]], typer.Argument(help="Domains of the 
 DnsTimeout = Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline of the policy check, in seconds.")]
 
 
-def _dns(domains, config, nameserver, ca_file, connect_to, timeout, *, apply: bool, force: bool) -> None:
+def _dns(domains, config, nameserver, ca_file, connect_to, timeout, *, apply: bool, force: bool, rewrite_files: bool = False) -> None:
     from generator.check.options import make_options
     from generator.dnspublish.command import run
 
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=1, smtp=False)
     loaded = _load(config, strict=False)
-    raise typer.Exit(run(loaded, domains or [], apply=apply, force=force, options=options, out=sys.stdout, err=sys.stderr))
+    raise typer.Exit(run(loaded, domains or [], apply=apply, force=force, rewrite_files=rewrite_files, options=options, out=sys.stdout, err=sys.stderr))
 
 
 @dns_app.command("diff")
@@ -492,13 +493,14 @@ def dns_apply(
     domains: DnsDomains = None,
     config: ConfigOption = Path("mta-sts.yml"),
     force: Annotated[bool, typer.Option("--force", help="Publish a new _mta-sts id without checking that the new policy is served (RFC 8461 §8.1 says not to).")] = False,
+    rewrite_files: Annotated[bool, typer.Option("--rewrite-files", help="Let a provider that rewrites whole zone files (octoDNS's YamlProvider) apply: their comments and layout are lost.")] = False,
     nameserver: NameserverOption = None,
     ca_file: CaFileOption = None,
     connect_to: ConnectToOption = None,
     timeout: DnsTimeout = 20.0,
 ) -> None:
     """Publish the records; a new _mta-sts id only once https://mta-sts.<domain>/ serves the new policy."""
-    _dns(domains, config, nameserver, ca_file, connect_to, timeout, apply=True, force=force)
+    _dns(domains, config, nameserver, ca_file, connect_to, timeout, apply=True, force=force, rewrite_files=rewrite_files)
 
 
 @contextmanager

@@ -108,6 +108,12 @@ def _cron(value: str) -> str:
 def check_label(value: str) -> str:
     if not 0 < len(value) <= 50 or value != value.strip() or "," in value or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
         raise ValueError("is not a GitHub label name (1-50 characters, no comma, no control characters, no leading or trailing space)")
+    # The label reaches gh's command line, where a leading '-' reads as an
+    # option, and the monitor workflow's env:, where GitHub evaluates ${{ }}.
+    if value.startswith("-"):
+        raise ValueError("starts with '-', which gh would read as an option")
+    if "${{" in value:
+        raise ValueError("holds '${{', which the monitor workflow would evaluate as a GitHub Actions expression")
     return value
 
 
@@ -169,7 +175,7 @@ MONITOR = Section(
     {
         "schedule": Key(Text(convert=_cron, pattern=_CRON), "When the monitor workflow checks the domain: a cron schedule in UTC (GitHub runs it at most every 5 minutes).", default=DEFAULT_SCHEDULE),
         "smtp": Key(Flag(), "Also probe every MX host's STARTTLS and certificate (needs outbound port 25, which GitHub's hosted runners may block).", default=False),
-        "label": Key(Text(convert=check_label, pattern="[^,\\x00-\\x1f]{1,50}"), "The label on the issue the monitor keeps for the domain.", default=DEFAULT_LABEL),
+        "label": Key(Text(convert=check_label, pattern="(?!-)(?!.*\\$\\{\\{)[^,\\x00-\\x1f]{1,50}"), "The label on the issue the monitor keeps for the domain.", default=DEFAULT_LABEL),
     },
     doc="Opt in to a scheduled workflow that checks the live domain and keeps one GitHub issue per domain open while it needs action.",
 )

@@ -17,11 +17,27 @@ from generator.errors import UsageError
 # links, tables, strike-through); the text never starts a line, so block
 # markers (#, -, 1.) need nothing.
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-# "@name" notifies a GitHub user and "#12" links an issue; "$...$" is a
-# math expression in issues and comments (MathJax, where "\\$" does not
-# escape reliably): written as character references they render the same
-# and do none of it.
-_PINGS = re.compile(r"@(?=[A-Za-z0-9])|#(?=[0-9])|\$")
+# What GitHub turns into a link or a notification after Markdown, in the
+# rendered text: GFM's autolinks (http://, www., e-mail addresses), mentions
+# (@user, @org/team), issue references (#12, GH-12, owner/repo#12, a
+# repository's own autolink prefixes such as TICKET-12) and commit SHAs (7 to
+# 40 hex digits). Escapes and character references do not stop these
+# filters, which read the rendered text, so the text itself is broken: a WORD
+# JOINER (U+2060: invisible, not a word character, and not a character an
+# autolink, a mention or a reference takes) after each "@" and "#", inside
+# "://" and "www.", between "-" and a digit, and after every sixth digit of a
+# hex run.
+# "$...$" is math in issues and comments (MathJax, where "\\$" does not
+# escape reliably): as a character reference it renders the same and is not.
+_JOIN = "\u2060"
+_BREAKS = re.compile(r"[@#]|:(?=/)|(?<=www)(?=\.)|-(?=[0-9])|(?<![0-9a-f])(?<!\\U)[0-9a-f]{7,}(?![0-9a-f])", re.IGNORECASE)
+
+
+def _break(match: re.Match) -> str:
+    found = match.group(0)
+    if len(found) > 1:  # a hex run: no piece long enough to be a commit
+        return _JOIN.join(found[i:i + 6] for i in range(0, len(found), 6))
+    return found + _JOIN
 
 
 def visible(text: str) -> str:
@@ -40,12 +56,12 @@ def _escape(code: int) -> str:
 
 
 def text(value: str) -> str:
-    """Inline text that renders as exactly these characters, on one line,
-    safe inside a table cell."""
-    value = visible(value.replace("\r\n", "\n")).replace("\n", " ")
-    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    value = _SPECIAL.sub(r"\\\1", value)
-    return _PINGS.sub(lambda m: f"&#{ord(m.group(0))};", value)
+    """Inline text that renders as these characters, on one line, safe
+    inside a table cell, and that GitHub makes no link, mention or
+    reference of (it holds word joiners, invisible, where it would)."""
+    value = _BREAKS.sub(_break, visible(value.replace("\r\n", "\n")).replace("\n", " "))
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("$", "&#36;")
+    return _SPECIAL.sub(r"\\\1", value)
 
 
 def code(value: str) -> str:

@@ -210,7 +210,7 @@ def _served_block(verdict: Verdict) -> list[str]:
     if body is None:
         return []
     shown = body.decode("utf-8", errors="replace")
-    return ["", "What is served:", "", md.block(shown), "", "What the build wrote:", "", md.block(verdict.expected.policy_bytes.decode("ascii"))]
+    return ["", "What is served:", "", md.block(shown), "", "What the build wrote:", "", md.block(verdict.expected.policy_bytes.decode("utf-8", errors="replace"))]
 
 
 def markdown(verdict: Verdict) -> str:

@@ -26,6 +26,7 @@ from tests.support.bad_dns import ScriptedDns, zone_answer
 from tests.support.check_run import HEALTHY, MX, STS, TLSRPT, CheckServers, check_servers, policy_bytes, run_check_json
 from tests.support.cli import run_cli
 from tests.support.dns_server import minimal_zone
+from tests.support.runner import workflow_commands
 from tests.support.tcp import ThreadedTcpServer
 from tests.support.tls_server import Route
 from tests.support.tools import require_tool
@@ -190,6 +191,18 @@ def test_server_text_reaches_the_terminal_escaped_and_json_unchanged(servers) ->
     assert "554 \\x1b[2J\\x1b[Hgood.test: passed" in shown.out and "/\\x9b2J" in shown.out, shown.out
     messages = " ".join(f["message"] for f in run.report(ESCAPING)["findings"])
     assert CLEAR_AND_LIE in messages and C1_CLEAR in messages, messages
+
+
+def test_server_text_never_becomes_a_workflow_command(servers) -> None:
+    """An SMTP reply holding the runner's markers, in every output format
+    and in the Markdown summary file."""
+    with _smtp_script(b"554-::add-mask::greeting\r\n554 ##[stop-commands]token\r\n") as mx:
+        args = (ESCAPING, "--smtp", "--connect-to", f"mx1.{ESCAPING}:25:127.0.0.1:{mx.port}", "--nameserver", servers.nameserver,
+                "--ca-file", str(servers.ca_file), "--timeout", "5", "--connect-to", f":443:127.0.0.1:{servers.https.port}")
+        shown = [run_cli("check", *args, *form) for form in ([], ["--json"], ["--format", "markdown"])]
+    for result in shown:
+        assert result.code == 1 and "token" in result.out, result.output
+        assert workflow_commands(result.out) == [] and workflow_commands(result.err) == []
 
 
 # --- 3. Each DNS lookup under its own limit ----------------------------------

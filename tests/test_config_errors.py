@@ -128,6 +128,8 @@ ROWS = [
     ("monitor-smtp-string", BASE + "monitor:\n  smtp: 'true'\n", "monitor.smtp", "expected true or false, got a string", 11),
     ("monitor-label-comma", BASE + "monitor:\n  label: 'mta-sts,dns'\n", "monitor.label", "is not a GitHub label name", 11),
     ("monitor-label-long", BASE + "monitor:\n  label: " + "x" * 51 + "\n", "monitor.label", "is not a GitHub label name", 11),
+    ("monitor-label-option", BASE + "monitor:\n  label: '--repo=evil/x'\n", "monitor.label", "starts with '-', which gh would read as an option", 11),
+    ("monitor-label-expression", BASE + "monitor:\n  label: 'x ${{ secrets.TOKEN }}'\n", "monitor.label", "GitHub Actions expression", 11),
     ("dns-literal-secret", BASE + DNS.format(extra="    key_secret: hunter2\n"), "dns.provider.key_secret", "looks like a secret, so it must be an environment reference", 14),
     ("dns-secret-with-default", BASE + DNS.format(extra="    api_token: env/TOKEN/hunter2\n"), "dns.provider.api_token", "looks like a secret", 14),
     ("dns-secret-not-text", BASE + DNS.format(extra="    password: 1234\n"), "dns.provider.password", "looks like a secret", 14),

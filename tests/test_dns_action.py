@@ -176,9 +176,10 @@ def test_dns_report_cannot_forge_commands_or_close_its_block(tmp_path, action_di
     run = run_composite(action_dir, {"config": config, "dns": "diff"}, workspace, python, tmp_path / "runner-temp")
 
     assert run.returncode == 2, run.log
-    assert "::error::forged" in run.log
+    # Escaped by the tool itself (generator.terminal), inside the action's stop-commands block too.
+    assert "\\x3a:error::forged" in run.log
     assert workflow_commands(run.log) == ["::group::mta-sts-pages build", "::endgroup::"], run.log
     tokens = MarkdownIt("commonmark").parse(run.summary[run.summary.index("### DNS records"):])
     assert [t.type for t in tokens if t.nesting >= 0 and t.level == 0] == ["heading_open", "fence"], tokens
     [fence] = [t for t in tokens if t.type == "fence"]
-    assert "the environment variable TSIG_KEY_NAME is not set (mta-sts\n::error::forged\n````\n# forged heading\n.yml:" in fence.content
+    assert "the environment variable TSIG_KEY_NAME is not set (mta-sts\n\\x3a:error::forged\n````\n# forged heading\n.yml:" in fence.content

@@ -9,6 +9,8 @@ with the test CA, reached with --connect-to as `check` does.
 from __future__ import annotations
 
 import dataclasses
+import selectors
+import socket
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from generator.config import loads
 from tests.support.bind_server import BindServer, TsigKey, start_named
 from tests.support.cli import run_cli
 from tests.support.dns_server import minimal_zone
+from tests.support.tcp import ThreadedTcpServer
 from tests.support.tls_server import Route, TlsServer
 
 pytestmark = pytest.mark.timeout(120)
@@ -334,7 +337,7 @@ def test_octodns_yaml_provider_keeps_the_other_records(tmp_path):
     config.write_text(FILE_PROVIDER.format(cls="octodns.provider.yaml.YamlProvider", directory=zones, extra="    escaped_semicolons: true\n"))
     domain = loads(config.read_text()).domains[0]
 
-    result = run_cli("dns", "apply", "--force", "-c", config)
+    result = run_cli("dns", "apply", "--force", "--rewrite-files", "-c", config)
 
     assert result.code == 0, result.output
     written = yaml.safe_load((zones / "example.com.yaml").read_text())
@@ -342,6 +345,28 @@ def test_octodns_yaml_provider_keeps_the_other_records(tmp_path):
     assert {k: v for k, v in written.items() if k not in ("_mta-sts", "_smtp._tls")} == {k: v for k, v in before.items() if k != "_mta-sts"}
     assert written["_mta-sts"]["values"] == ["keep=1", f"v=STSv1\\; id={domain.id}"]
     assert written["_smtp._tls"]["value"] == "v=TLSRPTv1\\; rua=mailto:tls@example.com"
+
+
+@pytest.mark.parametrize("cls", ["octodns.provider.yaml.YamlProvider", "octodns.provider.yaml.SplitYamlProvider", "octodns_bind.ZoneFileProvider"])
+def test_a_provider_that_rewrites_zone_files_needs_rewrite_files(tmp_path, cls):
+    """octoDNS's YamlProvider dumps the whole zone file again: the values
+    stay, the comments go. `dns apply` says so and changes nothing unless
+    told; `dns diff` still shows the plan."""
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    text = "# Keep: the office's records, see ticket 12.\n" + YAML_ZONE
+    for name in ("example.com.yaml", "example.com."):
+        (zones / name).write_text(text)
+    config = tmp_path / "mta-sts.yml"
+    config.write_text(FILE_PROVIDER.format(cls=cls, directory=zones, extra="    escaped_semicolons: true\n" if "Yaml" in cls else ""))
+
+    result = run_cli("dns", "apply", "--force", "-c", config)
+
+    assert result.code == 2, result.output
+    assert f"{cls} rewrites its zone files whole" in result.err and "--rewrite-files" in result.err, result.err
+    assert "nothing was changed" in result.err
+    assert sorted(p.name for p in zones.iterdir()) == ["example.com.", "example.com.yaml"]
+    assert all((zones / name).read_text() == text for name in ("example.com.yaml", "example.com."))
 
 
 def test_a_provider_that_writes_whole_zones_from_a_plan_is_refused(tmp_path):
@@ -352,7 +377,7 @@ def test_a_provider_that_writes_whole_zones_from_a_plan_is_refused(tmp_path):
     config = tmp_path / "mta-sts.yml"
     config.write_text(FILE_PROVIDER.format(cls="octodns_bind.ZoneFileProvider", directory=zones, extra=""))
 
-    result = run_cli("dns", "apply", "--force", "-c", config)
+    result = run_cli("dns", "apply", "--force", "--rewrite-files", "-c", config)
 
     assert result.code == 2, result.output
     assert "refusing octoDNS's plan for example.com: it would change" in result.err and "a record this tool does not own" in result.err
@@ -417,3 +442,121 @@ def test_records_beside_the_mta_sts_name_keep_the_cname_out_and_change_nothing(b
     assert f"error: {ZONE}: {HOST} has A, TXT records, and a CNAME cannot sit beside other records" in result.err
     assert f"{ZONE}: nothing was changed" in result.err and "Traceback" not in result.output
     assert setup.zone() == before
+
+
+# --- Faults: an apply that fails halfway --------------------------------------
+
+UPDATE = 5  # the DNS opcode of an RFC 2136 update
+
+
+class CutAfterUpdate:
+    """A TCP relay in front of named that, for the ``cut``-th update (1-based;
+    0: none), passes the update on and then cuts the connection before the
+    answer: named has made the change, the provider sees a network failure
+    halfway through its batches."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.cut = 0
+        self.updates = 0
+        self.server = ThreadedTcpServer(self._relay)
+
+    def _relay(self, client: socket.socket) -> None:
+        with socket.create_connection(("127.0.0.1", self.upstream), timeout=10) as named:
+            client.settimeout(10)
+            request = _read_message(client)
+            named.sendall(request)
+            if (request[4] >> 3) & 0xF == UPDATE:
+                self.updates += 1
+                if self.updates == self.cut:
+                    _read_message(named)  # taken by named, never answered
+                    return
+            with selectors.DefaultSelector() as both:
+                both.register(client, selectors.EVENT_READ, named)
+                both.register(named, selectors.EVENT_READ, client)
+                while True:
+                    for key, _ in both.select(timeout=10):
+                        data = key.fileobj.recv(65536)
+                        if not data:
+                            return
+                        key.data.sendall(data)
+
+
+def _read_message(conn: socket.socket) -> bytes:
+    """One length-prefixed DNS message over TCP, with its prefix."""
+    wire = b""
+    while len(wire) < 2 or len(wire) < 2 + int.from_bytes(wire[:2], "big"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed mid-message")
+        wire += chunk
+    return wire
+
+
+@pytest.fixture
+def cutting(named, tls_server_factory, tmp_path):
+    relay = CutAfterUpdate(named.port)
+    with relay.server:
+        setup = Setup(named, tls_server_factory(), tmp_path / "mta-sts.yml")
+        # One update per record set, through the relay: a failure can fall between them.
+        setup.write = lambda: _write_through(setup, relay.server.port)
+        yield setup, relay
+
+
+def _write_through(setup: Setup, port: int):
+    setup.config.write_text(CONFIG.format(port=port, mx="mx1.example.com", rua="mailto:tls@example.com") + "    update_batch_size: 1\n")
+    return loads(setup.config.read_text()).domains[0]
+
+
+def test_an_apply_cut_halfway_converges_and_the_id_waits_for_the_policy(cutting):
+    """The connection drops after named took the first of two updates: exit 2
+    and a hint to run diff; the next apply makes the rest, and the id still
+    moves only once the new policy is served."""
+    setup, relay = cutting
+    domain = setup.write()
+    before = setup.zone()
+    wanted = {row("_smtp._tls", "TXT", '"v=TLSRPTv1; rua=mailto:tls@example.com"'), row("mta-sts", "CNAME", "example-org.github.io.", ttl=3600)}
+
+    relay.cut = 1
+    failed = setup.dns("apply")  # the policy host answers 404: the id is held back
+
+    assert failed.code == 2, failed.output
+    assert "failed to apply the changes" in failed.err and "run `mta-sts-pages dns diff` to see" in failed.err, failed.err
+    assert "nothing was changed" not in failed.err and "Traceback" not in failed.output
+    made = setup.zone() - before
+    assert len(made) == 1 and made < wanted, made  # half of it
+    assert before - setup.zone() == set()  # the old id, and everything else, still there
+
+    relay.cut = 0
+    resumed = setup.dns("apply")
+    assert resumed.code == 1, resumed.output  # the rest goes out; the id still waits
+    assert "1 change to make" in resumed.out and 'stays "v=STSv1; id=old1"' in resumed.out, resumed.out
+    assert setup.zone() - before == wanted and before - setup.zone() == set()
+
+    setup.serve(domain)
+    published = setup.dns("apply")
+    assert published.code == 0, published.output
+    assert before - setup.zone() == {row("_mta-sts", "TXT", '"v=STSv1; id=old1"')}
+    assert setup.zone() - before == wanted | {row("_mta-sts", "TXT", f'"v=STSv1; id={domain.id}"')}
+    assert "in sync" in setup.dns("diff").out
+
+
+def test_an_apply_cut_after_the_id_went_out_converges_on_the_next_run(cutting):
+    """With the policy served, the id may go out in any batch; a cut after it
+    leaves the rest to the next run, which makes only that."""
+    setup, relay = cutting
+    domain = setup.write()
+    setup.serve(domain)
+    before = setup.zone()
+
+    relay.cut = 2
+    assert setup.dns("apply").code == 2
+    assert len(setup.zone() - before) == 2  # two of the three updates were made
+
+    relay.cut = 0
+    resumed = setup.dns("apply")
+    assert resumed.code == 0, resumed.output
+    assert "1 change to make" in resumed.out, resumed.out
+    assert before - setup.zone() == {row("_mta-sts", "TXT", '"v=STSv1; id=old1"')}
+    assert len(setup.zone() - before) == 3
+    assert relay.updates == 3  # each change sent once: the one named took without answering is not sent again

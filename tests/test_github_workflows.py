@@ -13,6 +13,7 @@ import yaml
 from generator.build import build, site_folder
 from generator.config import load
 from generator.site import MONITOR_PATH, WORKFLOW_PATH
+from tests.support.cli import run_cli
 from tests.support.github import (
     ROOT,
     README_MONITOR_WORKFLOW,
@@ -185,3 +186,35 @@ def test_readme_documents_every_input_and_output_of_the_action():
     for kind in ("inputs", "outputs"):
         for name in action[kind]:
             assert re.search(rf"^\| `{re.escape(name)}` \|", section, re.MULTILINE), f"README lacks action {kind[:-1]} {name}"
+
+
+# Every config value a generated workflow holds, each with a value that would
+# inject into it: a GitHub Actions expression, YAML, a shell word or an option.
+HOSTILE_WORKFLOW_VALUES = {
+    "domain": ("domain", "${{ secrets.X }}.example.org"),
+    "id": ("id", "${{github.token}}"),
+    "branch": ("pages.branch", "${{ secrets.X }}"),
+    "branch-option": ("pages.branch", "-x"),
+    "branch-yaml": ("pages.branch", "main]\n    paths: [x"),
+    "schedule": ("monitor.schedule", "${{ secrets.X }}"),
+    "schedule-yaml": ("monitor.schedule", "0 6 * * *\n  - cron: 1 1 * * *"),
+    "label-expression": ("monitor.label", "x ${{ secrets.X }}"),
+    "label-option": ("monitor.label", "--repo=evil/x"),
+    "label-shell": ("monitor.label", "$(touch /tmp/x)\n"),
+}
+
+
+@pytest.mark.parametrize(("key", "value"), HOSTILE_WORKFLOW_VALUES.values(), ids=HOSTILE_WORKFLOW_VALUES.keys())
+def test_a_hostile_value_for_a_workflow_is_refused_at_validation(tmp_path, key, value):
+    document = yaml.safe_load(MONITORED)
+    document["pages"] = {"branch": "main"}
+    *parents, last = key.split(".")
+    place = document
+    for name in parents:
+        place = place.setdefault(name, {})
+    place[last] = value
+    (tmp_path / "mta-sts.yml").write_text(yaml.safe_dump(document))
+    result = run_cli("build", "-c", tmp_path / "mta-sts.yml", "-o", tmp_path / "site")
+    assert result.code == 2, result.output
+    assert f"{key}: " in result.err and "mta-sts.yml:" in result.err, result.err
+    assert not (tmp_path / "site").exists()

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from generator import markdown as md
 from generator.config import loads
 from generator.verify import domain_from_site
 from tests.support.check_run import MX, POLICY_HOST, TLSRPT
 from tests.support.cli import run_cli
 from tests.support.dns_server import minimal_zone
 from tests.support.certs import CertKind
+from tests.support.runner import workflow_commands
 from tests.support.tls_server import Route
 
 pytestmark = pytest.mark.timeout(60)
@@ -74,7 +76,8 @@ def test_served_policy_under_an_old_id_says_which_record_to_publish_now(tmp_path
     assert result.code == 0, result.output
     record = f'_mta-sts.{DOMAIN}.\t3600\tIN\tTXT\t"v=STSv1; id={BUILT.id}"'
     assert f"publish this record now:\n  {record}" in result.out
-    assert f"the \\_mta-sts record has id {OLD.id}. The new policy is served, so **publish this record now**" in summary
+    # The id read from DNS is outside text: broken where GitHub would take it for a commit (generator.markdown).
+    assert f"the \\_mta-sts record has id {md.text(OLD.id)}. The new policy is served, so **publish this record now**" in summary
     assert f"```dns\n{record}\n```" in summary
 
 
@@ -200,8 +203,16 @@ def test_a_built_site_without_its_config(tmp_path, deployment):
         pytest.param([DOMAIN, "--policy", "good.txt", "--id", "a-b"], "--id 'a-b' is not 1-32 letters and digits", id="bad-id"),
         pytest.param(["-c", "mta-sts.yml", "other.test"], "other.test is not in", id="domain-not-in-config"),
         pytest.param(["-c", "mta-sts.yml", "--wait", "-1"], "--wait -1.0", id="negative-wait"),
+        # A wait or deadline of NaN or infinity never ends; a huge one overflows the timers.
+        pytest.param(["-c", "mta-sts.yml", "--wait", "nan"], "--wait nan: give a number of seconds from 0", id="nan-wait"),
+        pytest.param(["-c", "mta-sts.yml", "--wait", "inf"], "--wait inf", id="inf-wait"),
+        pytest.param(["-c", "mta-sts.yml", "--wait", "1e300"], "at most 86400 (a day)", id="huge-wait"),
+        pytest.param(["-c", "mta-sts.yml", "--timeout", "nan"], "--timeout nan: give a number of seconds above 0", id="nan-timeout"),
+        pytest.param(["-c", "mta-sts.yml", "--timeout", "-inf"], "--timeout -inf", id="minus-inf-timeout"),
+        pytest.param(["-c", "mta-sts.yml", "--timeout", "inf"], "--timeout inf", id="inf-timeout"),
     ],
 )
+@pytest.mark.timeout(10)
 def test_usage_errors_exit_2_before_any_fetch(tmp_path, args, message):
     (tmp_path / "mta-sts.yml").write_text(CONFIG)
     (tmp_path / "bad.txt").write_text("version: STSv1\nmode: sometimes\n")
@@ -209,6 +220,39 @@ def test_usage_errors_exit_2_before_any_fetch(tmp_path, args, message):
     result = run_cli("verify", *args, cwd=tmp_path)
     assert result.code == 2, result.output
     assert message in result.err
+
+
+@pytest.mark.parametrize("command", [["check", "example.com"], ["monitor", "-c", "mta-sts.yml"], ["dns", "diff", "-c", "mta-sts.yml"]])
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1", "1e300"])
+@pytest.mark.timeout(10)
+def test_every_timeout_takes_only_a_finite_number_of_seconds(tmp_path, command, value):
+    (tmp_path / "mta-sts.yml").write_text(CONFIG + "dns:\n  provider:\n    class: octodns.provider.yaml.YamlProvider\n    directory: zones\n")
+    result = run_cli(*command, "--timeout", value, cwd=tmp_path)
+    assert result.code == 2, result.output
+    assert f"--timeout {float(value)}: give a number of seconds above 0" in result.err, result.err
+
+
+def test_a_summary_shows_a_policy_with_non_ascii_extension_fields(tmp_path, deployment):
+    """RFC 8461 §3.2 extension values are any UTF-8 text but controls; the
+    summary shows the file it was given, as served."""
+    body = BUILT.policy_bytes + "x-note: für Kunden ☂\r\n".encode()
+    _, _, flags = deployment(_sts("explicit1"), Route(body=BUILT.policy_bytes))
+    policy = tmp_path / "mta-sts.txt"
+    policy.write_bytes(body)
+    result, summary = _verify(tmp_path, DOMAIN, "--policy", str(policy), "--id", "explicit1", "--wait", "0", *flags)
+    assert result.code == 1 and "Traceback" not in result.output, result.output
+    assert "x-note: für Kunden ☂" in summary, summary
+
+
+@pytest.mark.parametrize("route", [
+    pytest.param(Route(body=b"version: STSv1\r\n::add-mask::x\r\nmode: enforce ##[stop-commands]t\r\n"), id="policy-body"),
+    pytest.param(Route.redirect("https://elsewhere.test/##[stop-commands]t"), id="location"),
+])
+def test_server_text_never_becomes_a_workflow_command(tmp_path, deployment, route):
+    _, config, flags = deployment(_sts("old1"), route)
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 1 and "stop-commands" in result.out + summary, result.output
+    assert workflow_commands(result.out) == [] and workflow_commands(result.err) == []
 
 
 def test_domain_from_site_reads_the_policy_as_build_wrote_it(tmp_path):

@@ -151,7 +151,9 @@ def _markdown(kept: _Kept, output: Output, out: TextIO) -> None:
     if output.summary is not None:
         append(output.summary, rendered)
     if output.format == "markdown":
-        out.write(rendered)
+        from generator.terminal import without_commands
+
+        out.write(without_commands(rendered))
 
 
 def _render(output: Output, total: int, report) -> dict:

@@ -146,9 +146,23 @@ class CheckOptions:
     smtp: bool = False
 
 
+# The longest wait any option takes. A float option also takes "nan" and
+# "inf": a deadline of either never comes, and a huge one overflows the
+# event loop's timers.
+MAX_SECONDS = 86_400.0
+
+
+def seconds(value: float, option: str, *, zero: bool = False) -> float:
+    """A number of seconds from the command line, above 0 (or 0 with
+    ``zero``) and at most a day."""
+    if not ((value >= 0 if zero else value > 0) and value <= MAX_SECONDS):  # NaN fails every comparison
+        low = "from 0" if zero else "above 0"
+        raise UsageError(f"{option} {value}: give a number of seconds {low}, at most {MAX_SECONDS:.0f} (a day)")
+    return value
+
+
 def make_options(*, nameservers: list[str], ca_file: Path | None, connect_to: list[str], timeout: float, concurrency: int, smtp: bool) -> CheckOptions:
-    if not timeout > 0:
-        raise UsageError(f"--timeout {timeout}: give a number of seconds above 0")
+    seconds(timeout, "--timeout")
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise UsageError(f"--concurrency {concurrency}: give a number from 1 to {MAX_CONCURRENCY}")
     if ca_file is not None and not ca_file.is_file():

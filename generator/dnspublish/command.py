@@ -32,6 +32,7 @@ from generator.dnspublish.owned import (
     unsafe,
 )
 from generator.errors import ConfigError, DnsError, UsageError
+from generator.terminal import LinesForTerminal
 
 IN_SYNC, PENDING, FAILED = 0, 1, 2
 
@@ -52,14 +53,17 @@ def select(config: Config, names: list[str]) -> list[DomainConfig]:
     return chosen
 
 
-def run(config: Config, names: list[str], *, apply: bool, force: bool, options: CheckOptions, out: TextIO, err: TextIO) -> int:
+def run(config: Config, names: list[str], *, apply: bool, force: bool, options: CheckOptions, out: TextIO, err: TextIO,
+        rewrite_files: bool = False) -> int:
     domains = select(config, names)
     octo.require_octodns()
+    # Zone values, provider errors and octoDNS's log lines are the servers' text.
+    out, err = LinesForTerminal(out), LinesForTerminal(err)
     worst = IN_SYNC
     with _octodns_warnings(err):
         for domain in domains:
             try:
-                code = _domain(domain, apply=apply, force=force, options=options, out=out, err=err)
+                code = _domain(domain, apply=apply, force=force, rewrite_files=rewrite_files, options=options, out=out, err=err)
             except (DnsError, ConfigError) as exc:
                 out.flush()
                 for line in exc.lines():
@@ -71,8 +75,12 @@ def run(config: Config, names: list[str], *, apply: bool, force: bool, options: 
     return worst
 
 
-def _domain(domain: DomainConfig, *, apply: bool, force: bool, options: CheckOptions, out: TextIO, err: TextIO) -> int:
+def _domain(domain: DomainConfig, *, apply: bool, force: bool, rewrite_files: bool, options: CheckOptions, out: TextIO, err: TextIO) -> int:
     dns = domain.dns
+    if apply and not rewrite_files and octo.rewrites_files(octo.provider_class(dns)):
+        raise DnsError(f"{dns.provider_class} rewrites its zone files whole: the records this tool does not own keep their values, "
+                       "but comments, order and quoting in those files are lost. Run `dns apply --rewrite-files` to accept that, "
+                       "or print the records with `records --format octodns` and edit the file yourself")
     # One instance reads the zone, another plans and applies: a provider that
     # caches what it read (octodns-bind's zone files) would otherwise plan
     # against its cache and hide that it writes whole zones from a plan.

@@ -64,6 +64,19 @@ def provider_class(dns: DnsConfig) -> type:
     return cls
 
 
+# Providers that write a whole file from the zone they plan (octoDNS's
+# YamlProvider._apply dumps the zone with safe_dump; SplitYamlProvider and
+# split_extension one file per name; octodns-bind's ZoneFileProvider the
+# zone file): every other record keeps its value, but comments, order and
+# quoting in those files are gone.
+WHOLE_FILE_PROVIDERS = ("octodns.provider.yaml.YamlProvider", "octodns_bind.ZoneFileProvider")
+
+
+def rewrites_files(provider_class: type) -> bool:
+    """Whether the class is, or derives from, a provider that writes whole files."""
+    return any(f"{c.__module__}.{c.__qualname__}" in WHOLE_FILE_PROVIDERS for c in provider_class.__mro__)
+
+
 def _resolve(value: Any, key: str, dns: DnsConfig) -> Any:
     """Options with ``env/NAME`` replaced as octoDNS's own Manager does it."""
     from octodns.secret.environ import EnvironSecrets

@@ -1,8 +1,11 @@
 """The reports summary as text for a terminal, JSON for scripts, and
 Markdown for a CI job summary. Pure: data in, a string out.
 
-Every string in a report is the sender's, and anyone can send one: text and
-Markdown pass each line through :func:`generator.terminal.printable`.
+Every string in a report is the sender's, and anyone can send one: text
+passes each line through :func:`generator.terminal.printable`, JSON through
+:func:`generator.terminal.json_for_terminal`, and Markdown, made of
+:mod:`generator.markdown`'s pieces, through
+:func:`generator.terminal.without_commands`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from generator.reports.collect import Collection
 from generator.reports.sources import InputError
 from generator.reports.ready import Readiness
 from generator.reports.summary import Count, DomainSummary
-from generator.terminal import lines_for_terminal
+from generator.terminal import json_for_terminal, lines_for_terminal, without_commands
 
 
 def _time(moment: dt.datetime) -> str:
@@ -69,7 +72,7 @@ def to_json(summaries: Sequence[DomainSummary], collection: Collection, verdicts
              "reasons": [{"code": r.code, "message": r.message} for r in v.reasons]}
             for v in verdicts
         ]
-    return json.dumps(document, indent=2) + "\n"
+    return json_for_terminal(json.dumps(document, indent=2)) + "\n"
 
 
 def _totals_line(collection: Collection) -> str:
@@ -168,4 +171,4 @@ def to_markdown(summaries: Sequence[DomainSummary], collection: Collection, verd
     if collection.errors:
         lines += ["", "### Unreadable inputs", ""]
         lines += [f"- {md.text(e.source)}: {md.text(e.message)}" for e in collection.errors]
-    return lines_for_terminal(lines) + "\n"
+    return without_commands("\n".join(lines)) + "\n"

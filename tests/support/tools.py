@@ -20,6 +20,7 @@ DEBIAN_PACKAGES = {
     "openssl": "openssl",
     "dovecot": "dovecot-imapd",
     "shellcheck": "shellcheck",
+    "cmark-gfm": "cmark-gfm",
 }
 
 # Daemons live in sbin, which a non-root PATH often lacks.
