@@ -153,7 +153,7 @@ async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: s
         # never turn it into a success, so the retries need not pay for them.
         verdict.findings = await _pages_traps(verdict.findings, verdict.fetch, host, resolver, context, options)
     answer = await resolver.lookup(f"_mta-sts.{expected.domain}", "TXT")
-    verdict.dns_findings, verdict.dns_id = dns.sts_findings(answer, expected.domain)
+    verdict.dns_findings, verdict.dns_id = dns.sts_findings(answer, expected.domain, expected)
     return verdict
 
 

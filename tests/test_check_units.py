@@ -272,6 +272,25 @@ def test_tlsrpt_and_mx_reading() -> None:
     assert check_dns.mx_findings(Answer(Status.FOUND, "example.com", ((5, "b.example.com"), (10, "a.example.com"))), "example.com") == ([], ["b.example.com", "a.example.com"])
 
 
+def test_with_a_config_every_dns_fix_names_the_configs_values() -> None:
+    """A fix copied from `check -c` publishes what the config says: its
+    mailbox, its id, its owner; never a placeholder or a config change
+    already made."""
+    config = loads("domain: example.com\npolicy:\n  mx: [mx.example.com]\ntlsrpt:\n  rua: [mailto:tlsrpt@example.com]\n"
+                   "pages:\n  owner: octo\n").domains[0]
+    missing = Answer(Status.NONE, "x", detail="no such name", queried="_smtp._tls.example.com")
+    (rpt,), _ = check_dns.tlsrpt_findings(missing, "example.com", config)
+    assert rpt.fix == 'publish _smtp._tls.example.com TXT "v=TLSRPTv1; rua=mailto:tlsrpt@example.com"'
+    (bare,), _ = check_dns.tlsrpt_findings(missing, "example.com", CONFIG.domains[0])
+    assert "add 'tlsrpt:" in bare.fix and "to the config" in bare.fix
+    (alone,), _ = check_dns.tlsrpt_findings(missing, "example.com")
+    assert "config" not in alone.fix
+    (sts,), _ = check_dns.sts_findings(Answer(Status.NONE, "x", detail="no such name", queried="_mta-sts.example.com"), "example.com", config)
+    assert f'"v=STSv1; id={config.id}"' in sts.fix and "<id>" not in sts.fix
+    (host,) = check_dns.policy_host_findings(Answer(Status.NONE, "x", detail="no such name", queried="mta-sts.example.com"), config)
+    assert host.fix == "publish mta-sts.example.com CNAME octo.github.io."
+
+
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize(
     "name",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dns.exception
 
@@ -17,8 +18,11 @@ from generator.check.options import Endpoint
 from generator.check.transport import Client, ServerFailed
 from generator.errors import ParseError, UsageError
 from generator.findings import Finding, error, info, warning
-from generator.policy import parse_sts_record
-from generator.tlsrpt import parse_tlsrpt_record
+from generator.policy import parse_sts_record, render_sts_record
+from generator.tlsrpt import parse_tlsrpt_record, render_tlsrpt_record
+
+if TYPE_CHECKING:  # a check without --config never loads the config module (YAML)
+    from generator.config import DomainConfig
 
 # A recursive resolver follows CNAMEs for us; an authoritative server given
 # with --nameserver stops where its zone ends, so chains are chased here,
@@ -185,16 +189,18 @@ def _joined(strings: tuple[bytes, ...]) -> str:
     return b"".join(strings).decode("utf-8", errors="replace")
 
 
-def sts_findings(answer: Answer, domain: str) -> tuple[list[Finding], str | None]:
-    """Findings for `_mta-sts.<domain>`, and the id when the record is usable."""
+def sts_findings(answer: Answer, domain: str, config: DomainConfig | None = None) -> tuple[list[Finding], str | None]:
+    """Findings for `_mta-sts.<domain>`, and the id when the record is usable.
+    With the domain's ``config``, a fix names the config's values, not placeholders."""
     name = f"_mta-sts.{domain}"
     if answer.status is Status.FAILED:
         return [failed_finding(answer, "_mta-sts TXT")], None
     matching, others = _txt_values(answer, "v=STSv1") if answer.status is Status.FOUND else ([], 0)
     if not matching:
         seen = f" ({others} unrelated TXT record{'s' if others != 1 else ''} there)" if others else ""
+        value = f"\"{render_sts_record(config.id)}\"" if config is not None else "\"v=STSv1; id=<id>\" (`mta-sts-pages records` prints it)"
         return [error(codes.STS_RECORD_MISSING, f"no 'v=STSv1' TXT record at {name}{seen}; senders see no MTA-STS policy",
-                      f"publish {name} TXT \"v=STSv1; id=<id>\" (`mta-sts-pages records` prints it) after the policy is served")], None
+                      f"publish {name} TXT {value} after the policy is served")], None
     if len(matching) > 1:
         # Sorted: servers rotate an RRset, and the monitor compares messages day to day.
         values = "; ".join(sorted(repr(_joined(s)) for s in matching))
@@ -212,7 +218,7 @@ def sts_findings(answer: Answer, domain: str) -> tuple[list[Finding], str | None
     return findings + list(notes), record.id
 
 
-def tlsrpt_findings(answer: Answer, domain: str) -> tuple[list[Finding], tuple[str, ...] | None]:
+def tlsrpt_findings(answer: Answer, domain: str, config: DomainConfig | None = None) -> tuple[list[Finding], tuple[str, ...] | None]:
     """Findings for `_smtp._tls.<domain>`, and the report URIs when usable."""
     name = f"_smtp._tls.{domain}"
     if answer.status is Status.FAILED:
@@ -220,7 +226,7 @@ def tlsrpt_findings(answer: Answer, domain: str) -> tuple[list[Finding], tuple[s
     matching, _ = _txt_values(answer, "v=TLSRPTv1") if answer.status is Status.FOUND else ([], 0)
     if not matching:
         return [warning(codes.TLSRPT_RECORD_MISSING, f"no 'v=TLSRPTv1' TXT record at {name}; nobody hears about failed TLS deliveries",
-                        f"publish {name} TXT \"v=TLSRPTv1; rua=mailto:tls-reports@{domain}\" (add tlsrpt: to the config)")], None
+                        _tlsrpt_fix(name, domain, config))], None
     if len(matching) > 1:
         return [error(codes.TLSRPT_RECORD_MULTIPLE, f"{len(matching)} 'v=TLSRPTv1' records at {name}; senders then send no reports",
                       f"delete all but one record at {name}")], None
@@ -229,6 +235,15 @@ def tlsrpt_findings(answer: Answer, domain: str) -> tuple[list[Finding], tuple[s
     except ParseError as exc:
         return list(exc.findings), None
     return list(notes), record.rua
+
+
+def _tlsrpt_fix(name: str, domain: str, config: DomainConfig | None) -> str:
+    if config is not None and config.tlsrpt_rua:
+        return f"publish {name} TXT \"{render_tlsrpt_record(config.tlsrpt_rua)}\""
+    example = f"\"v=TLSRPTv1; rua=mailto:tls-reports@{domain}\""
+    if config is not None:
+        return f"add 'tlsrpt: rua: mailto:<a mailbox that reads the reports>' to the config, then publish the record `mta-sts-pages records` prints (e.g. {example})"
+    return f"publish {name} TXT {example}, with a mailbox that reads the reports"
 
 
 def mx_findings(answer: Answer, domain: str) -> tuple[list[Finding], list[str]]:
@@ -243,10 +258,11 @@ def mx_findings(answer: Answer, domain: str) -> tuple[list[Finding], list[str]]:
                     f"publish the MX records of {domain}, or drop MTA-STS for a domain without mail")], []
 
 
-def policy_host_findings(answer: Answer) -> list[Finding]:
+def policy_host_findings(answer: Answer, config: DomainConfig | None = None) -> list[Finding]:
     if answer.status is Status.FAILED:
         return [failed_finding(answer, "address")]
     if answer.status is Status.NONE:
+        target = f"{config.owner}.github.io." if config is not None and config.owner else "<owner>.github.io. (`mta-sts-pages records` prints it)"
         return [error(codes.POLICY_HOST_MISSING, f"{answer.queried} has no A or AAAA record ({answer.detail}); senders cannot fetch the policy",
-                      f"publish {answer.queried} CNAME <owner>.github.io. (`mta-sts-pages records` prints it)")]
+                      f"publish {answer.queried} CNAME {target}")]
     return []

@@ -84,14 +84,14 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
         rpt = group.create_task(resolver.lookup(f"_smtp._tls.{domain}", "TXT"))
         mail = group.create_task(_mx_and_probes(domain, net, options, until))
         served = group.create_task(_fetch(policy_host, net, options, config.owner if config is not None else None, until))
-    found, report.sts_id = dns.sts_findings(sts.result(), domain)
+    found, report.sts_id = dns.sts_findings(sts.result(), domain, config)
     report.findings += found
-    found, rua = dns.tlsrpt_findings(rpt.result(), domain)
+    found, rua = dns.tlsrpt_findings(rpt.result(), domain, config)
     report.findings += found
     found, report.mx_hosts, probed = mail.result()
     report.findings += found
     host, fetch_found, body = served.result()
-    report.findings += dns.policy_host_findings(host)
+    report.findings += dns.policy_host_findings(host, config)
     report.findings += fetch_found
     if body is not None:
         try:
