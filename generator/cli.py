@@ -89,7 +89,7 @@ def build(
         changes = len(plan.write) + len(plan.remove)
         state = f"{len(plan.write)} written, {len(plan.unchanged)} unchanged" + (f", {len(plan.remove)} removed" if plan.remove else "")
         typer.echo(f"{plan.folder}: {state}" if changes or len(plans) < 20 else f"{plan.folder}: up to date")
-    typer.echo("\nSet these DNS records (update the policy before the _mta-sts id; see README):\n")
+    typer.echo("\nSet these DNS records, in this order (see README):\n")
     typer.echo(to_bind(loaded.domains), nl=False)
 
 

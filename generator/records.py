@@ -62,10 +62,16 @@ def bind_line(record: Record) -> str:
 
 
 def to_bind(domains: list[DomainConfig] | tuple[DomainConfig, ...]) -> str:
+    """Zone file lines in the order to publish them: the `_mta-sts` record
+    last and set apart, since it goes live only once the policy is served
+    (RFC 8461 §8.1)."""
     blocks = []
     for domain in domains:
+        sts, *others = records_for(domain)
         lines = [f"; {domain.domain}: MTA-STS mode {domain.policy.mode}, policy id {domain.id}"]
-        lines += [bind_line(r) for r in records_for(domain)]
+        # records_for ends with what Pages needs first: its domain verification, then the CNAME.
+        lines += [bind_line(r) for r in others[::-1]]
+        lines += [f"; after https://{domain.policy_host}/.well-known/mta-sts.txt serves the policy:", bind_line(sts)]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 

@@ -72,6 +72,19 @@ def test_json_format():
     assert first["records"][2]["value"] == "example-hosting.github.io."
 
 
+def test_build_prints_the_records_in_publishing_order_the_mta_sts_record_last_and_apart(tmp_path):
+    """RFC 8461 §8.1: the _mta-sts id goes live only once the policy is
+    served, so it comes last, under a line that says when."""
+    (tmp_path / "mta-sts.yml").write_text("domain: example.com\npolicy:\n  mx: [mx.example.com]\ntlsrpt:\n  rua: [mailto:t@example.com]\n"
+                                          "pages:\n  owner: octo\n  verification: a8f3e1c07d9b4265e0b1c3d5f7a9e2\n")
+    result = run_cli("build", cwd=tmp_path)
+    assert result.code == 0, result.output
+    lines = result.out.split("in this order")[1].split("\n", 1)[1].strip().splitlines()
+    names = [line.split("\t")[0] for line in lines if not line.startswith(";")]
+    assert names == ["_github-pages-challenge-octo.example.com.", "mta-sts.example.com.", "_smtp._tls.example.com.", "_mta-sts.example.com."]
+    assert lines[-2] == "; after https://mta-sts.example.com/.well-known/mta-sts.txt serves the policy:"
+
+
 def test_no_owner_no_cname_no_tlsrpt_no_record():
     config = loads("domain: example.com\npolicy:\n  mx: [mx.example.com]\n")
     assert [r.type for r in records_for(config.domains[0])] == ["TXT"]
