@@ -32,6 +32,10 @@ from generator.terminal import lines_for_terminal
 _EARLY = ("the _mta-sts record already has the built id {id}, but the built policy is not served: a sender that sees "
           "this id now caches whatever is served under it (RFC 8461 §8.1: the policy first, then the id). Get the policy "
           "served; then change the id once more (an explicit id: in mta-sts.yml) so those senders fetch it again")
+# A sender that fetches no policy it accepts caches nothing (RFC 8461 §3.3,
+# §5.1), so an id published before a first policy is served does no lasting harm.
+_EARLY_NOTHING = ("the _mta-sts record already has the built id {id}; until the built policy is served senders find no "
+                  "policy and cache none, so they pick it up once it is: no need to change the id")
 # A failed lookup says nothing about the record: it may already be right.
 _NOW_UNKNOWN = "the record could not be read; unless it already is this one, publish this record now"
 DEFAULT_WAIT = 300.0  # Pages usually serves a deploy within a minute or two
@@ -104,6 +108,19 @@ class Verdict:
         """DNS already announces the built id, but its policy is not served:
         the order RFC 8461 §8.1 asks for was broken."""
         return not self.served and self.dns_id == self.expected.id
+
+    @property
+    def cached_under_new_id(self) -> bool:
+        """An early id while another valid policy is served: senders cache
+        that one under the new id (a 404 or a broken file they do not cache)."""
+        fetched = self.fetch
+        if not self.early_id or fetched is None or fetched.status is not https.Status.OK or fetched.http_status != 200 or fetched.body is None:
+            return False
+        try:
+            parse_policy(fetched.body)
+        except ParseError:
+            return False
+        return True
 
     def answer(self) -> str:
         """What the URL answered last, in a few words."""
@@ -191,8 +208,10 @@ def text(verdict: Verdict) -> str:
             lines.append(f"  {finding.severity}: [{finding.code}] {finding.message}")
             if finding.fix:
                 lines.append(f"    fix: {finding.fix}")
-    if verdict.early_id:
+    if verdict.cached_under_new_id:
         lines.append(f"  DNS: WARNING: {_EARLY.format(id=exp.id)}")
+    elif verdict.early_id:
+        lines.append(f"  DNS: {_EARLY_NOTHING.format(id=exp.id)}")
     elif verdict.dns_id == exp.id:
         lines.append(f"  DNS: the _mta-sts record has the built id {exp.id}")
     elif verdict.publish_now:
@@ -226,8 +245,10 @@ def markdown(verdict: Verdict) -> str:
                   for f in verdict.findings]
         lines += _served_block(verdict)
     lines.append("")
-    if verdict.early_id:
+    if verdict.cached_under_new_id:
         lines.append(f"**DNS: warning.** {md.text(_EARLY.format(id=exp.id))}")
+    elif verdict.early_id:
+        lines.append(f"DNS: {md.text(_EARLY_NOTHING.format(id=exp.id))}.")
     elif verdict.dns_id == exp.id:
         lines.append(f"DNS: the `_mta-sts` record already has id {md.code(exp.id)}.")
     elif verdict.publish_now:

@@ -128,6 +128,18 @@ def test_an_id_published_before_its_policy_is_served_is_a_warning(tmp_path, depl
     assert "already has id" not in summary
 
 
+def test_an_id_published_before_a_first_policy_does_not_ask_for_another_id(tmp_path, deployment):
+    """A 404 gives senders nothing to cache: a first-time user who published
+    the record early keeps `id: auto` and only has to get the policy served."""
+    _, config, flags = deployment(_sts(BUILT.id), Route(status=404, content_type="text/html", body=b"<h1>404</h1>"))
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 1, result.output
+    assert f"DNS: the _mta-sts record already has the built id {BUILT.id}; until the built policy is served senders find no policy" in result.out
+    assert "no need to change the id" in summary
+    for text in (result.out, summary):
+        assert "DNS: WARNING" not in text and "DNS: warning" not in text and "change the id once more" not in text
+
+
 def test_a_failed_id_lookup_does_not_claim_the_record_is_missing(tmp_path, deployment):
     """The policy is served but no name server answers: the record may well
     be right already, so the summary says it could not be read."""
