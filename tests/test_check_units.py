@@ -197,6 +197,19 @@ def test_a_pattern_matching_no_mx_is_a_warning() -> None:
     assert "*.backup.example.com" in findings[0].message
 
 
+def test_with_a_config_an_uncovered_mx_the_config_covers_asks_for_a_deploy() -> None:
+    """A stale policy is served (policy-differs says so): with the config
+    already listing the MX host, adding it again is not the fix."""
+    config = loads("domain: example.com\npolicy:\n  mode: enforce\n  mx: [mx1.example.com, mx2.example.com]\n").domains[0]
+    stale = Policy("enforce", ("mx1.example.com", "old.example.com"), 604800)
+    uncovered, unused = coverage.coverage_findings(stale, ["mx1.example.com", "mx2.example.com"], config)
+    assert uncovered.code == "mx-not-covered" and uncovered.fix.startswith("deploy the built policy")
+    assert "already covers mx2.example.com" in uncovered.fix
+    assert unused.code == "mx-pattern-unused" and unused.fix.startswith("deploy the built policy")
+    (missing,) = coverage.coverage_findings(stale, ["mx1.example.com", "mx3.example.com", "old.example.com"], config)
+    assert missing.fix.startswith("add 'mx: mx3.example.com'") and "to the config's policy" in missing.fix
+
+
 def test_drift_says_what_differs() -> None:
     config = CONFIG.domains[0]
     assert drift.policy_drift(config, config.policy_bytes) == []

@@ -101,7 +101,7 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
         else:
             report.policy = parsed.policy
             report.findings += parsed.notes
-            report.findings += coverage.coverage_findings(parsed.policy, report.mx_hosts)
+            report.findings += coverage.coverage_findings(parsed.policy, report.mx_hosts, config)
     if config is not None:
         if body is not None:
             report.findings += drift.policy_drift(config, body)
