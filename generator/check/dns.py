@@ -31,6 +31,7 @@ MAX_CNAME_HOPS = 8
 # How long one server gets to answer one query before the next is asked
 # (or the same one again): dnspython's and most stub resolvers' default.
 ATTEMPT_TIMEOUT = 2.0
+NO_SUCH_NAME = "no such name"  # an Answer's detail for NXDOMAIN
 
 
 class Status(enum.Enum):
@@ -47,6 +48,7 @@ class Answer:
     detail: str = ""
     queried: str = ""
     timed_out: bool = False  # FAILED because no server answered within the lookup's limit
+    resolver_failed: bool = False  # FAILED because no server could be asked: the resolver's fault, not the name's
 
     @property
     def via_cname(self) -> bool:
@@ -102,7 +104,7 @@ class Resolver:
             for _ in range(MAX_CNAME_HOPS):
                 reply = await self._client.exchange(labels, qname_wire, code, deadline)
                 if reply.rcode == wire.NXDOMAIN:
-                    return Answer(Status.NONE, wire.text(labels), detail="no such name", queried=name)
+                    return Answer(Status.NONE, wire.text(labels), detail=NO_SUCH_NAME, queried=name)
                 target, records = _follow(reply.answers, labels, code, seen)
                 if records:
                     return Answer(Status.FOUND, wire.text(target), _records(code, records), queried=name)
@@ -110,6 +112,8 @@ class Resolver:
                     return Answer(Status.NONE, wire.text(labels), detail=f"no {rdtype} records", queried=name)
                 labels, qname_wire = target, wire.to_wire(target)
         except ServerFailed as exc:
+            if exc.unreachable:
+                return Answer(Status.FAILED, wire.text(labels), detail=str(exc), queried=name, resolver_failed=True)
             return Answer(Status.FAILED, wire.text(labels), detail=f"no name server gave an answer ({exc})", queried=name)
         except TimeoutError as exc:
             why = f" ({exc})" if str(exc) else ""
@@ -171,6 +175,10 @@ def _records(rdtype: int, values: list) -> tuple:
 
 
 def failed_finding(answer: Answer, what: str) -> Finding:
+    if answer.resolver_failed:
+        # The same words for every lookup, so that a report holds it once.
+        return error(codes.DNS_LOOKUP_FAILED, f"the DNS resolver could not be asked ({answer.detail}); nothing was learned about the domain",
+                     "give a resolver that answers recursive queries (--nameserver IP, or the system's /etc/resolv.conf), then check again")
     if answer.timed_out:
         return error(codes.DNS_TIMEOUT, f"the {what} lookup for {answer.queried} timed out: {answer.detail}",
                      f"check that the domain's name servers answer for {answer.queried} (dig +trace), or raise --timeout")
@@ -253,6 +261,9 @@ def mx_findings(answer: Answer, domain: str) -> tuple[list[Finding], list[str]]:
     hosts = list(dict.fromkeys(host for _, host in answer.records if host))
     if hosts:
         return [], hosts
+    if answer.detail == NO_SUCH_NAME:
+        return [warning(codes.MX_RECORDS_MISSING, f"{domain} does not exist in DNS (NXDOMAIN), so MTA-STS protects nothing",
+                        f"check the spelling of {domain} (and the resolver, if it surely exists)")], []
     why = "a null MX (RFC 7505): the domain accepts no mail" if answer.records else "no MX records"
     return [warning(codes.MX_RECORDS_MISSING, f"{domain} has {why}, so MTA-STS protects nothing",
                     f"publish the MX records of {domain}, or drop MTA-STS for a domain without mail")], []

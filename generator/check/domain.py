@@ -113,6 +113,8 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
         report.findings += smtp.probe_findings(result)
     if not options.smtp:
         report.findings.append(info(codes.SMTP_NOT_CHECKED, "MX certificates were not checked", "run again with --smtp to test STARTTLS on every MX host"))
+    # A resolver that cannot be asked fails every lookup in the same words: say it once.
+    report.findings = list(dict.fromkeys(report.findings))
 
 
 async def _mx_and_probes(domain: str, net: Network, options: CheckOptions, until: float) -> tuple[list[Finding], list[str], list[smtp.ProbeResult]]:
