@@ -389,7 +389,7 @@ def verify(
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Expect the policy and id this config builds.", dir_okay=False)] = None,
     policy: PolicyFileOption = None,
     sts_id: IdOption = None,
-    wait: Annotated[float, typer.Option("--wait", metavar="S", envvar="MTA_STS_PAGES_WAIT", help="Keep trying, with a pause that doubles, for up to this many seconds.")] = 300.0,
+    wait: Annotated[float, typer.Option("--wait", metavar="S", envvar="MTA_STS_PAGES_WAIT", help="Keep trying, with a pause that doubles, for up to this many seconds (5 minutes by default; each attempt that is tried again is shown on stderr).")] = 300.0,
     summary: SummaryOption = None,
     nameserver: NameserverOption = None,
     ca_file: CaFileOption = None,
@@ -399,14 +399,14 @@ def verify(
     """After a deploy: fail unless the policy URL serves the built policy, byte for byte."""
     from generator.check.options import make_options
     from generator.markdown import append
-    from generator.verify import markdown, text
+    from generator.verify import markdown, retry_line, text
     from generator.verify import verify as run_verify
 
     if wait < 0:
         raise UsageError(f"--wait {wait}: give a number of seconds, 0 or more")
     expected = _expected(domain, config, policy, sts_id)
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=1, smtp=False)
-    verdicts = run_verify(expected, options, wait)
+    verdicts = run_verify(expected, options, wait, lambda verdict, pause: _err(retry_line(verdict, pause)))
     typer.echo("\n\n".join(text(v) for v in verdicts))
     if summary is not None:
         append(summary, "\n".join(markdown(v) for v in verdicts))

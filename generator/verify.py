@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from generator.findings import Finding, Severity
 from generator.names import InvalidName, normalize_policy_domain
 from generator.policy import ID_RE, parse_policy, policy_id, render_sts_record
 from generator.records import Record, bind_line
-from generator.terminal import lines_for_terminal
+from generator.terminal import lines_for_terminal, printable
 
 # RFC 8461 §3.3: a sender that sees a new id fetches the policy and caches
 # what it gets under that id; it fetches again only when the id changes.
@@ -134,20 +135,32 @@ class Verdict:
         return f"HTTP {result.http_status}, {kind}{size}"
 
 
-def verify(domains: list[DomainConfig], options: CheckOptions, wait: float) -> list[Verdict]:
+# Told of each attempt that will be tried again: the verdict so far and the pause before the next.
+Retrying = Callable[[Verdict, float], None]
+
+
+def verify(domains: list[DomainConfig], options: CheckOptions, wait: float, retrying: Retrying | None = None) -> list[Verdict]:
     """Verify every domain side by side; each retries until served or ``wait`` seconds pass."""
-    return loop.run(_verify_all(domains, options, tls.context_for(options.ca_file), wait))
+    return loop.run(_verify_all(domains, options, tls.context_for(options.ca_file), wait, retrying))
 
 
-async def _verify_all(domains: list[DomainConfig], options: CheckOptions, context: ssl.SSLContext, wait: float) -> list[Verdict]:
+async def _verify_all(domains: list[DomainConfig], options: CheckOptions, context: ssl.SSLContext, wait: float,
+                      retrying: Retrying | None) -> list[Verdict]:
     resolver = dns.Resolver(options.nameservers, options.timeout)
     try:
-        return list(await asyncio.gather(*(_verify_one(d, resolver, context, options, wait) for d in domains)))
+        return list(await asyncio.gather(*(_verify_one(d, resolver, context, options, wait, retrying) for d in domains)))
     finally:
         resolver.close()
 
 
-async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: ssl.SSLContext, options: CheckOptions, wait: float) -> Verdict:
+def retry_line(verdict: Verdict, pause: float) -> str:
+    """One attempt that is tried again, for stderr: a wait of minutes is never silent."""
+    return printable(f"{verdict.expected.domain}: attempt {verdict.attempts}: {verdict.answer()}, not the built policy yet;"
+                     f" trying again in {pause:.0f} s")
+
+
+async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: ssl.SSLContext, options: CheckOptions, wait: float,
+                      retrying: Retrying | None) -> Verdict:
     clock = asyncio.get_running_loop()
     started = clock.time()
     verdict = Verdict(expected)
@@ -162,6 +175,8 @@ async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: s
         left = started + wait - clock.time()
         if verdict.served or left <= 0:
             break
+        if retrying is not None:
+            retrying(verdict, min(pause, left))
         await asyncio.sleep(min(pause, left))
         pause = min(pause * 2, MAX_PAUSE)
     verdict.seconds = clock.time() - started

@@ -184,6 +184,9 @@ def test_it_waits_for_the_cdn(tmp_path, deployment):
     assert result.code == 0, result.output
     assert "2 attempts in" in result.out
     assert "**Served.**" in summary
+    # The wait is never silent: each attempt tried again is a line on stderr.
+    answer = f"HTTP 200, text/plain, {len(OLD.policy_bytes)} bytes"
+    assert result.err == f"{DOMAIN}: attempt 1: {answer}, not the built policy yet; trying again in 2 s\n"
 
 
 def test_a_built_site_without_its_config(tmp_path, deployment):
