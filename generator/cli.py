@@ -364,13 +364,18 @@ def promote(
 
 
 def _expected(domain: str | None, config: Path | None, policy: Path | None, sts_id: str | None) -> list:
-    """What the deployment should serve: every domain (or DOMAIN) of --config,
-    or DOMAIN's built --policy file with its --id."""
+    """What the deployment should serve: every domain (or DOMAIN) of --config
+    (default ./mta-sts.yml), or DOMAIN's built --policy file with its --id."""
     from generator.check.targets import Targets
     from generator.verify import domain_from_site
 
-    if (config is None) == (policy is None):
-        raise UsageError("give --config FILE, or DOMAIN and --policy FILE")
+    if config is None and policy is None:
+        # As build, records and check: the config in the current folder.
+        if not Path("mta-sts.yml").is_file():
+            raise UsageError("give --config FILE, or DOMAIN and --policy FILE (there is no mta-sts.yml here)")
+        config = Path("mta-sts.yml")
+    if config is not None and policy is not None:
+        raise UsageError("give --config FILE, or DOMAIN and --policy FILE, not both")
     if policy is not None:
         if domain is None:
             raise UsageError("--policy needs the DOMAIN it is for")
@@ -386,7 +391,7 @@ def _expected(domain: str | None, config: Path | None, policy: Path | None, sts_
 @app.command()
 def verify(
     domain: DomainArgument = None,
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Expect the policy and id this config builds.", dir_okay=False)] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Expect the policy and id this config builds (default mta-sts.yml, unless --policy is given).", dir_okay=False)] = None,
     policy: PolicyFileOption = None,
     sts_id: IdOption = None,
     wait: Annotated[float, typer.Option("--wait", metavar="S", envvar="MTA_STS_PAGES_WAIT", help="Keep trying, with a pause that doubles, for up to this many seconds (5 minutes by default; each attempt that is tried again is shown on stderr).")] = 300.0,
@@ -416,7 +421,7 @@ def verify(
 @app.command()
 def monitor(
     domain: DomainArgument = None,
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Check the domains of this config, drift included; its monitor: section gives the label and smtp.", dir_okay=False)] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Check the domains of this config, drift included; its monitor: section gives the label and smtp (default mta-sts.yml, unless --policy is given).", dir_okay=False)] = None,
     policy: PolicyFileOption = None,
     sts_id: IdOption = None,
     label: Annotated[Optional[str], typer.Option("--label", help="The issues' label. Default: each domain's monitor.label, else mta-sts.")] = None,

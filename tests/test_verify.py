@@ -206,7 +206,6 @@ def test_a_built_site_without_its_config(tmp_path, deployment):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        pytest.param([], "give --config FILE, or DOMAIN and --policy FILE", id="nothing"),
         pytest.param(["--policy", "x.txt"], "--policy needs the DOMAIN", id="policy-without-domain"),
         pytest.param(["-c", "mta-sts.yml", "--id", "abc"], "--id goes with --policy", id="id-with-config"),
         pytest.param([DOMAIN, "--policy", "missing.txt"], "--policy missing.txt: No such file", id="missing-policy"),
@@ -224,6 +223,18 @@ def test_usage_errors_exit_2_before_any_fetch(tmp_path, args, message):
     result = run_cli("verify", *args, cwd=tmp_path)
     assert result.code == 2, result.output
     assert message in result.err
+
+
+def test_the_config_defaults_to_mta_sts_yml_as_for_build(tmp_path, deployment):
+    _, config, flags = deployment(_sts(BUILT.id), Route(body=BUILT.policy_bytes))
+    result = run_cli("verify", "--wait", "0", "--timeout", "5", *flags, cwd=config.parent)
+    assert result.code == 0, result.output
+    assert f"{DOMAIN}: served:" in result.out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("verify", cwd=empty)
+    assert result.code == 2, result.output
+    assert "give --config FILE, or DOMAIN and --policy FILE (there is no mta-sts.yml here)" in result.err
 
 
 def test_domain_from_site_reads_the_policy_as_build_wrote_it(tmp_path):
