@@ -78,16 +78,18 @@ def build(
     config: ConfigOption = Path("mta-sts.yml"),
     output: Annotated[Path, typer.Option("--output", "-o", help="The site folder (one subfolder per domain for a multi-domain config).")] = Path("site"),
     strict: StrictOption = False,
+    adopt: Annotated[bool, typer.Option("--adopt", help="Take over files already in the folder that hold exactly what the build writes (a hand-written .well-known/mta-sts.txt, say); show how the others differ.")] = False,
 ) -> None:
     """Write the GitHub Pages site: policy, Jekyll config, CNAME, landing page, workflow."""
     from generator.build import build as run_build
     from generator.records import to_bind
 
     loaded = _load(config, strict)
-    plans = run_build(loaded, output)
+    plans = run_build(loaded, output, adopt)
     for plan in plans:
-        changes = len(plan.write) + len(plan.remove)
-        state = f"{len(plan.write)} written, {len(plan.unchanged)} unchanged" + (f", {len(plan.remove)} removed" if plan.remove else "")
+        changes = len(plan.write) + len(plan.remove) + len(plan.adopted)
+        state = f"{len(plan.write)} written, {len(plan.unchanged)} unchanged" + (f", {len(plan.remove)} removed" if plan.remove else "") \
+            + (f", {len(plan.adopted)} adopted ({', '.join(plan.adopted)})" if plan.adopted else "")
         typer.echo(f"{plan.folder}: {state}" if changes or len(plans) < 20 else f"{plan.folder}: up to date")
     typer.echo("\nSet these DNS records, in this order (see README):\n")
     typer.echo(to_bind(loaded.domains), nl=False)

@@ -162,6 +162,7 @@ PAGES = Section(
             Text(convert=_verification, pattern="[A-Za-z0-9]{10,64}"),
             "The code GitHub gives when you verify the domain for the owner (Settings > Pages > Add a domain); gives the _github-pages-challenge TXT record. Needs owner.",
         ),
+        "index": Key(Flag(), "true: build writes index.html, a small landing page; false: it writes none, and leaves an index.html of your own alone.", default=True),
     },
     doc="How GitHub Pages publishes the site.",
 )
@@ -234,6 +235,7 @@ class DomainConfig(NamedTuple):
     owner: str | None
     branch: str = "main"
     verification: str | None = None  # GitHub's domain-verification code
+    index: bool = True  # build writes the landing page
     monitor: Monitor | None = None  # None: no monitor workflow
     dns: DnsConfig | None = None
 
@@ -326,6 +328,7 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
         owner=pages.get("owner"),
         branch=pages.get("branch", "main"),
         verification=pages.get("verification"),
+        index=pages.get("index", True),
         monitor=Monitor(**monitor) if monitor is not None else None,
         dns=resolve_dns(entry, defaults, path, domain, source),
     )
