@@ -433,6 +433,7 @@ def monitor(
     ca_file: CaFileOption = None,
     connect_to: ConnectToOption = None,
     timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for all the checks of one domain, in seconds.")] = 20.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the report and what would be done about each domain's issue, without gh.")] = False,
 ) -> None:
     """Check the live domains and keep one GitHub issue per domain in step (uses gh)."""
     from generator.check.markdown import document
@@ -440,6 +441,7 @@ def monitor(
     from generator.config import check_label
     from generator.markdown import append
     from generator.monitor import Gh
+    from generator.monitor import dry_run as plan_monitor
     from generator.monitor import monitor as run_monitor
 
     if label is not None:
@@ -450,6 +452,15 @@ def monitor(
     targets = [Target(d.domain, d) for d in _expected(domain, config, policy, sts_id)]
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout,
                            concurrency=50, smtp=smtp)
+    if dry_run:
+        from generator.check.report import human
+
+        planned = plan_monitor(targets, options, label=label, smtp=smtp)
+        typer.echo("\n".join(human(report) for report, _ in planned))
+        typer.echo("\nWithout --dry-run:\n" + "\n".join(plan for _, plan in planned))
+        if summary is not None:
+            append(summary, document([report for report, _ in planned]) + "\n")
+        return
     # The report goes into the summary before gh runs, so a gh failure keeps it.
     checked = (lambda reports: append(summary, document(reports) + "\n")) if summary is not None else None
     synced = run_monitor(targets, options, Gh(), label=label, smtp=smtp, checked=checked)
