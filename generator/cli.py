@@ -95,6 +95,20 @@ def build(
     typer.echo(to_bind(loaded.domains), nl=False)
 
 
+TtlOption = Annotated[Optional[int], typer.Option("--ttl", metavar="S", help="The records' TTL in seconds, e.g. 300 while testing (default: the config's dns.ttl, else 3600; dns keeps an existing record's own).", show_default=False)]
+
+
+def _with_ttl(loaded, ttl: int | None):
+    """The config with every domain's TTL set to ``--ttl``, when given."""
+    from generator.dnspublish.model import MAX_TTL, MIN_TTL
+
+    if ttl is None:
+        return loaded
+    if not MIN_TTL <= ttl <= MAX_TTL:
+        raise UsageError(f"--ttl {ttl}: give seconds from {MIN_TTL} to {MAX_TTL}")
+    return loaded._replace(domains=tuple(d._replace(ttl=ttl) for d in loaded.domains))
+
+
 class RecordFormat(str, Enum):
     bind = "bind"
     json = "json"
@@ -106,11 +120,12 @@ def records(
     config: ConfigOption = Path("mta-sts.yml"),
     format: Annotated[RecordFormat, typer.Option("--format", "-f", help="bind: zone file lines; json: for scripts; octodns: octoDNS zone YAML.")] = RecordFormat.bind,
     strict: StrictOption = False,
+    ttl: TtlOption = None,
 ) -> None:
     """Print the DNS records to publish: _mta-sts TXT, _smtp._tls TXT, mta-sts CNAME."""
     from generator.records import to_bind, to_json, to_octodns
 
-    loaded = _load(config, strict)
+    loaded = _with_ttl(_load(config, strict), ttl)
     render = {RecordFormat.bind: to_bind, RecordFormat.json: to_json, RecordFormat.octodns: to_octodns}[format]
     typer.echo(render(loaded.domains), nl=False)
 
@@ -479,12 +494,12 @@ DnsDomains = Annotated[Optional[list[str]], typer.Argument(help="Domains of the 
 DnsTimeout = Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline of the policy check, in seconds.")]
 
 
-def _dns(domains, config, nameserver, ca_file, connect_to, timeout, *, apply: bool, force: bool) -> None:
+def _dns(domains, config, nameserver, ca_file, connect_to, timeout, ttl, *, apply: bool, force: bool) -> None:
     from generator.check.options import make_options
     from generator.dnspublish.command import run
 
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=1, smtp=False)
-    loaded = _load(config, strict=False)
+    loaded = _with_ttl(_load(config, strict=False), ttl)
     raise typer.Exit(run(loaded, domains or [], apply=apply, force=force, options=options, out=sys.stdout, err=sys.stderr))
 
 
@@ -496,9 +511,10 @@ def dns_diff(
     ca_file: CaFileOption = None,
     connect_to: ConnectToOption = None,
     timeout: DnsTimeout = 20.0,
+    ttl: TtlOption = None,
 ) -> None:
     """Show what `dns apply` would change in the records this tool owns (exit 1 when changes are pending)."""
-    _dns(domains, config, nameserver, ca_file, connect_to, timeout, apply=False, force=False)
+    _dns(domains, config, nameserver, ca_file, connect_to, timeout, ttl, apply=False, force=False)
 
 
 @dns_app.command("apply")
@@ -510,9 +526,10 @@ def dns_apply(
     ca_file: CaFileOption = None,
     connect_to: ConnectToOption = None,
     timeout: DnsTimeout = 20.0,
+    ttl: TtlOption = None,
 ) -> None:
     """Publish the records; a new _mta-sts id only once https://mta-sts.<domain>/ serves the new policy."""
-    _dns(domains, config, nameserver, ca_file, connect_to, timeout, apply=True, force=force)
+    _dns(domains, config, nameserver, ca_file, connect_to, timeout, ttl, apply=True, force=force)
 
 
 @contextmanager

@@ -236,6 +236,7 @@ class DomainConfig(NamedTuple):
     branch: str = "main"
     verification: str | None = None  # GitHub's domain-verification code
     index: bool = True  # build writes the landing page
+    ttl: int | None = None  # dns.ttl; None: 3600 for a new record, an existing one's kept
     monitor: Monitor | None = None  # None: no monitor workflow
     dns: DnsConfig | None = None
 
@@ -331,6 +332,7 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
         index=pages.get("index", True),
         monitor=Monitor(**monitor) if monitor is not None else None,
         dns=resolve_dns(entry, defaults, path, domain, source),
+        ttl={**(defaults.get("dns") or {}), **(entry.get("dns") or {})}.get("ttl"),
     )
 
 

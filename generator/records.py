@@ -29,14 +29,15 @@ def records_for(domain: DomainConfig) -> list[Record]:
     """`_mta-sts` TXT, `_smtp._tls` TXT when TLS-RPT is configured, and the
     `mta-sts` CNAME to GitHub Pages when the owner is known, and GitHub's
     domain-verification TXT record when its code is given."""
-    records = [Record(f"_mta-sts.{domain.domain}", "TXT", render_sts_record(domain.id))]
+    ttl = domain.ttl or TTL
+    records = [Record(f"_mta-sts.{domain.domain}", "TXT", render_sts_record(domain.id), ttl)]
     if domain.tlsrpt_rua:
-        records.append(Record(f"_smtp._tls.{domain.domain}", "TXT", render_tlsrpt_record(domain.tlsrpt_rua)))
+        records.append(Record(f"_smtp._tls.{domain.domain}", "TXT", render_tlsrpt_record(domain.tlsrpt_rua), ttl))
     if domain.owner:
-        records.append(Record(domain.policy_host, "CNAME", f"{domain.owner}.github.io."))
+        records.append(Record(domain.policy_host, "CNAME", f"{domain.owner}.github.io.", ttl))
     if domain.verification:
         # Verifying the domain for the owner covers its immediate subdomains, mta-sts included.
-        records.append(Record(f"_github-pages-challenge-{domain.owner}.{domain.domain}", "TXT", domain.verification))
+        records.append(Record(f"_github-pages-challenge-{domain.owner}.{domain.domain}", "TXT", domain.verification, ttl))
     return records
 
 

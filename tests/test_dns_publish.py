@@ -342,6 +342,13 @@ def test_octodns_yaml_provider_keeps_the_other_records(tmp_path):
     assert {k: v for k, v in written.items() if k not in ("_mta-sts", "_smtp._tls")} == {k: v for k, v in before.items() if k != "_mta-sts"}
     assert written["_mta-sts"]["values"] == ["keep=1", f"v=STSv1\\; id={domain.id}"]
     assert written["_smtp._tls"]["value"] == "v=TLSRPTv1\\; rua=mailto:tls@example.com"
+    # A short TTL while testing: --ttl sets it on the sets this tool owns, and nowhere else.
+    result = run_cli("dns", "apply", "--force", "-c", config, "--ttl", "300")
+    assert result.code == 0, result.output
+    assert "(TTL 3600 -> 300)" in result.out
+    written = yaml.safe_load((zones / "example.com.yaml").read_text())
+    assert (written["_mta-sts"]["ttl"], written["_smtp._tls"]["ttl"]) == (300, 300)
+    assert "ttl" not in written["www"]
 
 
 def test_a_provider_that_writes_whole_zones_from_a_plan_is_refused(tmp_path):

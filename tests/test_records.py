@@ -85,6 +85,22 @@ def test_build_prints_the_records_in_publishing_order_the_mta_sts_record_last_an
     assert lines[-2] == "; after https://mta-sts.example.com/.well-known/mta-sts.txt serves the policy:"
 
 
+def test_ttl_from_dns_ttl_without_a_provider_or_from_ttl(tmp_path):
+    """A short TTL while testing: `dns.ttl` in the config (no provider
+    needed just for `records`), or --ttl for one run."""
+    (tmp_path / "mta-sts.yml").write_text("domain: example.com\npolicy:\n  mx: [mx.example.com]\npages:\n  owner: octo\ndns:\n  ttl: 5m\n")
+    result = run_cli("records", cwd=tmp_path)
+    assert result.code == 0, result.output
+    assert "_mta-sts.example.com.\t300\tIN\tTXT" in result.out and "mta-sts.example.com.\t300\tIN\tCNAME" in result.out
+    result = run_cli("records", "--ttl", "120", "--format", "json", cwd=tmp_path)
+    assert {r["ttl"] for r in json.loads(result.out)[0]["records"]} == {120}
+    result = run_cli("records", "--ttl", "5", cwd=tmp_path)
+    assert result.code == 2 and "--ttl 5: give seconds from 60 to 604800" in result.err
+    (tmp_path / "mta-sts.yml").write_text("domain: example.com\npolicy:\n  mx: [mx.example.com]\ndns:\n  ttl: 10\n")
+    result = run_cli("records", cwd=tmp_path)
+    assert result.code == 2 and "dns.ttl: 10 is 10 seconds, outside 60..604800 (mta-sts.yml:5)" in result.err
+
+
 def test_no_owner_no_cname_no_tlsrpt_no_record():
     config = loads("domain: example.com\npolicy:\n  mx: [mx.example.com]\n")
     assert [r.type for r in records_for(config.domains[0])] == ["TXT"]

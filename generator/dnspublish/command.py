@@ -44,7 +44,7 @@ def select(config: Config, names: list[str]) -> list[DomainConfig]:
     if names:
         for domain in chosen:
             if domain.dns is None:
-                raise UsageError(f"{domain.domain} has no dns: section in {config.file}; see README, Publishing the DNS records automatically")
+                raise UsageError(f"{domain.domain} has no dns: section with a provider in {config.file}; see README, Publishing the DNS records automatically")
         return chosen
     chosen = [d for d in chosen if d.dns is not None]
     if not chosen:
