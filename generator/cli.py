@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from generator import __version__
 from generator.errors import MtaStsPagesError, UsageError
@@ -33,7 +34,7 @@ StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings as 
 NameserverOption = Annotated[Optional[list[str]], typer.Option("--nameserver", metavar="IP[:PORT]", envvar="MTA_STS_PAGES_NAMESERVER", help="Ask this DNS server instead of the system's resolver (repeatable).")]
 CaFileOption = Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", envvar="MTA_STS_PAGES_CA_FILE", help="Trust only the CA certificates in this file, not the system's.", dir_okay=False)]
 SummaryOption = Annotated[Optional[Path], typer.Option("--summary", metavar="FILE", help="Also append the result as Markdown to FILE (e.g. $GITHUB_STEP_SUMMARY).", dir_okay=False)]
-DomainArgument = Annotated[Optional[str], typer.Argument(help="The domain, with --policy; with --config, only this one of its domains.", show_default=False)]
+DomainArgument = Annotated[Optional[str], typer.Argument(metavar="[DOMAIN]", help="The domain, with --policy; with --config, only this one of its domains.", show_default=False)]
 PolicyFileOption = Annotated[Optional[Path], typer.Option("--policy", metavar="FILE", help="The built policy file, for a repository that holds the site rather than the config.", dir_okay=False)]
 IdOption = Annotated[Optional[str], typer.Option("--id", help="The built policy's id, with --policy. Default: the automatic id of its bytes.")]
 ConnectToOption = Annotated[Optional[list[str]], typer.Option("--connect-to", metavar="HOST:PORT:ADDR:PORT", envvar="MTA_STS_PAGES_CONNECT_TO", help="Connect to ADDR:PORT instead of HOST:PORT, like curl (repeatable; an empty HOST or PORT matches any).")]
@@ -117,8 +118,9 @@ class RecordFormat(str, Enum):
 
 @app.command()
 def records(
+    domains: Annotated[Optional[list[str]], typer.Argument(metavar="[DOMAIN]...", help="Domains of the config to print. Default: every domain.", show_default=False)] = None,
     config: ConfigOption = Path("mta-sts.yml"),
-    format: Annotated[RecordFormat, typer.Option("--format", "-f", help="bind: zone file lines; json: for scripts; octodns: octoDNS zone YAML.")] = RecordFormat.bind,
+    format: Annotated[RecordFormat, typer.Option("--format", "-f", metavar="FORMAT", help="bind: zone file lines; json: for scripts; octodns: octoDNS zone YAML.")] = RecordFormat.bind,
     strict: StrictOption = False,
     ttl: TtlOption = None,
 ) -> None:
@@ -127,12 +129,12 @@ def records(
 
     loaded = _with_ttl(_load(config, strict), ttl)
     render = {RecordFormat.bind: to_bind, RecordFormat.json: to_json, RecordFormat.octodns: to_octodns}[format]
-    typer.echo(render(loaded.domains), nl=False)
+    typer.echo(render(_domains_of(loaded, domains) if domains else loaded.domains), nl=False)
 
 
 @app.command()
 def validate(
-    files: Annotated[Optional[list[Path]], typer.Argument(metavar="FILE", help="Config files to check, as pre-commit passes them; every one is checked.", show_default=False)] = None,
+    files: Annotated[Optional[list[Path]], typer.Argument(metavar="[FILE]...", help="Config files to check, as pre-commit passes them; every one is checked.", show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="The config file (default mta-sts.yml when nothing else is given).")] = None,
     policy: Annotated[Optional[Path], typer.Option("--policy", help="Lint an existing policy file instead.")] = None,
     txt: Annotated[Optional[str], typer.Option("--txt", help="Lint an existing _mta-sts TXT value, e.g. 'v=STSv1; id=2026'.")] = None,
@@ -173,9 +175,17 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-@app.command()
+class _PlainUsage(TyperCommand):
+    """Typer writes a required argument as {NAME} in the usage line; the
+    convention (click's, man pages') is a bare NAME."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in super().collect_usage_pieces(ctx)]
+
+
+@app.command(cls=_PlainUsage)
 def init(
-    domain: Annotated[str, typer.Argument(help="The mail domain, e.g. example.com.")],
+    domain: Annotated[str, typer.Argument(metavar="DOMAIN", help="The mail domain, e.g. example.com.")],
     mx: Annotated[Optional[list[str]], typer.Option("--mx", help="An MX pattern (repeat for each). Default: the domain's live MX records.")] = None,
     rua: Annotated[Optional[list[str]], typer.Option("--rua", help="A TLS-RPT report URI (repeat for each).")] = None,
     mode: Annotated[str, typer.Option("--mode", help="testing, enforce or none.")] = "testing",
@@ -220,11 +230,11 @@ def _output_format(json_flag: bool, format: OutputFormat | None) -> OutputFormat
 
 @app.command()
 def check(
-    domains: Annotated[Optional[list[str]], typer.Argument(help="Domains to check. Default: every domain of --config (or ./mta-sts.yml).", show_default=False)] = None,
+    domains: Annotated[Optional[list[str]], typer.Argument(metavar="[DOMAIN]...", help="Domains to check. Default: every domain of --config (or ./mta-sts.yml).", show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Also compare the live policy and id with this config (drift).", dir_okay=False)] = None,
     domains_file: Annotated[Optional[Path], typer.Option("--domains-file", help="Check the domains listed in FILE, one a line ('#' starts a comment).", dir_okay=False)] = None,
     json_lines: Annotated[bool, typer.Option("--json", help="Print one JSON object per domain as each finishes (JSON lines); same as --format json.")] = False,
-    format: Annotated[Optional[OutputFormat], typer.Option("--format", "-f", help="text: for people; json: JSON lines; markdown: GitHub-flavoured, for job summaries and issues.", show_default=False)] = None,
+    format: Annotated[Optional[OutputFormat], typer.Option("--format", "-f", metavar="FORMAT", help="text: for people; json: JSON lines; markdown: GitHub-flavoured, for job summaries and issues.", show_default=False)] = None,
     summary: SummaryOption = None,
     smtp: Annotated[bool, typer.Option("--smtp", help="Also connect to every MX host on port 25 and verify its STARTTLS certificate.")] = False,
     nameserver: NameserverOption = None,
@@ -254,15 +264,15 @@ def check(
 
 
 # TLS reports (generator/reports/): `reports` reads them, `promote` acts on them.
-ReportSources = Annotated[Optional[list[Path]], typer.Argument(metavar="SOURCE", help="Report files (.json, .json.gz), e-mails (.eml), mboxes, Maildirs or folders (searched recursively).", show_default=False)]
+ReportSources = Annotated[Optional[list[Path]], typer.Argument(metavar="[SOURCE]...", help="Report files (.json, .json.gz), e-mails (.eml), mboxes, Maildirs or folders (searched recursively).", show_default=False)]
 ImapOption = Annotated[Optional[str], typer.Option("--imap", metavar="URL", help="Also read an IMAP mailbox over TLS, read-only: imaps://user@host[:port]/Folder.")]
 ImapPasswordOption = Annotated[str, typer.Option("--imap-password-env", metavar="NAME", help="The environment variable holding the IMAP password.")]
 ImapCaOption = Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="Trust only the CA certificates in this file for --imap, not the system's.", dir_okay=False)]
 SinceOption = Annotated[Optional[str], typer.Option("--since", metavar="DATE", help="Only reports whose date range ends after DATE (2026-11-01, or a date-time).")]
 UntilOption = Annotated[Optional[str], typer.Option("--until", metavar="DATE", help="Only reports whose date range starts before the end of DATE; also the end of the --ready window (default: now).")]
-WindowOption = Annotated[int, typer.Option("--window-days", min=1, help="Readiness: how many days before --until the reports must cover.")]
-OrganisationsOption = Annotated[int, typer.Option("--min-organisations", min=1, help="Readiness: how many organisations must have reported.")]
-SessionsOption = Annotated[int, typer.Option("--min-sessions", min=0, help="Readiness: how many sessions must have been checked against the sts policy.")]
+WindowOption = Annotated[int, typer.Option("--window-days", min=1, metavar="DAYS", help="Readiness: how many days before --until the reports must cover.")]
+OrganisationsOption = Annotated[int, typer.Option("--min-organisations", min=1, metavar="N", help="Readiness: how many organisations must have reported.")]
+SessionsOption = Annotated[int, typer.Option("--min-sessions", min=0, metavar="N", help="Readiness: how many sessions must have been checked against the sts policy.")]
 DomainOption = Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="Only this policy domain (repeatable); with --ready, a domain of the config.")]
 
 
@@ -296,7 +306,7 @@ def reports(
     since: SinceOption = None,
     until: UntilOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document (same as --format json).")] = False,
-    format: Annotated[Optional[OutputFormat], typer.Option("--format", "-f", help="text for a terminal (the default), json for scripts, markdown for a CI job summary.", show_default=False)] = None,
+    format: Annotated[Optional[OutputFormat], typer.Option("--format", "-f", metavar="FORMAT", help="text for a terminal (the default), json for scripts, markdown for a CI job summary.", show_default=False)] = None,
     ready: Annotated[bool, typer.Option("--ready", help="Say whether the config's domains are ready to enforce; exit 1 with the reasons when not.")] = False,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="The config whose MX patterns --ready checks (default mta-sts.yml).", dir_okay=False)] = None,
     domain: DomainOption = None,
@@ -383,7 +393,6 @@ def promote(
 def _expected(domain: str | None, config: Path | None, policy: Path | None, sts_id: str | None) -> list:
     """What the deployment should serve: every domain (or DOMAIN) of --config
     (default ./mta-sts.yml), or DOMAIN's built --policy file with its --id."""
-    from generator.check.targets import Targets
     from generator.verify import domain_from_site
 
     if config is None and policy is None:
@@ -399,8 +408,14 @@ def _expected(domain: str | None, config: Path | None, policy: Path | None, sts_
         return [domain_from_site(domain, policy, sts_id)]
     if sts_id is not None:
         raise UsageError("--id goes with --policy; with --config the config gives the id")
-    loaded = _load(config, strict=False)
-    wanted = Targets((domain,) if domain else (), None, loaded)
+    return _domains_of(_load(config, strict=False), [domain] if domain else [])
+
+
+def _domains_of(loaded, names: list[str]) -> list:
+    """The config's domains named (each must be in it), in the order given, each once; all when none is named."""
+    from generator.check.targets import Targets
+
+    wanted = Targets(tuple(names), None, loaded)
     wanted.validate()
     return [t.config for _, t in wanted.numbered()]
 
@@ -490,7 +505,7 @@ dns_app = typer.Typer(
 )
 app.add_typer(dns_app, name="dns")
 
-DnsDomains = Annotated[Optional[list[str]], typer.Argument(help="Domains of the config to handle. Default: every domain with a dns: section.", show_default=False)]
+DnsDomains = Annotated[Optional[list[str]], typer.Argument(metavar="[DOMAIN]...", help="Domains of the config to handle. Default: every domain with a dns: section.", show_default=False)]
 DnsTimeout = Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline of the policy check, in seconds.")]
 
 

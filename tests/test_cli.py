@@ -63,6 +63,21 @@ def test_every_command_has_help():
         assert command.help and command.help.strip(), f"{' '.join(words)} has no help text"
 
 
+def test_help_at_80_columns_cuts_nothing_and_names_arguments_as_usual(monkeypatch):
+    """Rich cuts a word wider than its column with '…' (an IMAP URL format, a
+    variable's name); a required argument is NAME, optional ones [NAME]..."""
+    monkeypatch.setenv("COLUMNS", "80")
+    for words, _ in commands():
+        result = run_cli(*words, "--help")
+        assert "…" not in result.out, f"{' '.join(words)} --help cuts a word:\n{result.out}"
+        usage = next(line for line in result.out.splitlines() if "Usage:" in line)
+        assert "{" not in usage, usage
+    reference = (ROOT / "docs" / "cli.md").read_text()
+    for usage in ("init [OPTIONS] DOMAIN\n", "reports [OPTIONS] [SOURCE]...\n", "promote [OPTIONS] [SOURCE]...\n",
+                  "records [OPTIONS] [DOMAIN]...\n", "check [OPTIONS] [DOMAIN]...\n", "verify [OPTIONS] [DOMAIN]\n"):
+        assert f"Usage: mta-sts-pages {usage}" in reference, usage
+
+
 def test_usage_error_exit_code_2():
     result = run_cli("build", "--no-such-flag")
     assert result.code == 2 and "No such option" in result.err

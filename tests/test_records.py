@@ -101,6 +101,15 @@ def test_ttl_from_dns_ttl_without_a_provider_or_from_ttl(tmp_path):
     assert result.code == 2 and "dns.ttl: 10 is 10 seconds, outside 60..604800 (mta-sts.yml:5)" in result.err
 
 
+def test_records_of_one_domain_of_a_multi_domain_config():
+    config = ROOT / "examples" / "multi-domain.yml"
+    result = run_cli("records", "-c", config, "example.info", "--format", "json")
+    assert result.code == 0, result.output
+    assert [d["domain"] for d in json.loads(result.out)] == ["example.info"]
+    result = run_cli("records", "-c", config, "nosuch.example")
+    assert result.code == 2 and "DOMAIN 'nosuch.example': nosuch.example is not in" in result.err
+
+
 def test_no_owner_no_cname_no_tlsrpt_no_record():
     config = loads("domain: example.com\npolicy:\n  mx: [mx.example.com]\n")
     assert [r.type for r in records_for(config.domains[0])] == ["TXT"]
