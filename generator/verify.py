@@ -256,7 +256,7 @@ def markdown(verdict: Verdict) -> str:
     else:
         lines += [f"**Not served.** After {_tries(verdict)}, {md.code(verdict.url)} answers {md.text(verdict.answer())}"
                   " instead of the built policy.", ""]
-        lines += [f"- **{f.severity}** {md.code(f.code)}: {md.text(f.message)}" + (f"<br>fix: {md.text(f.fix)}" if f.fix else "")
+        lines += [f"- **{f.severity}** {md.code(f.code)}: {md.prose(f.message)}" + (f"<br>fix: {md.prose(f.fix)}" if f.fix else "")
                   for f in verdict.findings]
         lines += _served_block(verdict)
     lines.append("")
