@@ -351,6 +351,27 @@ def test_octodns_yaml_provider_keeps_the_other_records(tmp_path):
     assert "ttl" not in written["www"]
 
 
+def test_dns_says_nothing_of_root_ns_and_asks_to_apply_again_only_after_an_apply(tmp_path):
+    """The zone's NS records are never this tool's: octoDNS's notice about
+    them is not shown. Before any apply, the held id asks for `dns apply`;
+    after one, for `dns apply` again."""
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    (zones / "example.com.yaml").write_text(YAML_ZONE)
+    config = tmp_path / "mta-sts.yml"
+    config.write_text(FILE_PROVIDER.format(cls="octodns.provider.yaml.YamlProvider", directory=zones, extra="    escaped_semicolons: true\n"))
+    # Nothing listens there: the policy host has no address, so the new id is held back.
+    nowhere = ["--nameserver", "127.0.0.1:1", "--timeout", "2"]
+
+    diff = run_cli("dns", "diff", "-c", config, *nowhere)
+    assert diff.code == 1, diff.output
+    assert "Deploy the site, then run `mta-sts-pages dns apply` to publish" in diff.out
+    applied = run_cli("dns", "apply", "-c", config, *nowhere)
+    assert "Deploy the site, then run `mta-sts-pages dns apply` again to publish" in applied.out
+    for result in (diff, applied):
+        assert "root NS" not in result.err and "octoDNS:" not in result.err, result.err
+
+
 def test_a_provider_that_writes_whole_zones_from_a_plan_is_refused(tmp_path):
     zones = tmp_path / "zones"
     zones.mkdir()
