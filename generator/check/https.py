@@ -202,7 +202,8 @@ def fetch_findings(result: FetchResult, host: str) -> tuple[list[Finding], bytes
                                  f"serve the policy directly at {url} (for GitHub Pages: set the custom domain {host}, enforce HTTPS)")], None
     if status == 404:
         return findings + [error(codes.POLICY_NOT_FOUND, f"{url} answers 404 Not Found",
-                                 "deploy the site so .well-known/mta-sts.txt is served (keep _config.yml: Jekyll drops dot-folders without it)")], None
+                                 "deploy the site so .well-known/mta-sts.txt is served (with actions/upload-pages-artifact: include-hidden-files: true; "
+                                 "keep _config.yml: Jekyll drops dot-folders without it)")], None
     if status != 200:
         return findings + [error(codes.POLICY_HTTP_STATUS, f"{url} answers {status}; senders accept only 200",
                                  "fix the web server so the policy is served with status 200")], None

@@ -29,9 +29,11 @@ setting or DNS record to change:
 - with `pages.owner` in the config: `mta-sts.<domain>` does not lead to
   `<owner>.github.io`.
 
-The CAA and 404 traps are looked for only when the policy host is on Pages
-(its CNAME leads to a github.io name, its address is one of Pages', or the
-config names a Pages owner): elsewhere other CAs and other layouts are fine.
+The CAA trap is looked for only when the policy host is on Pages (its CNAME
+leads to a github.io name, its address is one of Pages', or the config names
+a Pages owner), the 404 trap only when Pages itself answers (the owner alone
+does not count: a 404 from another server is its own): elsewhere other CAs
+and other layouts are fine.
 The extra connections (`/`, the certificate's names) are made only when
 the policy fetch already failed in the way they explain.
 """
