@@ -170,7 +170,7 @@ async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: s
         verdict.attempts += 1
         until = deadline.start(options.timeout)
         verdict.fetch = await https.fetch_policy(host, rules=options.connect_to, resolver=resolver, context=context, deadline=until)
-        found, body = https.fetch_findings(verdict.fetch, host)
+        found, body = https.fetch_findings(verdict.fetch, host, expected.owner)
         verdict.findings = found + (drift.policy_drift(expected, body) if body is not None else [])
         left = started + wait - clock.time()
         if verdict.served or left <= 0:

@@ -302,6 +302,13 @@ def test_with_a_config_every_dns_fix_names_the_configs_values() -> None:
     assert f'"v=STSv1; id={config.id}"' in sts.fix and "<id>" not in sts.fix
     (host,) = check_dns.policy_host_findings(Answer(Status.NONE, "x", detail="no such name", queried="mta-sts.example.com"), config)
     assert host.fix == "publish mta-sts.example.com CNAME octo.github.io."
+    # A live record that does not parse: the fix is the config's record, not the parser's placeholder.
+    (broken,), _ = check_dns.sts_findings(_txt((b"v=STSv1; id=a-b",)), "example.com", config)
+    assert broken.fix == f'publish _mta-sts.example.com TXT "v=STSv1; id={config.id}" in its place'
+    (no_rua,), _ = check_dns.tlsrpt_findings(_txt((b"v=TLSRPTv1;",)), "example.com", config)
+    assert no_rua.fix == 'publish _smtp._tls.example.com TXT "v=TLSRPTv1; rua=mailto:tlsrpt@example.com" in its place'
+    (refused,), _ = https.fetch_findings(https.FetchResult(https.Status.CONNECT_FAILED, "refused"), "mta-sts.example.com", config.owner)
+    assert "CNAME to octo.github.io." in refused.fix
 
 
 @pytest.mark.timeout(10)

@@ -17,7 +17,7 @@ from generator.check import codes, wire
 from generator.check.options import Endpoint
 from generator.check.transport import Client, ServerFailed
 from generator.errors import ParseError, UsageError
-from generator.findings import Finding, error, info, warning
+from generator.findings import Finding, Severity, error, info, warning
 from generator.policy import parse_sts_record, render_sts_record
 from generator.tlsrpt import parse_tlsrpt_record, render_tlsrpt_record
 
@@ -174,11 +174,22 @@ def _records(rdtype: int, values: list) -> tuple:
 # What the answers mean to a sender. Pure functions over Answer.
 
 
+_RESOLVER_FIX = "give a resolver that answers recursive queries (--nameserver IP, or the system's /etc/resolv.conf), then check again"
+
+
+def resolver_finding(answers: list[Answer]) -> Finding | None:
+    """One finding for a domain none of whose lookups could be asked: the
+    resolver is at fault, and one lookup's finding each would blame the domain."""
+    if not answers or not all(a.resolver_failed for a in answers):
+        return None
+    return error(codes.DNS_LOOKUP_FAILED, f"the DNS resolver could not be asked ({answers[0].detail}); nothing was learned about the domain",
+                 _RESOLVER_FIX)
+
+
 def failed_finding(answer: Answer, what: str) -> Finding:
     if answer.resolver_failed:
-        # The same words for every lookup, so that a report holds it once.
-        return error(codes.DNS_LOOKUP_FAILED, f"the DNS resolver could not be asked ({answer.detail}); nothing was learned about the domain",
-                     "give a resolver that answers recursive queries (--nameserver IP, or the system's /etc/resolv.conf), then check again")
+        return error(codes.DNS_LOOKUP_FAILED, f"the {what} lookup for {answer.queried} failed: {answer.detail}",
+                     f"the resolver refused the question or could not be reached: {_RESOLVER_FIX}")
     if answer.timed_out:
         return error(codes.DNS_TIMEOUT, f"the {what} lookup for {answer.queried} timed out: {answer.detail}",
                      f"check that the domain's name servers answer for {answer.queried} (dig +trace), or raise --timeout")
@@ -222,7 +233,8 @@ def sts_findings(answer: Answer, domain: str, config: DomainConfig | None = None
     try:
         record, notes = parse_sts_record(_joined(matching[0]))
     except ParseError as exc:
-        return findings + list(exc.findings), None
+        fix = f"publish {name} TXT \"{render_sts_record(config.id)}\" in its place" if config is not None else None
+        return findings + _fixed(exc.findings, fix), None
     return findings + list(notes), record.id
 
 
@@ -241,8 +253,15 @@ def tlsrpt_findings(answer: Answer, domain: str, config: DomainConfig | None = N
     try:
         record, notes = parse_tlsrpt_record(_joined(matching[0]))
     except ParseError as exc:
-        return list(exc.findings), None
+        fix = f"publish {name} TXT \"{render_tlsrpt_record(config.tlsrpt_rua)}\" in its place" if config is not None and config.tlsrpt_rua else None
+        return _fixed(exc.findings, fix), None
     return list(notes), record.rua
+
+
+def _fixed(findings, fix: str | None) -> list[Finding]:
+    """A record's parse findings; with the config's own record (``fix``), each
+    error's fix is that record rather than the parser's placeholder."""
+    return [f._replace(fix=fix) if fix is not None and f.severity is Severity.ERROR else f for f in findings]
 
 
 def _tlsrpt_fix(name: str, domain: str, config: DomainConfig | None) -> str:

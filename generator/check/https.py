@@ -176,13 +176,14 @@ POLICY_TLS = tls.TlsCodes(
 )
 
 
-def fetch_findings(result: FetchResult, host: str) -> tuple[list[Finding], bytes | None]:
-    """What a sender concludes from the fetch; the body when it would parse it."""
+def fetch_findings(result: FetchResult, host: str, owner: str | None = None) -> tuple[list[Finding], bytes | None]:
+    """What a sender concludes from the fetch; the body when it would parse it.
+    ``owner``: the config's pages.owner, for a fix that names it."""
     url = f"https://{host}{POLICY_PATH}"
     match result.status:
         case Status.CONNECT_FAILED:
             return [error(codes.POLICY_CONNECT_FAILED, f"cannot connect to {host} port 443: {result.detail}",
-                          f"point {host} at the web server (GitHub Pages: CNAME to <owner>.github.io.) and make it listen on 443")], None
+                          f"point {host} at the web server (GitHub Pages: CNAME to {owner or '<owner>'}.github.io.) and make it listen on 443")], None
         case Status.TLS_FAILED:
             return [tls.problem_finding(POLICY_TLS, result.tls_problem, result.detail, host, "policy host")], None
         case Status.TIMEOUT:
