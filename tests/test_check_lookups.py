@@ -72,3 +72,15 @@ def test_a_domain_that_does_not_exist_is_named_so_by_check_and_init(tmp_path, dn
     assert result.code == 2, result.output
     assert "gmail.com does not exist in DNS" in result.err and "has no MX host" not in result.err
     assert not (tmp_path / "mta-sts.yml").exists()
+
+
+@pytest.mark.timeout(30)
+def test_verify_on_a_resolver_that_cannot_be_asked_blames_the_resolver(tmp_path) -> None:
+    from tests.support.cli import run_cli
+
+    policy = tmp_path / "mta-sts.txt"
+    policy.write_bytes(policy_bytes("example.test"))
+    result = run_cli("verify", "example.test", "--policy", policy, "--nameserver", f"127.0.0.1:{_free_udp_port()}", "--wait", "0", "--timeout", "5")
+    assert result.code == 1, result.output
+    assert "[policy-connect-failed]" in result.out
+    assert "fix: give a resolver that answers recursive queries" in result.out and "point mta-sts.example.test" not in result.out

@@ -174,7 +174,7 @@ def _records(rdtype: int, values: list) -> tuple:
 # What the answers mean to a sender. Pure functions over Answer.
 
 
-_RESOLVER_FIX = "give a resolver that answers recursive queries (--nameserver IP, or the system's /etc/resolv.conf), then check again"
+RESOLVER_FIX = "give a resolver that answers recursive queries (--nameserver IP, or the system's /etc/resolv.conf), then check again"
 
 
 def resolver_finding(answers: list[Answer]) -> Finding | None:
@@ -183,13 +183,13 @@ def resolver_finding(answers: list[Answer]) -> Finding | None:
     if not answers or not all(a.resolver_failed for a in answers):
         return None
     return error(codes.DNS_LOOKUP_FAILED, f"the DNS resolver could not be asked ({answers[0].detail}); nothing was learned about the domain",
-                 _RESOLVER_FIX)
+                 RESOLVER_FIX)
 
 
 def failed_finding(answer: Answer, what: str) -> Finding:
     if answer.resolver_failed:
         return error(codes.DNS_LOOKUP_FAILED, f"the {what} lookup for {answer.queried} failed: {answer.detail}",
-                     f"the resolver refused the question or could not be reached: {_RESOLVER_FIX}")
+                     f"the resolver refused the question or could not be reached: {RESOLVER_FIX}")
     if answer.timed_out:
         return error(codes.DNS_TIMEOUT, f"the {what} lookup for {answer.queried} timed out: {answer.detail}",
                      f"check that the domain's name servers answer for {answer.queried} (dig +trace), or raise --timeout")

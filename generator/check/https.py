@@ -49,6 +49,7 @@ class FetchResult:
     headers: dict[str, str] | None = None  # lowercase names; repeated headers joined with ", "
     body: bytes | None = None
     cert_days_left: float | None = None
+    resolver_failed: bool = False  # CONNECT_FAILED because the address lookup could not ask the resolver
 
     @property
     def media_type(self) -> str | None:
@@ -85,7 +86,7 @@ async def _fetch(host: str, path: str, want_body: bool, rules, resolver, context
     try:
         reader, writer = await open_stream(host, 443, rules=rules, resolver=resolver, deadline=deadline, tls=context, addresses=addresses)
     except ConnectError as exc:
-        return FetchResult(Status.CONNECT_FAILED, str(exc))
+        return FetchResult(Status.CONNECT_FAILED, str(exc), resolver_failed=exc.resolver_failed)
     except ssl.SSLError as exc:
         problem, detail = tls.classify(exc)
         return FetchResult(Status.TLS_FAILED, detail, tls_problem=problem)
@@ -182,8 +183,9 @@ def fetch_findings(result: FetchResult, host: str, owner: str | None = None) -> 
     url = f"https://{host}{POLICY_PATH}"
     match result.status:
         case Status.CONNECT_FAILED:
-            return [error(codes.POLICY_CONNECT_FAILED, f"cannot connect to {host} port 443: {result.detail}",
-                          f"point {host} at the web server (GitHub Pages: CNAME to {owner or '<owner>'}.github.io.) and make it listen on 443")], None
+            fix = (dns.RESOLVER_FIX if result.resolver_failed else
+                   f"point {host} at the web server (GitHub Pages: CNAME to {owner or '<owner>'}.github.io.) and make it listen on 443")
+            return [error(codes.POLICY_CONNECT_FAILED, f"cannot connect to {host} port 443: {result.detail}", fix)], None
         case Status.TLS_FAILED:
             return [tls.problem_finding(POLICY_TLS, result.tls_problem, result.detail, host, "policy host")], None
         case Status.TIMEOUT:
