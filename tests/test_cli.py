@@ -96,16 +96,16 @@ def test_init_writes_a_valid_commented_config(tmp_path):
 
 
 def test_init_mode_and_the_commented_settings_validate_once_uncommented(tmp_path):
-    """--mode goes into the config; the commented verification and monitor
-    settings it offers are valid as written, once uncommented."""
+    """--mode goes into the config; the commented verification, index and
+    monitor settings it offers are valid as written, once uncommented."""
     out = tmp_path / "mta-sts.yml"
     result = run_cli("init", "example.com", "--mx", "mx.example.com", "--mode", "enforce", "--owner", "example-org", "-o", out)
     assert result.code == 0, result.output
     text = out.read_text()
     assert re.search(r"^  mode: enforce$", text, re.MULTILINE), text
-    offered = [line for line in text.splitlines() if re.match(r"#? ?(  )?#? ?(verification|monitor|schedule|smtp|label):", line.strip())]
-    assert len(offered) == 5, offered
-    uncommented = re.sub(r"^( *)# (verification: |monitor:|  schedule: |  smtp: |  label: )", r"\1\2", text, flags=re.MULTILINE)
+    offered = [line for line in text.splitlines() if re.match(r"#? ?(  )?#? ?(verification|index|monitor|schedule|smtp|label):", line.strip())]
+    assert len(offered) == 6, offered
+    uncommented = re.sub(r"^( *)# (verification: |index: |monitor:|  schedule: |  smtp: |  label: )", r"\1\2", text, flags=re.MULTILINE)
     assert re.search(r"^monitor:\n  schedule: ", uncommented, re.MULTILINE), uncommented
     out.write_text(uncommented)
     validated = run_cli("validate", "-c", out)
