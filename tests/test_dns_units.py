@@ -23,6 +23,7 @@ from generator.dnspublish.owned import (
     owned_records,
     planned,
     shares,
+    sts_record,
     unsafe,
 )
 from tests.support.cli import run_cli
@@ -75,7 +76,7 @@ def test_desired_sets_keep_other_values_and_ttls():
         ("_smtp._tls.mail", "SPF"): RecordSet("_smtp._tls.mail", "SPF", 60, ("v=spf1 -all",)),
     }
     wanted = desired_sets(owned, shares(existing, owned))
-    sts = owned[0]
+    sts = sts_record(owned)
     assert wanted[("_mta-sts.mail", "TXT")] == RecordSet("_mta-sts.mail", "TXT", 60, tuple(sorted(("keep=1", sts.value))))
     assert wanted[("_smtp._tls.mail", "TXT")].ttl == 3600
     assert ("_smtp._tls.mail", "SPF") not in wanted
