@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.config import Config
-from generator.site import site_files
+from generator.site import INDEX_PATH, site_files
 from generator.writer import Plan, write_sites
 
 
@@ -14,6 +14,6 @@ def site_folder(config: Config, out: Path, domain: str) -> Path:
     return out / domain if config.multi else out
 
 
-def build(config: Config, out: Path) -> list[Plan]:
+def build(config: Config, out: Path, adopt: bool = False) -> list[Plan]:
     sites = {site_folder(config, out, d.domain): site_files(d) for d in config.domains}
-    return write_sites(out, sites)
+    return write_sites(out, sites, adopt, {INDEX_PATH: "to keep your own landing page, set pages.index: false"})

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from generator import __version__
 from generator.errors import MtaStsPagesError, UsageError
@@ -34,7 +35,7 @@ StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings as 
 NameserverOption = Annotated[Optional[list[str]], typer.Option("--nameserver", metavar="IP[:PORT]", envvar="MTA_STS_PAGES_NAMESERVER", help="Ask this DNS server instead of the system's resolver (repeatable).")]
 CaFileOption = Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", envvar="MTA_STS_PAGES_CA_FILE", help="Trust only the CA certificates in this file, not the system's.", dir_okay=False)]
 SummaryOption = Annotated[Optional[Path], typer.Option("--summary", metavar="FILE", help="Also append the result as Markdown to FILE (e.g. $GITHUB_STEP_SUMMARY).", dir_okay=False)]
-DomainArgument = Annotated[Optional[str], typer.Argument(help="The domain, with --policy; with --config, only this one of its domains.", show_default=False)]
+DomainArgument = Annotated[Optional[str], typer.Argument(metavar="[DOMAIN]", help="The domain, with --policy; with --config, only this one of its domains.", show_default=False)]
 PolicyFileOption = Annotated[Optional[Path], typer.Option("--policy", metavar="FILE", help="The built policy file, for a repository that holds the site rather than the config.", dir_okay=False)]
 IdOption = Annotated[Optional[str], typer.Option("--id", help="The built policy's id, with --policy. Default: the automatic id of its bytes.")]
 ConnectToOption = Annotated[Optional[list[str]], typer.Option("--connect-to", metavar="HOST:PORT:ADDR:PORT", envvar="MTA_STS_PAGES_CONNECT_TO", help="Connect to ADDR:PORT instead of HOST:PORT, like curl (repeatable; an empty HOST or PORT matches any).")]
@@ -80,19 +81,35 @@ def build(
     config: ConfigOption = Path("mta-sts.yml"),
     output: Annotated[Path, typer.Option("--output", "-o", help="The site folder (one subfolder per domain for a multi-domain config).")] = Path("site"),
     strict: StrictOption = False,
+    adopt: Annotated[bool, typer.Option("--adopt", help="Take over files already in the folder that hold exactly what the build writes (a hand-written .well-known/mta-sts.txt, say); show how the others differ.")] = False,
 ) -> None:
     """Write the GitHub Pages site: policy, Jekyll config, CNAME, landing page, workflow."""
     from generator.build import build as run_build
     from generator.records import to_bind
 
     loaded = _load(config, strict)
-    plans = run_build(loaded, output)
+    plans = run_build(loaded, output, adopt)
     for plan in plans:
-        changes = len(plan.write) + len(plan.remove)
-        state = f"{len(plan.write)} written, {len(plan.unchanged)} unchanged" + (f", {len(plan.remove)} removed" if plan.remove else "")
+        changes = len(plan.write) + len(plan.remove) + len(plan.adopted)
+        state = f"{len(plan.write)} written, {len(plan.unchanged)} unchanged" + (f", {len(plan.remove)} removed" if plan.remove else "") \
+            + (f", {len(plan.adopted)} adopted ({', '.join(plan.adopted)})" if plan.adopted else "")
         typer.echo(f"{plan.folder}: {state}" if changes or len(plans) < 20 else f"{plan.folder}: up to date")
-    typer.echo("\nSet these DNS records (update the policy before the _mta-sts id; see README):\n")
+    typer.echo("\nSet these DNS records, in this order (see README):\n")
     typer.echo(to_bind(loaded.domains), nl=False)
+
+
+TtlOption = Annotated[Optional[int], typer.Option("--ttl", metavar="S", help="The records' TTL in seconds, e.g. 300 while testing (default: the config's dns.ttl, else 3600; dns keeps an existing record's own).", show_default=False)]
+
+
+def _with_ttl(loaded, ttl: int | None):
+    """The config with every domain's TTL set to ``--ttl``, when given."""
+    from generator.dnspublish.model import MAX_TTL, MIN_TTL
+
+    if ttl is None:
+        return loaded
+    if not MIN_TTL <= ttl <= MAX_TTL:
+        raise UsageError(f"--ttl {ttl}: give seconds from {MIN_TTL} to {MAX_TTL}")
+    return loaded._replace(domains=tuple(d._replace(ttl=ttl) for d in loaded.domains))
 
 
 class RecordFormat(str, Enum):
@@ -103,21 +120,23 @@ class RecordFormat(str, Enum):
 
 @app.command()
 def records(
+    domains: Annotated[Optional[list[str]], typer.Argument(metavar="[DOMAIN]...", help="Domains of the config to print. Default: every domain.", show_default=False)] = None,
     config: ConfigOption = Path("mta-sts.yml"),
-    format: Annotated[RecordFormat, typer.Option("--format", "-f", help="bind: zone file lines; json: for scripts; octodns: octoDNS zone YAML.")] = RecordFormat.bind,
+    format: Annotated[RecordFormat, typer.Option("--format", "-f", metavar="FORMAT", help="bind: zone file lines; json: for scripts; octodns: octoDNS zone YAML.")] = RecordFormat.bind,
     strict: StrictOption = False,
+    ttl: TtlOption = None,
 ) -> None:
     """Print the DNS records to publish: _mta-sts TXT, _smtp._tls TXT, mta-sts CNAME."""
     from generator.records import to_bind, to_json, to_octodns
 
-    loaded = _load(config, strict)
+    loaded = _with_ttl(_load(config, strict), ttl)
     render = {RecordFormat.bind: to_bind, RecordFormat.json: to_json, RecordFormat.octodns: to_octodns}[format]
-    typer.echo(render(loaded.domains), nl=False)
+    typer.echo(render(_domains_of(loaded, domains) if domains else loaded.domains), nl=False)
 
 
 @app.command()
 def validate(
-    files: Annotated[Optional[list[Path]], typer.Argument(metavar="FILE", help="Config files to check, as pre-commit passes them; every one is checked.", show_default=False)] = None,
+    files: Annotated[Optional[list[Path]], typer.Argument(metavar="[FILE]...", help="Config files to check, as pre-commit passes them; every one is checked.", show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="The config file (default mta-sts.yml when nothing else is given).")] = None,
     policy: Annotated[Optional[Path], typer.Option("--policy", help="Lint an existing policy file instead.")] = None,
     txt: Annotated[Optional[str], typer.Option("--txt", help="Lint an existing _mta-sts TXT value, e.g. 'v=STSv1; id=2026'.")] = None,
@@ -158,9 +177,17 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-@app.command()
+class _PlainUsage(TyperCommand):
+    """Typer writes a required argument as {NAME} in the usage line; the
+    convention (click's, man pages') is a bare NAME."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in super().collect_usage_pieces(ctx)]
+
+
+@app.command(cls=_PlainUsage)
 def init(
-    domain: Annotated[str, typer.Argument(help="The mail domain, e.g. example.com.")],
+    domain: Annotated[str, typer.Argument(metavar="DOMAIN", help="The mail domain, e.g. example.com.")],
     mx: Annotated[Optional[list[str]], typer.Option("--mx", help="An MX pattern (repeat for each). Default: the domain's live MX records.")] = None,
     rua: Annotated[Optional[list[str]], typer.Option("--rua", help="A TLS-RPT report URI (repeat for each).")] = None,
     mode: Annotated[str, typer.Option("--mode", help="testing, enforce or none.")] = "testing",
@@ -205,11 +232,11 @@ def _output_format(json_flag: bool, format: OutputFormat | None) -> OutputFormat
 
 @app.command()
 def check(
-    domains: Annotated[Optional[list[str]], typer.Argument(help="Domains to check. Default: every domain of --config (or ./mta-sts.yml).", show_default=False)] = None,
+    domains: Annotated[Optional[list[str]], typer.Argument(metavar="[DOMAIN]...", help="Domains to check. Default: every domain of --config (or ./mta-sts.yml).", show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Also compare the live policy and id with this config (drift).", dir_okay=False)] = None,
     domains_file: Annotated[Optional[Path], typer.Option("--domains-file", help="Check the domains listed in FILE, one a line ('#' starts a comment).", dir_okay=False)] = None,
     json_lines: Annotated[bool, typer.Option("--json", help="Print one JSON object per domain as each finishes (JSON lines); same as --format json.")] = False,
-    format: Annotated[Optional[OutputFormat], typer.Option("--format", "-f", help="text: for people; json: JSON lines; markdown: GitHub-flavoured, for job summaries and issues.", show_default=False)] = None,
+    format: Annotated[Optional[OutputFormat], typer.Option("--format", "-f", metavar="FORMAT", help="text: for people; json: JSON lines; markdown: GitHub-flavoured, for job summaries and issues.", show_default=False)] = None,
     summary: SummaryOption = None,
     smtp: Annotated[bool, typer.Option("--smtp", help="Also connect to every MX host on port 25 and verify its STARTTLS certificate.")] = False,
     nameserver: NameserverOption = None,
@@ -239,15 +266,15 @@ def check(
 
 
 # TLS reports (generator/reports/): `reports` reads them, `promote` acts on them.
-ReportSources = Annotated[Optional[list[Path]], typer.Argument(metavar="SOURCE", help="Report files (.json, .json.gz), e-mails (.eml), mboxes, Maildirs or folders (searched recursively).", show_default=False)]
+ReportSources = Annotated[Optional[list[Path]], typer.Argument(metavar="[SOURCE]...", help="Report files (.json, .json.gz), e-mails (.eml), mboxes, Maildirs or folders (searched recursively).", show_default=False)]
 ImapOption = Annotated[Optional[str], typer.Option("--imap", metavar="URL", help="Also read an IMAP mailbox over TLS, read-only: imaps://user@host[:port]/Folder.")]
 ImapPasswordOption = Annotated[str, typer.Option("--imap-password-env", metavar="NAME", help="The environment variable holding the IMAP password.")]
 ImapCaOption = Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="Trust only the CA certificates in this file for --imap, not the system's.", dir_okay=False)]
 SinceOption = Annotated[Optional[str], typer.Option("--since", metavar="DATE", help="Only reports whose date range ends after DATE (2026-11-01, or a date-time).")]
 UntilOption = Annotated[Optional[str], typer.Option("--until", metavar="DATE", help="Only reports whose date range starts before the end of DATE; also the end of the --ready window (default: now).")]
-WindowOption = Annotated[int, typer.Option("--window-days", min=1, help="Readiness: how many days before --until the reports must cover.")]
-OrganisationsOption = Annotated[int, typer.Option("--min-organisations", min=1, help="Readiness: how many organisations must have reported.")]
-SessionsOption = Annotated[int, typer.Option("--min-sessions", min=0, help="Readiness: how many sessions must have been checked against the sts policy.")]
+WindowOption = Annotated[int, typer.Option("--window-days", min=1, metavar="DAYS", help="Readiness: how many days before --until the reports must cover.")]
+OrganisationsOption = Annotated[int, typer.Option("--min-organisations", min=1, metavar="N", help="Readiness: how many organisations must have reported.")]
+SessionsOption = Annotated[int, typer.Option("--min-sessions", min=0, metavar="N", help="Readiness: how many sessions must have been checked against the sts policy.")]
 DomainOption = Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="Only this policy domain (repeatable); with --ready, a domain of the config.")]
 
 
@@ -281,7 +308,7 @@ def reports(
     since: SinceOption = None,
     until: UntilOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document (same as --format json).")] = False,
-    format: Annotated[Optional[OutputFormat], typer.Option("--format", "-f", help="text for a terminal (the default), json for scripts, markdown for a CI job summary.", show_default=False)] = None,
+    format: Annotated[Optional[OutputFormat], typer.Option("--format", "-f", metavar="FORMAT", help="text for a terminal (the default), json for scripts, markdown for a CI job summary.", show_default=False)] = None,
     ready: Annotated[bool, typer.Option("--ready", help="Say whether the config's domains are ready to enforce; exit 1 with the reasons when not.")] = False,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="The config whose MX patterns --ready checks (default mta-sts.yml).", dir_okay=False)] = None,
     domain: DomainOption = None,
@@ -370,21 +397,31 @@ def promote(
 
 
 def _expected(domain: str | None, config: Path | None, policy: Path | None, sts_id: str | None) -> list:
-    """What the deployment should serve: every domain (or DOMAIN) of --config,
-    or DOMAIN's built --policy file with its --id."""
-    from generator.check.targets import Targets
+    """What the deployment should serve: every domain (or DOMAIN) of --config
+    (default ./mta-sts.yml), or DOMAIN's built --policy file with its --id."""
     from generator.verify import domain_from_site
 
-    if (config is None) == (policy is None):
-        raise UsageError("give --config FILE, or DOMAIN and --policy FILE")
+    if config is None and policy is None:
+        # As build, records and check: the config in the current folder.
+        if not Path("mta-sts.yml").is_file():
+            raise UsageError("give --config FILE, or DOMAIN and --policy FILE (there is no mta-sts.yml here)")
+        config = Path("mta-sts.yml")
+    if config is not None and policy is not None:
+        raise UsageError("give --config FILE, or DOMAIN and --policy FILE, not both")
     if policy is not None:
         if domain is None:
             raise UsageError("--policy needs the DOMAIN it is for")
         return [domain_from_site(domain, policy, sts_id)]
     if sts_id is not None:
         raise UsageError("--id goes with --policy; with --config the config gives the id")
-    loaded = _load(config, strict=False)
-    wanted = Targets((domain,) if domain else (), None, loaded)
+    return _domains_of(_load(config, strict=False), [domain] if domain else [])
+
+
+def _domains_of(loaded, names: list[str]) -> list:
+    """The config's domains named (each must be in it), in the order given, each once; all when none is named."""
+    from generator.check.targets import Targets
+
+    wanted = Targets(tuple(names), None, loaded)
     wanted.validate()
     return [t.config for _, t in wanted.numbered()]
 
@@ -392,10 +429,10 @@ def _expected(domain: str | None, config: Path | None, policy: Path | None, sts_
 @app.command()
 def verify(
     domain: DomainArgument = None,
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Expect the policy and id this config builds.", dir_okay=False)] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Expect the policy and id this config builds (default mta-sts.yml, unless --policy is given).", dir_okay=False)] = None,
     policy: PolicyFileOption = None,
     sts_id: IdOption = None,
-    wait: Annotated[float, typer.Option("--wait", metavar="S", envvar="MTA_STS_PAGES_WAIT", help="Keep trying, with a pause that doubles, for up to this many seconds.")] = 300.0,
+    wait: Annotated[float, typer.Option("--wait", metavar="S", envvar="MTA_STS_PAGES_WAIT", help="Keep trying, with a pause that doubles, for up to this many seconds (5 minutes by default; each attempt that is tried again is shown on stderr).")] = 300.0,
     summary: SummaryOption = None,
     nameserver: NameserverOption = None,
     ca_file: CaFileOption = None,
@@ -405,13 +442,13 @@ def verify(
     """After a deploy: fail unless the policy URL serves the built policy, byte for byte."""
     from generator.check.options import make_options, seconds
     from generator.markdown import append
-    from generator.verify import markdown, text
+    from generator.verify import markdown, retry_line, text
     from generator.verify import verify as run_verify
 
     seconds(wait, "--wait", zero=True)
     expected = _expected(domain, config, policy, sts_id)
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=1, smtp=False)
-    verdicts = run_verify(expected, options, wait)
+    verdicts = run_verify(expected, options, wait, lambda verdict, pause: _err(retry_line(verdict, pause)))
     typer.echo("\n\n".join(text(v) for v in verdicts))
     if summary is not None:
         append(summary, "\n".join(markdown(v) for v in verdicts))
@@ -421,7 +458,7 @@ def verify(
 @app.command()
 def monitor(
     domain: DomainArgument = None,
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Check the domains of this config, drift included; its monitor: section gives the label and smtp.", dir_okay=False)] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Check the domains of this config, drift included; its monitor: section gives the label and smtp (default mta-sts.yml, unless --policy is given).", dir_okay=False)] = None,
     policy: PolicyFileOption = None,
     sts_id: IdOption = None,
     label: Annotated[Optional[str], typer.Option("--label", help="The issues' label. Default: each domain's monitor.label, else mta-sts.")] = None,
@@ -431,6 +468,7 @@ def monitor(
     ca_file: CaFileOption = None,
     connect_to: ConnectToOption = None,
     timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for all the checks of one domain, in seconds.")] = 20.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the report and what would be done about each domain's issue, without gh.")] = False,
 ) -> None:
     """Check the live domains and keep one GitHub issue per domain in step (uses gh)."""
     from generator.check.markdown import document
@@ -438,6 +476,7 @@ def monitor(
     from generator.config import check_label
     from generator.markdown import append
     from generator.monitor import Gh
+    from generator.monitor import dry_run as plan_monitor
     from generator.monitor import monitor as run_monitor
 
     if label is not None:
@@ -448,6 +487,15 @@ def monitor(
     targets = [Target(d.domain, d) for d in _expected(domain, config, policy, sts_id)]
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout,
                            concurrency=50, smtp=smtp)
+    if dry_run:
+        from generator.check.report import human
+
+        planned = plan_monitor(targets, options, label=label, smtp=smtp)
+        typer.echo("\n".join(human(report) for report, _ in planned))
+        typer.echo("\nWithout --dry-run:\n" + "\n".join(plan for _, plan in planned))
+        if summary is not None:
+            append(summary, document([report for report, _ in planned]) + "\n")
+        return
     # The report goes into the summary before gh runs, so a gh failure keeps it.
     checked = (lambda reports: append(summary, document(reports) + "\n")) if summary is not None else None
     synced = run_monitor(targets, options, Gh(), label=label, smtp=smtp, checked=checked)
@@ -462,16 +510,16 @@ dns_app = typer.Typer(
 )
 app.add_typer(dns_app, name="dns")
 
-DnsDomains = Annotated[Optional[list[str]], typer.Argument(help="Domains of the config to handle. Default: every domain with a dns: section.", show_default=False)]
+DnsDomains = Annotated[Optional[list[str]], typer.Argument(metavar="[DOMAIN]...", help="Domains of the config to handle. Default: every domain with a dns: section.", show_default=False)]
 DnsTimeout = Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline of the policy check, in seconds.")]
 
 
-def _dns(domains, config, nameserver, ca_file, connect_to, timeout, *, apply: bool, force: bool, rewrite_files: bool = False) -> None:
+def _dns(domains, config, nameserver, ca_file, connect_to, timeout, ttl, *, apply: bool, force: bool, rewrite_files: bool = False) -> None:
     from generator.check.options import make_options
     from generator.dnspublish.command import run
 
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=1, smtp=False)
-    loaded = _load(config, strict=False)
+    loaded = _with_ttl(_load(config, strict=False), ttl)
     raise typer.Exit(run(loaded, domains or [], apply=apply, force=force, rewrite_files=rewrite_files, options=options, out=sys.stdout, err=sys.stderr))
 
 
@@ -483,9 +531,10 @@ def dns_diff(
     ca_file: CaFileOption = None,
     connect_to: ConnectToOption = None,
     timeout: DnsTimeout = 20.0,
+    ttl: TtlOption = None,
 ) -> None:
     """Show what `dns apply` would change in the records this tool owns (exit 1 when changes are pending)."""
-    _dns(domains, config, nameserver, ca_file, connect_to, timeout, apply=False, force=False)
+    _dns(domains, config, nameserver, ca_file, connect_to, timeout, ttl, apply=False, force=False)
 
 
 @dns_app.command("apply")
@@ -498,9 +547,10 @@ def dns_apply(
     ca_file: CaFileOption = None,
     connect_to: ConnectToOption = None,
     timeout: DnsTimeout = 20.0,
+    ttl: TtlOption = None,
 ) -> None:
     """Publish the records; a new _mta-sts id only once https://mta-sts.<domain>/ serves the new policy."""
-    _dns(domains, config, nameserver, ca_file, connect_to, timeout, apply=True, force=force, rewrite_files=rewrite_files)
+    _dns(domains, config, nameserver, ca_file, connect_to, timeout, ttl, apply=True, force=force, rewrite_files=rewrite_files)
 
 
 @contextmanager

@@ -168,6 +168,7 @@ PAGES = Section(
             Text(convert=_verification, pattern="[A-Za-z0-9]{10,64}"),
             "The code GitHub gives when you verify the domain for the owner (Settings > Pages > Add a domain); gives the _github-pages-challenge TXT record. Needs owner.",
         ),
+        "index": Key(Flag(), "true: build writes index.html, a small landing page; false: it writes none, and leaves an index.html of your own alone.", default=True),
     },
     doc="How GitHub Pages publishes the site.",
 )
@@ -240,6 +241,8 @@ class DomainConfig(NamedTuple):
     owner: str | None
     branch: str = "main"
     verification: str | None = None  # GitHub's domain-verification code
+    index: bool = True  # build writes the landing page
+    ttl: int | None = None  # dns.ttl; None: 3600 for a new record, an existing one's kept
     monitor: Monitor | None = None  # None: no monitor workflow
     dns: DnsConfig | None = None
 
@@ -332,8 +335,10 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
         owner=pages.get("owner"),
         branch=pages.get("branch", "main"),
         verification=pages.get("verification"),
+        index=pages.get("index", True),
         monitor=Monitor(**monitor) if monitor is not None else None,
         dns=resolve_dns(entry, defaults, path, domain, source),
+        ttl={**(defaults.get("dns") or {}), **(entry.get("dns") or {})}.get("ttl"),
     )
 
 

@@ -64,6 +64,17 @@ def text(value: str) -> str:
     return _SPECIAL.sub(r"\\\1", value)
 
 
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def prose(value: str) -> str:
+    """A finding's words (a message, a fix): each `quoted` part a code span,
+    as the words mean it, the rest :func:`text`. Code spans make no links,
+    mentions or HTML, so a server's backticks inside gain nothing."""
+    parts = _CODE_SPAN.split(value)
+    return "".join(code(part) if index % 2 else text(part) for index, part in enumerate(parts))
+
+
 def code(value: str) -> str:
     """An inline code span of ``value`` (on one line), safe inside a table cell."""
     value = visible(value.replace("\r\n", "\n")).replace("\n", " ").replace("|", "\\|")

@@ -213,12 +213,8 @@ def monitor(targets: list[Target], options: CheckOptions, gh: Gh, *, label: str 
     ``checked`` gets the reports, in the targets' order, before `gh` runs:
     a job summary then holds the report even when `gh` fails.
     """
-    settings = {t.domain: (t.config.monitor if t.config is not None and t.config.monitor else Monitor()) for t in targets}
-    reports: dict[str, DomainReport] = {}
-    for probe in (False, True):
-        group = [t for t in targets if (smtp or settings[t.domain].smtp) is probe]
-        if group:
-            run_checks(group, dataclasses.replace(options, smtp=probe), lambda r: reports.__setitem__(r.domain, r))
+    settings = _settings(targets)
+    reports = _check(targets, options, smtp, settings)
     if checked is not None:
         checked([reports[t.domain] for t in targets])
     listed: dict[str, dict[str, list[tuple[int, str]]]] = {}
@@ -236,3 +232,36 @@ def monitor(targets: list[Target], options: CheckOptions, gh: Gh, *, label: str 
             done = dataclasses.replace(done, duplicates=tuple(close_duplicates(gh, done, duplicates)))
         synced.append(done)
     return synced
+
+
+def _settings(targets: list[Target]) -> dict[str, Monitor]:
+    return {t.domain: (t.config.monitor if t.config is not None and t.config.monitor else Monitor()) for t in targets}
+
+
+def _check(targets: list[Target], options: CheckOptions, smtp: bool, settings: dict[str, Monitor]) -> dict[str, DomainReport]:
+    """Every target's report, STARTTLS probed where ``smtp`` or its monitor: section asks."""
+    reports: dict[str, DomainReport] = {}
+    for probe in (False, True):
+        group = [t for t in targets if (smtp or settings[t.domain].smtp) is probe]
+        if group:
+            run_checks(group, dataclasses.replace(options, smtp=probe), lambda r: reports.__setitem__(r.domain, r))
+    return reports
+
+
+def dry_run(targets: list[Target], options: CheckOptions, *, label: str | None = None, smtp: bool = False) -> list[tuple[DomainReport, str]]:
+    """Check every target as :func:`monitor` does, and say what it would do
+    about each domain's issue, without `gh`: which issues are open is not
+    known, so both cases are named."""
+    settings = _settings(targets)
+    reports = _check(targets, options, smtp, settings)
+    planned = []
+    for target in targets:
+        report, name = reports[target.domain], label or settings[target.domain].label
+        acting = [f for f in report.findings if needs_action(f, target.config)]
+        if acting:
+            plan = (f"{report.domain}: {len(acting)} {'finding needs' if len(acting) == 1 else 'findings need'} action; would open an issue "
+                    f"labelled {name!r} titled {title(report.domain)!r}, or comment on the open one if its findings differ")
+        else:
+            plan = f"{report.domain}: healthy; would close its open issue labelled {name!r}, if there is one"
+        planned.append((report, plan))
+    return planned

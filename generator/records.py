@@ -26,17 +26,22 @@ class Record(NamedTuple):
 
 
 def records_for(domain: DomainConfig) -> list[Record]:
-    """`_mta-sts` TXT, `_smtp._tls` TXT when TLS-RPT is configured, and the
-    `mta-sts` CNAME to GitHub Pages when the owner is known, and GitHub's
-    domain-verification TXT record when its code is given."""
-    records = [Record(f"_mta-sts.{domain.domain}", "TXT", render_sts_record(domain.id))]
-    if domain.tlsrpt_rua:
-        records.append(Record(f"_smtp._tls.{domain.domain}", "TXT", render_tlsrpt_record(domain.tlsrpt_rua)))
-    if domain.owner:
-        records.append(Record(domain.policy_host, "CNAME", f"{domain.owner}.github.io."))
+    """The domain's records in the order to publish them: GitHub's
+    domain-verification TXT record when its code is given, the `mta-sts`
+    CNAME to GitHub Pages when the owner is known (Pages needs both before
+    it issues the certificate), `_smtp._tls` TXT when TLS-RPT is configured,
+    and last `_mta-sts` TXT, which goes live only once the policy is served
+    (RFC 8461 §8.1)."""
+    ttl = domain.ttl or TTL
+    records = []
     if domain.verification:
         # Verifying the domain for the owner covers its immediate subdomains, mta-sts included.
-        records.append(Record(f"_github-pages-challenge-{domain.owner}.{domain.domain}", "TXT", domain.verification))
+        records.append(Record(f"_github-pages-challenge-{domain.owner}.{domain.domain}", "TXT", domain.verification, ttl))
+    if domain.owner:
+        records.append(Record(domain.policy_host, "CNAME", f"{domain.owner}.github.io.", ttl))
+    if domain.tlsrpt_rua:
+        records.append(Record(f"_smtp._tls.{domain.domain}", "TXT", render_tlsrpt_record(domain.tlsrpt_rua), ttl))
+    records.append(Record(f"_mta-sts.{domain.domain}", "TXT", render_sts_record(domain.id), ttl))
     return records
 
 
@@ -62,10 +67,14 @@ def bind_line(record: Record) -> str:
 
 
 def to_bind(domains: list[DomainConfig] | tuple[DomainConfig, ...]) -> str:
+    """Zone file lines in the order to publish them, the `_mta-sts` record
+    set apart under a line that says when."""
     blocks = []
     for domain in domains:
+        *others, sts = records_for(domain)
         lines = [f"; {domain.domain}: MTA-STS mode {domain.policy.mode}, policy id {domain.id}"]
-        lines += [bind_line(r) for r in records_for(domain)]
+        lines += [bind_line(r) for r in others]
+        lines += [f"; after https://{domain.policy_host}/.well-known/mta-sts.txt serves the policy:", bind_line(sts)]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 

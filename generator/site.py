@@ -13,18 +13,21 @@ from generator.render import render
 POLICY_PATH = ".well-known/mta-sts.txt"
 WORKFLOW_PATH = ".github/workflows/mta-sts-pages.yml"
 MONITOR_PATH = ".github/workflows/mta-sts-monitor.yml"
+INDEX_PATH = "index.html"
 
 
 def site_files(domain: DomainConfig) -> dict[str, bytes]:
     """Every file of the domain's site, keyed by path relative to the site root."""
     display = to_unicode(domain.domain)
-    files = {
+    files: dict[str, bytes] = {
         POLICY_PATH: domain.policy_bytes,
         "_config.yml": _same_for_all("_config.yml.j2"),
         ".nojekyll": b"",
         "CNAME": f"{domain.policy_host}\n".encode(),
         ".gitattributes": _same_for_all("gitattributes.j2"),
-        "index.html": render(
+    }
+    if domain.index:
+        files[INDEX_PATH] = render(
             "index.html.j2",
             domain=domain,
             display_name=display if display == domain.domain else f"{display} ({domain.domain})",
@@ -32,8 +35,7 @@ def site_files(domain: DomainConfig) -> dict[str, bytes]:
             policy_text=domain.policy_bytes.decode("ascii").replace("\r\n", "\n"),
             records=records_for(domain),
             version=__version__,
-        ).encode(),
-    }
+        ).encode()
     if domain.deploy == "workflow":
         files[WORKFLOW_PATH] = render("pages-workflow.yml.j2", domain=domain, version=__version__).encode()
     if domain.monitor is not None:

@@ -16,7 +16,7 @@ def live_mx(domain: str, nameservers: list[str], timeout: float = 10.0) -> list[
     policy that matches them; asked the way `check` asks."""
     import asyncio
 
-    from generator.check.dns import Resolver, Status
+    from generator.check.dns import NO_SUCH_NAME, Resolver, Status
     from generator.check.options import parse_nameserver
 
     try:
@@ -36,8 +36,12 @@ def live_mx(domain: str, nameservers: list[str], timeout: float = 10.0) -> list[
         answer = asyncio.run(lookup())
     except TimeoutError:
         raise UsageError(f"the MX lookup for {name} took longer than {timeout:g} s; give the MX hosts with --mx") from None
+    if answer.resolver_failed:
+        raise UsageError(f"the DNS resolver could not be asked ({answer.detail}); give one that answers with --nameserver, or the MX hosts with --mx")
     if answer.status is Status.FAILED:
         raise UsageError(f"could not look up the MX records of {name} ({answer.detail}); give them with --mx")
+    if answer.detail == NO_SUCH_NAME:
+        raise UsageError(f"{name} does not exist in DNS (the resolver answered NXDOMAIN); check the spelling (or the resolver), or give the MX patterns with --mx")
     hosts = list(dict.fromkeys(host for _, host in answer.records if host))
     if not hosts:
         raise UsageError(f"{name} has no MX host; give the MX patterns with --mx")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,13 +26,17 @@ from generator.findings import Finding, Severity
 from generator.names import InvalidName, normalize_policy_domain
 from generator.policy import ID_RE, parse_policy, policy_id, render_sts_record
 from generator.records import Record, bind_line
-from generator.terminal import lines_for_terminal
+from generator.terminal import lines_for_terminal, printable
 
 # RFC 8461 §3.3: a sender that sees a new id fetches the policy and caches
 # what it gets under that id; it fetches again only when the id changes.
 _EARLY = ("the _mta-sts record already has the built id {id}, but the built policy is not served: a sender that sees "
           "this id now caches whatever is served under it (RFC 8461 §8.1: the policy first, then the id). Get the policy "
           "served; then change the id once more (an explicit id: in mta-sts.yml) so those senders fetch it again")
+# A sender that fetches no policy it accepts caches nothing (RFC 8461 §3.3,
+# §5.1), so an id published before a first policy is served does no lasting harm.
+_EARLY_NOTHING = ("the _mta-sts record already has the built id {id}; until the built policy is served senders find no "
+                  "policy and cache none, so they pick it up once it is: no need to change the id")
 # A failed lookup says nothing about the record: it may already be right.
 _NOW_UNKNOWN = "the record could not be read; unless it already is this one, publish this record now"
 DEFAULT_WAIT = 300.0  # Pages usually serves a deploy within a minute or two
@@ -105,6 +110,19 @@ class Verdict:
         the order RFC 8461 §8.1 asks for was broken."""
         return not self.served and self.dns_id == self.expected.id
 
+    @property
+    def cached_under_new_id(self) -> bool:
+        """An early id while another valid policy is served: senders cache
+        that one under the new id (a 404 or a broken file they do not cache)."""
+        fetched = self.fetch
+        if not self.early_id or fetched is None or fetched.status is not https.Status.OK or fetched.http_status != 200 or fetched.body is None:
+            return False
+        try:
+            parse_policy(fetched.body)
+        except ParseError:
+            return False
+        return True
+
     def answer(self) -> str:
         """What the URL answered last, in a few words."""
         result = self.fetch
@@ -117,20 +135,32 @@ class Verdict:
         return f"HTTP {result.http_status}, {kind}{size}"
 
 
-def verify(domains: list[DomainConfig], options: CheckOptions, wait: float) -> list[Verdict]:
+# Told of each attempt that will be tried again: the verdict so far and the pause before the next.
+Retrying = Callable[[Verdict, float], None]
+
+
+def verify(domains: list[DomainConfig], options: CheckOptions, wait: float, retrying: Retrying | None = None) -> list[Verdict]:
     """Verify every domain side by side; each retries until served or ``wait`` seconds pass."""
-    return loop.run(_verify_all(domains, options, tls.context_for(options.ca_file), wait))
+    return loop.run(_verify_all(domains, options, tls.context_for(options.ca_file), wait, retrying))
 
 
-async def _verify_all(domains: list[DomainConfig], options: CheckOptions, context: ssl.SSLContext, wait: float) -> list[Verdict]:
+async def _verify_all(domains: list[DomainConfig], options: CheckOptions, context: ssl.SSLContext, wait: float,
+                      retrying: Retrying | None) -> list[Verdict]:
     resolver = dns.Resolver(options.nameservers, options.timeout)
     try:
-        return list(await asyncio.gather(*(_verify_one(d, resolver, context, options, wait) for d in domains)))
+        return list(await asyncio.gather(*(_verify_one(d, resolver, context, options, wait, retrying) for d in domains)))
     finally:
         resolver.close()
 
 
-async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: ssl.SSLContext, options: CheckOptions, wait: float) -> Verdict:
+def retry_line(verdict: Verdict, pause: float) -> str:
+    """One attempt that is tried again, for stderr: a wait of minutes is never silent."""
+    return printable(f"{verdict.expected.domain}: attempt {verdict.attempts}: {verdict.answer()}, not the built policy yet;"
+                     f" trying again in {pause:.0f} s")
+
+
+async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: ssl.SSLContext, options: CheckOptions, wait: float,
+                      retrying: Retrying | None) -> Verdict:
     clock = asyncio.get_running_loop()
     started = clock.time()
     verdict = Verdict(expected)
@@ -140,11 +170,13 @@ async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: s
         verdict.attempts += 1
         until = deadline.start(options.timeout)
         verdict.fetch = await https.fetch_policy(host, rules=options.connect_to, resolver=resolver, context=context, deadline=until)
-        found, body = https.fetch_findings(verdict.fetch, host)
+        found, body = https.fetch_findings(verdict.fetch, host, expected.owner)
         verdict.findings = found + (drift.policy_drift(expected, body) if body is not None else [])
         left = started + wait - clock.time()
         if verdict.served or left <= 0:
             break
+        if retrying is not None:
+            retrying(verdict, min(pause, left))
         await asyncio.sleep(min(pause, left))
         pause = min(pause * 2, MAX_PAUSE)
     verdict.seconds = clock.time() - started
@@ -153,7 +185,7 @@ async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: s
         # never turn it into a success, so the retries need not pay for them.
         verdict.findings = await _pages_traps(verdict.findings, verdict.fetch, host, resolver, context, options)
     answer = await resolver.lookup(f"_mta-sts.{expected.domain}", "TXT")
-    verdict.dns_findings, verdict.dns_id = dns.sts_findings(answer, expected.domain)
+    verdict.dns_findings, verdict.dns_id = dns.sts_findings(answer, expected.domain, expected)
     return verdict
 
 
@@ -191,8 +223,10 @@ def text(verdict: Verdict) -> str:
             lines.append(f"  {finding.severity}: [{finding.code}] {finding.message}")
             if finding.fix:
                 lines.append(f"    fix: {finding.fix}")
-    if verdict.early_id:
+    if verdict.cached_under_new_id:
         lines.append(f"  DNS: WARNING: {_EARLY.format(id=exp.id)}")
+    elif verdict.early_id:
+        lines.append(f"  DNS: {_EARLY_NOTHING.format(id=exp.id)}")
     elif verdict.dns_id == exp.id:
         lines.append(f"  DNS: the _mta-sts record has the built id {exp.id}")
     elif verdict.publish_now:
@@ -222,12 +256,14 @@ def markdown(verdict: Verdict) -> str:
     else:
         lines += [f"**Not served.** After {_tries(verdict)}, {md.code(verdict.url)} answers {md.text(verdict.answer())}"
                   " instead of the built policy.", ""]
-        lines += [f"- **{f.severity}** {md.code(f.code)}: {md.text(f.message)}" + (f"<br>fix: {md.text(f.fix)}" if f.fix else "")
+        lines += [f"- **{f.severity}** {md.code(f.code)}: {md.prose(f.message)}" + (f"<br>fix: {md.prose(f.fix)}" if f.fix else "")
                   for f in verdict.findings]
         lines += _served_block(verdict)
     lines.append("")
-    if verdict.early_id:
+    if verdict.cached_under_new_id:
         lines.append(f"**DNS: warning.** {md.text(_EARLY.format(id=exp.id))}")
+    elif verdict.early_id:
+        lines.append(f"DNS: {md.text(_EARLY_NOTHING.format(id=exp.id))}.")
     elif verdict.dns_id == exp.id:
         lines.append(f"DNS: the `_mta-sts` record already has id {md.code(exp.id)}.")
     elif verdict.publish_now:

@@ -51,6 +51,7 @@ class Plan:
         self.write: list[str] = []
         self.unchanged: list[str] = []
         self.remove: list[str] = []
+        self.adopted: list[str] = []  # unchanged files the user wrote, taken over with --adopt
 
 
 def _accepted(value: object) -> frozenset[str] | None:
@@ -114,8 +115,15 @@ def _check_parents(folder: Path, relative: str) -> str | None:
     return None
 
 
-def plan_folder(folder: Path, files: dict[str, bytes]) -> tuple[Plan, list[str]]:
-    """Decide what to write, keep and remove in ``folder``; list every conflict."""
+def plan_folder(folder: Path, files: dict[str, bytes], adopt: bool = False, hints: dict[str, str] | None = None) -> tuple[Plan, list[str]]:
+    """Decide what to write, keep and remove in ``folder``; list every conflict.
+
+    ``adopt``: a file this tool did not write that already holds exactly
+    what it would write becomes its own (the manifest lists it, so later
+    builds update it); one that differs stays a conflict, shown as a diff.
+    ``hints``: more advice for a conflict at a path, e.g. a config key that
+    leaves the file to the user.
+    """
     problem = _link_problem(folder)
     if problem:
         return Plan(folder, files, {}), [problem]
@@ -154,19 +162,46 @@ def plan_folder(folder: Path, files: dict[str, bytes]) -> tuple[Plan, list[str]]
             content = target.read_bytes()
             if content == data:
                 plan.unchanged.append(relative)
+                if adopt and relative not in previous:
+                    plan.adopted.append(relative)
             elif _sha256(content) in previous.get(relative, ()):
                 plan.write.append(relative)
             else:
-                conflicts.append(
-                    f"{target} exists and was not written by mta-sts-pages (or was edited since); "
-                    "move it away or undo the edit, then build again"
-                )
+                hint = f"; {hints[relative]}" if hints and relative in hints else ""
+                if adopt:
+                    conflicts.append(f"{target} differs from what the build writes, so --adopt leaves it; "
+                                     f"move it away (or make it this), then build again{hint}:\n" + _diff(content, data, relative))
+                else:
+                    conflicts.append(f"{target} exists and was not written by mta-sts-pages (or was edited since); "
+                                     f"move it away or undo the edit, then build again (--adopt shows how it differs){hint}")
     for relative in sorted(set(previous) - set(files)):
         target = folder / relative
         if _check_parents(folder, relative) is None and target.is_file() and not target.is_symlink() \
                 and _sha256(target.read_bytes()) in previous[relative]:
             plan.remove.append(relative)
     return plan, conflicts
+
+
+# A diff longer than this is cut: a conflict message is read, not applied.
+_DIFF_LINES = 40
+
+
+def _diff(current: bytes, built: bytes, relative: str) -> str:
+    """The unified diff from the folder's file to the built one, indented,
+    with line ends and other control characters shown (a CRLF policy and an
+    LF one differ in nothing else)."""
+    import difflib
+
+    from generator.terminal import printable
+
+    def lines(data: bytes) -> list[str]:
+        # Split at LF only, so a CR stays visible (as \x0d) at the end of its line.
+        return [printable(line) for line in data.decode("utf-8", errors="replace").split("\n")]
+
+    diff = list(difflib.unified_diff(lines(current), lines(built), f"{relative} (in the folder)", f"{relative} (built)", lineterm=""))
+    if len(diff) > _DIFF_LINES:
+        diff = diff[:_DIFF_LINES] + [f"... {len(diff) - _DIFF_LINES} more lines"]
+    return "\n".join(f"    {line}" for line in diff)
 
 
 def _manifest(entries: dict[str, str | list[str]]) -> bytes:
@@ -185,7 +220,7 @@ def _manifests(plan: Plan) -> tuple[bytes, bytes]:
     owned = {
         rel: _sha256(plan.files[rel])
         for rel in plan.files
-        if rel in plan.write or rel in plan.previous
+        if rel in plan.write or rel in plan.previous or rel in plan.adopted
     }
     journal: dict[str, str | list[str]] = {
         rel: sorted(plan.previous.get(rel, frozenset()) | {digest}) for rel, digest in owned.items()
@@ -300,10 +335,11 @@ def _stale_staging(out: Path) -> list[Path]:
     return stale
 
 
-def write_sites(out: Path, sites: dict[Path, dict[str, bytes]]) -> list[Plan]:
+def write_sites(out: Path, sites: dict[Path, dict[str, bytes]], adopt: bool = False, hints: dict[str, str] | None = None) -> list[Plan]:
     """Write several sites (folder -> files) under ``out``, all or nothing.
 
     Conflicts anywhere stop the whole build before any file is written.
+    ``adopt``, ``hints``: see :func:`plan_folder`.
     """
     problem = _link_problem(out)
     if problem:
@@ -319,17 +355,17 @@ def write_sites(out: Path, sites: dict[Path, dict[str, bytes]]) -> list[Plan]:
         if folder != out and not lexically_inside and _link_problem(folder) is None and not _inside(folder, out):
             raise BuildError(f"{folder} would be outside {out}")
     try:
-        return _write_locked(out, sites)
+        return _write_locked(out, sites, adopt, hints)
     except OSError as exc:
         raise BuildError(f"cannot write to {exc.filename or out}: {exc.strerror}") from None
 
 
-def _write_locked(out: Path, sites: dict[Path, dict[str, bytes]]) -> list[Plan]:
+def _write_locked(out: Path, sites: dict[Path, dict[str, bytes]], adopt: bool, hints: dict[str, str] | None) -> list[Plan]:
     with locked(out):
         plans: list[Plan] = []
         conflicts: list[str] = []
         for folder, files in sites.items():
-            plan, found = plan_folder(folder, files)
+            plan, found = plan_folder(folder, files, adopt, hints)
             plans.append(plan)
             conflicts += found
         if conflicts:

@@ -124,6 +124,71 @@ def test_refuses_to_overwrite_an_edited_generated_file(tmp_path):
     assert snapshot(out) == before
 
 
+def test_adopt_takes_over_a_hand_written_policy_that_is_what_the_build_writes(tmp_path):
+    """The usual migration: a repository that already serves its own
+    .well-known/mta-sts.txt. Adopted, the file is the build's, so a later
+    policy change rewrites it instead of refusing."""
+    config = tmp_path / "mta-sts.yml"
+    text = GOOGLE.read_text()
+    config.write_text(text)
+    out = tmp_path / "repo"
+    build(config, out)
+    built = (out / ".well-known/mta-sts.txt").read_bytes()
+    hand_written = tmp_path / "hand"
+    (hand_written / ".well-known").mkdir(parents=True)
+    (hand_written / ".well-known/mta-sts.txt").write_bytes(built)
+    result = build(config, hand_written, "--adopt")
+    assert "1 adopted (.well-known/mta-sts.txt)" in result.out
+    config.write_text(text.replace("mode: testing", "mode: enforce"))
+    build(config, hand_written)
+    assert b"mode: enforce\r\n" in (hand_written / ".well-known/mta-sts.txt").read_bytes()
+
+
+def test_without_adopt_an_identical_file_stays_the_users(tmp_path):
+    config = tmp_path / "mta-sts.yml"
+    text = GOOGLE.read_text()
+    config.write_text(text)
+    built = run_cli("build", "-c", config, "-o", tmp_path / "built")
+    assert built.code == 0
+    out = tmp_path / "repo"
+    (out / ".well-known").mkdir(parents=True)
+    (out / ".well-known/mta-sts.txt").write_bytes((tmp_path / "built/.well-known/mta-sts.txt").read_bytes())
+    build(config, out)
+    config.write_text(text.replace("mode: testing", "mode: enforce"))
+    result = run_cli("build", "-c", config, "-o", out)
+    assert result.code == 2 and "(--adopt shows how it differs)" in result.err
+
+
+def test_adopt_shows_how_a_different_file_differs_and_writes_nothing(tmp_path):
+    out = tmp_path / "repo"
+    (out / ".well-known").mkdir(parents=True)
+    (out / ".well-known/mta-sts.txt").write_bytes(b"version: STSv1\nmode: testing\nmx: aspmx.l.google.com\nmax_age: 86400\n")
+    before = snapshot(out)
+    result = run_cli("build", "-c", GOOGLE, "-o", out, "--adopt")
+    assert result.code == 2, result.output
+    assert "mta-sts.txt differs from what the build writes, so --adopt leaves it" in result.err
+    # LF against the build's CRLF shows, and so does the other max_age.
+    assert "    -version: STSv1\n    -mode: testing\n" in result.err
+    assert "    +version: STSv1\\x0d\n" in result.err
+    assert "    -max_age: 86400\n" in result.err
+    assert snapshot(out) == before
+
+
+def test_pages_index_false_leaves_your_own_landing_page(tmp_path):
+    config = tmp_path / "mta-sts.yml"
+    text = GOOGLE.read_text()
+    out = tmp_path / "repo"
+    out.mkdir()
+    (out / "index.html").write_text("<h1>my own page</h1>")
+    config.write_text(text)
+    result = run_cli("build", "-c", config, "-o", out)
+    assert result.code == 2 and "to keep your own landing page, set pages.index: false" in result.err
+    config.write_text(text.replace("pages:\n", "pages:\n  index: false\n"))
+    build(config, out)
+    assert (out / "index.html").read_text() == "<h1>my own page</h1>"
+    assert "index.html" not in (out / ".mta-sts-pages-manifest.json").read_text()
+
+
 def test_policy_change_rewrites_and_stale_files_go(tmp_path):
     config = tmp_path / "mta-sts.yml"
     text = GOOGLE.read_text()

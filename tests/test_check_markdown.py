@@ -42,6 +42,22 @@ def test_code_spans_and_blocks_hold_any_backticks():
     assert md.block("x\n```\ny\r\n") == "````text\nx\n```\ny\n````"
 
 
+def test_a_findings_quoted_commands_are_code_spans_in_the_table_not_literal_backticks():
+    """Job summaries show `records` as code, as the terminal reads it; the
+    rest stays escaped, and a server's backticks make only a code span,
+    where nothing links or mentions."""
+    from generator.check.domain import DomainReport
+    from generator.check.markdown import findings_table
+    from generator.findings import error
+
+    report = DomainReport("a.test", [error("sts-record-missing", "no record at _mta-sts.a.test | @octocat `<b>@x</b>`",
+                                           'publish _mta-sts.a.test TXT "v=STSv1; id=<id>" (`mta-sts-pages records` prints it)')])
+    row = findings_table(report)[-1]
+    assert "(`mta-sts-pages records` prints it)" in row and "\\`" not in row
+    assert "\\| &#64;octocat `<b>@x</b>`" in row and "id=&lt;id&gt;" in row
+    assert len(re.findall(r"(?<!\\)\|", row)) == 5, row
+
+
 @pytest.mark.timeout(30)
 def test_check_writes_a_markdown_report(dns_server_factory, tls_server_factory):
     zones = {

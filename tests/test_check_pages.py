@@ -199,6 +199,34 @@ def test_pages_trap(row: Row, servers: Servers, tmp_path: Path) -> None:
     assert servers.errors == []
 
 
+def test_the_generic_404_fix_names_both_ways_a_deploy_drops_well_known() -> None:
+    """Off Pages (or with Pages unsure), the 404 is the generic finding; its
+    fix still names the upload setting as well as Jekyll's."""
+    from generator.check import https
+
+    (found,), _ = https.fetch_findings(https.FetchResult(https.Status.OK, http_status=404), "mta-sts.a.test")
+    assert found.code == "policy-not-found"
+    assert "include-hidden-files: true" in found.fix and "_config.yml" in found.fix
+
+
+def test_the_docs_say_the_dropped_folder_trap_needs_pages_itself_to_answer() -> None:
+    """docs/check.md as the code has it (pages.owner alone is not enough; the
+    row owner-elsewhere-404 above shows it)."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "check.md").read_text()
+    assert "`pages.owner` alone is not enough" in text
+
+
+@pytest.mark.timeout(20)
+def test_a_certificate_for_another_name_is_named(servers: Servers) -> None:
+    """As the Pages certificate finding does: which names it carries, so the
+    fix is plain (a certificate for the wrong host, or one missing a SAN)."""
+    domain = next(r.domain for r in ROWS if r.name == "wrong-name-cert")
+    run = run_check_json(domain, "--nameserver", servers.nameserver, "--ca-file", str(servers.ca_file),
+                         "--connect-to", f":443:127.0.0.1:{servers.https_port}", "--timeout", "5")
+    (finding,) = [f for f in run.report(domain)["findings"] if f["code"] == "policy-cert-name"]
+    assert finding["message"] == f"the policy host's certificate does not name mta-sts.{domain}: it names wrong-name.invalid"
+
+
 @pytest.mark.timeout(30)
 def test_the_nearest_caa_set_decides_while_the_tld_is_still_unanswered(servers: Servers) -> None:
     """A name server that never answers for names outside its zone (here the

@@ -95,6 +95,14 @@ def test_bad_mx(servers, smtp_server_factory, name: str, cert: CertKind | None, 
     assert run.code == (1 if severity == "error" else 0)
 
 
+def test_an_mx_certificate_for_another_name_is_named(servers, smtp_server_factory) -> None:
+    smtp = smtp_server_factory(f"mx1.{_domain('wrong-name')}", cert=CertKind.WRONG_NAME)
+    run, _ = _check_smtp(servers, "wrong-name", smtp.port)
+    (finding,) = [f for f in run.report(_domain("wrong-name"))["findings"] if f["code"] == "smtp-cert-name"]
+    assert finding["message"] == f"the MX host's certificate does not name mx1.{_domain('wrong-name')}: it names wrong-name.invalid"
+    assert smtp.connections == 2  # the second session reads the names
+
+
 def test_mx_that_never_greets_runs_into_the_deadline(servers, smtp_server_factory) -> None:
     silent = smtp_server_factory(f"mx1.{_domain('silent')}", banner=False)
     run, findings = _check_smtp(servers, "silent", silent.port, timeout=1.0)

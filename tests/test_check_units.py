@@ -197,6 +197,19 @@ def test_a_pattern_matching_no_mx_is_a_warning() -> None:
     assert "*.backup.example.com" in findings[0].message
 
 
+def test_with_a_config_an_uncovered_mx_the_config_covers_asks_for_a_deploy() -> None:
+    """A stale policy is served (policy-differs says so): with the config
+    already listing the MX host, adding it again is not the fix."""
+    config = loads("domain: example.com\npolicy:\n  mode: enforce\n  mx: [mx1.example.com, mx2.example.com]\n").domains[0]
+    stale = Policy("enforce", ("mx1.example.com", "old.example.com"), 604800)
+    uncovered, unused = coverage.coverage_findings(stale, ["mx1.example.com", "mx2.example.com"], config)
+    assert uncovered.code == "mx-not-covered" and uncovered.fix.startswith("deploy the built policy")
+    assert "already covers mx2.example.com" in uncovered.fix
+    assert unused.code == "mx-pattern-unused" and unused.fix.startswith("deploy the built policy")
+    (missing,) = coverage.coverage_findings(stale, ["mx1.example.com", "mx3.example.com", "old.example.com"], config)
+    assert missing.fix.startswith("add 'mx: mx3.example.com'") and "to the config's policy" in missing.fix
+
+
 def test_drift_says_what_differs() -> None:
     config = CONFIG.domains[0]
     assert drift.policy_drift(config, config.policy_bytes) == []
@@ -270,6 +283,32 @@ def test_tlsrpt_and_mx_reading() -> None:
     assert (_codes(findings), hosts) == ([("mx-records-missing", "warning")], [])
     assert "null MX" in findings[0].message
     assert check_dns.mx_findings(Answer(Status.FOUND, "example.com", ((5, "b.example.com"), (10, "a.example.com"))), "example.com") == ([], ["b.example.com", "a.example.com"])
+
+
+def test_with_a_config_every_dns_fix_names_the_configs_values() -> None:
+    """A fix copied from `check -c` publishes what the config says: its
+    mailbox, its id, its owner; never a placeholder or a config change
+    already made."""
+    config = loads("domain: example.com\npolicy:\n  mx: [mx.example.com]\ntlsrpt:\n  rua: [mailto:tlsrpt@example.com]\n"
+                   "pages:\n  owner: octo\n").domains[0]
+    missing = Answer(Status.NONE, "x", detail="no such name", queried="_smtp._tls.example.com")
+    (rpt,), _ = check_dns.tlsrpt_findings(missing, "example.com", config)
+    assert rpt.fix == 'publish _smtp._tls.example.com TXT "v=TLSRPTv1; rua=mailto:tlsrpt@example.com"'
+    (bare,), _ = check_dns.tlsrpt_findings(missing, "example.com", CONFIG.domains[0])
+    assert "add 'tlsrpt:" in bare.fix and "to the config" in bare.fix
+    (alone,), _ = check_dns.tlsrpt_findings(missing, "example.com")
+    assert "config" not in alone.fix
+    (sts,), _ = check_dns.sts_findings(Answer(Status.NONE, "x", detail="no such name", queried="_mta-sts.example.com"), "example.com", config)
+    assert f'"v=STSv1; id={config.id}"' in sts.fix and "<id>" not in sts.fix
+    (host,) = check_dns.policy_host_findings(Answer(Status.NONE, "x", detail="no such name", queried="mta-sts.example.com"), config)
+    assert host.fix == "publish mta-sts.example.com CNAME octo.github.io."
+    # A live record that does not parse: the fix is the config's record, not the parser's placeholder.
+    (broken,), _ = check_dns.sts_findings(_txt((b"v=STSv1; id=a-b",)), "example.com", config)
+    assert broken.fix == f'publish _mta-sts.example.com TXT "v=STSv1; id={config.id}" in its place'
+    (no_rua,), _ = check_dns.tlsrpt_findings(_txt((b"v=TLSRPTv1;",)), "example.com", config)
+    assert no_rua.fix == 'publish _smtp._tls.example.com TXT "v=TLSRPTv1; rua=mailto:tlsrpt@example.com" in its place'
+    (refused,), _ = https.fetch_findings(https.FetchResult(https.Status.CONNECT_FAILED, "refused"), "mta-sts.example.com", config.owner)
+    assert "CNAME to octo.github.io." in refused.fix
 
 
 @pytest.mark.timeout(10)

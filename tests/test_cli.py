@@ -63,6 +63,21 @@ def test_every_command_has_help():
         assert command.help and command.help.strip(), f"{' '.join(words)} has no help text"
 
 
+def test_help_at_80_columns_cuts_nothing_and_names_arguments_as_usual(monkeypatch):
+    """Rich cuts a word wider than its column with '…' (an IMAP URL format, a
+    variable's name); a required argument is NAME, optional ones [NAME]..."""
+    monkeypatch.setenv("COLUMNS", "80")
+    for words, _ in commands():
+        result = run_cli(*words, "--help")
+        assert "…" not in result.out, f"{' '.join(words)} --help cuts a word:\n{result.out}"
+        usage = next(line for line in result.out.splitlines() if "Usage:" in line)
+        assert "{" not in usage, usage
+    reference = (ROOT / "docs" / "cli.md").read_text()
+    for usage in ("init [OPTIONS] DOMAIN\n", "reports [OPTIONS] [SOURCE]...\n", "promote [OPTIONS] [SOURCE]...\n",
+                  "records [OPTIONS] [DOMAIN]...\n", "check [OPTIONS] [DOMAIN]...\n", "verify [OPTIONS] [DOMAIN]\n"):
+        assert f"Usage: mta-sts-pages {usage}" in reference, usage
+
+
 def test_usage_error_exit_code_2():
     result = run_cli("build", "--no-such-flag")
     assert result.code == 2 and "No such option" in result.err
@@ -81,16 +96,16 @@ def test_init_writes_a_valid_commented_config(tmp_path):
 
 
 def test_init_mode_and_the_commented_settings_validate_once_uncommented(tmp_path):
-    """--mode goes into the config; the commented verification and monitor
-    settings it offers are valid as written, once uncommented."""
+    """--mode goes into the config; the commented verification, index and
+    monitor settings it offers are valid as written, once uncommented."""
     out = tmp_path / "mta-sts.yml"
     result = run_cli("init", "example.com", "--mx", "mx.example.com", "--mode", "enforce", "--owner", "example-org", "-o", out)
     assert result.code == 0, result.output
     text = out.read_text()
     assert re.search(r"^  mode: enforce$", text, re.MULTILINE), text
-    offered = [line for line in text.splitlines() if re.match(r"#? ?(  )?#? ?(verification|monitor|schedule|smtp|label):", line.strip())]
-    assert len(offered) == 5, offered
-    uncommented = re.sub(r"^( *)# (verification: |monitor:|  schedule: |  smtp: |  label: )", r"\1\2", text, flags=re.MULTILINE)
+    offered = [line for line in text.splitlines() if re.match(r"#? ?(  )?#? ?(verification|index|monitor|schedule|smtp|label):", line.strip())]
+    assert len(offered) == 6, offered
+    uncommented = re.sub(r"^( *)# (verification: |index: |monitor:|  schedule: |  smtp: |  label: )", r"\1\2", text, flags=re.MULTILINE)
     assert re.search(r"^monitor:\n  schedule: ", uncommented, re.MULTILINE), uncommented
     out.write_text(uncommented)
     validated = run_cli("validate", "-c", out)

@@ -345,6 +345,34 @@ def test_octodns_yaml_provider_keeps_the_other_records(tmp_path):
     assert {k: v for k, v in written.items() if k not in ("_mta-sts", "_smtp._tls")} == {k: v for k, v in before.items() if k != "_mta-sts"}
     assert written["_mta-sts"]["values"] == ["keep=1", f"v=STSv1\\; id={domain.id}"]
     assert written["_smtp._tls"]["value"] == "v=TLSRPTv1\\; rua=mailto:tls@example.com"
+    # A short TTL while testing: --ttl sets it on the sets this tool owns, and nowhere else.
+    result = run_cli("dns", "apply", "--force", "-c", config, "--ttl", "300")
+    assert result.code == 0, result.output
+    assert "(TTL 3600 -> 300)" in result.out
+    written = yaml.safe_load((zones / "example.com.yaml").read_text())
+    assert (written["_mta-sts"]["ttl"], written["_smtp._tls"]["ttl"]) == (300, 300)
+    assert "ttl" not in written["www"]
+
+
+def test_dns_says_nothing_of_root_ns_and_asks_to_apply_again_only_after_an_apply(tmp_path):
+    """The zone's NS records are never this tool's: octoDNS's notice about
+    them is not shown. Before any apply, the held id asks for `dns apply`;
+    after one, for `dns apply` again."""
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    (zones / "example.com.yaml").write_text(YAML_ZONE)
+    config = tmp_path / "mta-sts.yml"
+    config.write_text(FILE_PROVIDER.format(cls="octodns.provider.yaml.YamlProvider", directory=zones, extra="    escaped_semicolons: true\n"))
+    # Nothing listens there: the policy host has no address, so the new id is held back.
+    nowhere = ["--nameserver", "127.0.0.1:1", "--timeout", "2"]
+
+    diff = run_cli("dns", "diff", "-c", config, *nowhere)
+    assert diff.code == 1, diff.output
+    assert "Deploy the site, then run `mta-sts-pages dns apply` to publish" in diff.out
+    applied = run_cli("dns", "apply", "-c", config, *nowhere)
+    assert "Deploy the site, then run `mta-sts-pages dns apply` again to publish" in applied.out
+    for result in (diff, applied):
+        assert "root NS" not in result.err and "octoDNS:" not in result.err, result.err
 
 
 @pytest.mark.parametrize("cls", ["octodns.provider.yaml.YamlProvider", "octodns.provider.yaml.SplitYamlProvider", "octodns_bind.ZoneFileProvider"])

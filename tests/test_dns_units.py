@@ -23,6 +23,7 @@ from generator.dnspublish.owned import (
     owned_records,
     planned,
     shares,
+    sts_record,
     unsafe,
 )
 from tests.support.cli import run_cli
@@ -75,10 +76,17 @@ def test_desired_sets_keep_other_values_and_ttls():
         ("_smtp._tls.mail", "SPF"): RecordSet("_smtp._tls.mail", "SPF", 60, ("v=spf1 -all",)),
     }
     wanted = desired_sets(owned, shares(existing, owned))
-    sts = owned[0]
+    sts = sts_record(owned)
     assert wanted[("_mta-sts.mail", "TXT")] == RecordSet("_mta-sts.mail", "TXT", 60, tuple(sorted(("keep=1", sts.value))))
     assert wanted[("_smtp._tls.mail", "TXT")].ttl == 3600
     assert ("_smtp._tls.mail", "SPF") not in wanted
+
+
+def test_dns_ttl_sets_the_ttl_of_every_owned_set_existing_or_new():
+    owned = owned_records(domain(extra="  ttl: 5m\n"))
+    existing = {("_mta-sts.mail", "TXT"): RecordSet("_mta-sts.mail", "TXT", 3600, ("v=STSv1; id=a", "keep=1"))}
+    wanted = desired_sets(owned, shares(existing, owned))
+    assert {key: wanted[key].ttl for key in wanted} == {("_mta-sts.mail", "TXT"): 300, ("_smtp._tls.mail", "TXT"): 300, ("mta-sts.mail", "CNAME"): 300}
 
 
 def test_conflicts_name_cname_clashes():

@@ -89,8 +89,9 @@ def test_action_builds_the_site_and_reports_the_records(runner):
         "site-path": "_site",
         "result": "",
     }
-    for record in records:
-        assert f"| `{record.name}.` | {record.type} | `{record.value}` |" in result.summary
+    rows = [f"| `{record.name}.` | {record.type} | `{record.value}` |" for record in records]
+    assert "\n".join(rows) in result.summary  # in the order to publish them, the _mta-sts record last
+    assert rows[-1].startswith("| `_mta-sts.")
     assert "custom domain `mta-sts.example.com`" in result.summary
     site = runner.workspace / "_site"
     assert (site / POLICY_PATH).read_bytes() == domain.policy_bytes

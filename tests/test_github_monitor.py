@@ -255,6 +255,22 @@ def test_each_domain_of_a_config_keeps_its_issue_under_its_own_label(tmp_path, m
     assert [s.action for s in monitor([Target(config.domains[0].domain, config.domains[0])], options, gh, label="other")] == ["opened"]
 
 
+@pytest.mark.timeout(30)
+def test_dry_run_prints_the_report_and_the_issue_actions_without_gh(tmp_path, monkeypatch):
+    """Locally, without gh logged in (or installed): the report, and what a
+    run would do about each domain's issue. The config is ./mta-sts.yml by
+    default, as for build."""
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-gh-here"))
+    # Nothing listens on port 1: every lookup fails at once, so the domain needs action.
+    result = run_cli("monitor", "--dry-run", "--nameserver", "127.0.0.1:1", "--timeout", "5", "--summary", tmp_path / "summary.md", cwd=tmp_path)
+    assert result.code == 0, result.output
+    assert f"{DOMAIN}: FAILED (1 error" in result.out and "[dns-lookup-failed]" in result.out
+    assert (f"Without --dry-run:\n{DOMAIN}: 1 finding needs action; would open an issue labelled 'mta-sts: health' "
+            f"titled 'MTA-STS: {DOMAIN} needs attention', or comment on the open one if its findings differ") in result.out
+    assert "## MTA-STS check" in (tmp_path / "summary.md").read_text()
+
+
 def test_a_huge_report_is_cut_to_what_github_accepts():
     report = DomainReport(DOMAIN, [error(codes.POLICY_REDIRECT, f"redirect {i} to https://x.test/" + "a" * 2000) for i in range(100)])
     text = body(report, fingerprint(report.findings))

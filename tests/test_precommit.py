@@ -138,3 +138,13 @@ def test_hook_passes_good_configs_and_fails_a_bad_one_with_file_and_line(tmp_pat
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "error: domain: 'ex_ample.com' contains an underscore, which a host name cannot hold (broken/mta-sts.yml:1)" in bad.stdout
     assert "error: policy.maxage: unknown key; expected one of: mode, mx, max_age, id (broken/mta-sts.yml:5)" in bad.stdout
+
+
+def test_the_hooks_file_names_readme_sections_that_exist():
+    """The hooks' comment points a reader at the README by section titles: they must be there."""
+    import re
+
+    comment = (ROOT / ".pre-commit-hooks.yaml").read_text().splitlines()[0]
+    headings = {line.lstrip("#").strip() for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("#")}
+    named = re.findall(r'"([^"]+)"', comment)
+    assert named and set(named) <= headings, (named, sorted(headings))

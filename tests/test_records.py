@@ -45,7 +45,7 @@ def test_bind_output_passes_nsd_checkzone(tmp_path, example):
 def test_long_txt_is_split_and_still_valid(tmp_path):
     rua = [f"mailto:tls-reports-{i}@{'a' * 40}.example.com" for i in range(8)]
     config = loads("domain: example.com\npolicy:\n  mx: [mx.example.com]\ntlsrpt:\n  rua:\n" + "".join(f"    - {u}\n" for u in rua))
-    tlsrpt = records_for(config.domains[0])[1]
+    [tlsrpt] = [r for r in records_for(config.domains[0]) if r.name.startswith("_smtp._tls.")]
     assert len(tlsrpt.value) > 255
     strings = txt_strings(tlsrpt.value)
     assert len(strings) == 3 and all(len(s) <= 255 for s in strings) and "".join(strings) == tlsrpt.value
@@ -67,9 +67,48 @@ def test_json_format():
     assert [d["domain"] for d in data] == ["example.net", "example.info", "xn--bcher-kva.example"]
     first = data[0]
     types = [(r["name"], r["type"]) for r in first["records"]]
-    assert types == [("_mta-sts.example.net", "TXT"), ("_smtp._tls.example.net", "TXT"), ("mta-sts.example.net", "CNAME")]
-    assert first["records"][0]["value"] == f"v=STSv1; id={first['policy_id']}"
-    assert first["records"][2]["value"] == "example-hosting.github.io."
+    # In the order to publish them, as build prints them: the _mta-sts id last.
+    assert types == [("mta-sts.example.net", "CNAME"), ("_smtp._tls.example.net", "TXT"), ("_mta-sts.example.net", "TXT")]
+    assert first["records"][2]["value"] == f"v=STSv1; id={first['policy_id']}"
+    assert first["records"][0]["value"] == "example-hosting.github.io."
+
+
+def test_build_prints_the_records_in_publishing_order_the_mta_sts_record_last_and_apart(tmp_path):
+    """RFC 8461 §8.1: the _mta-sts id goes live only once the policy is
+    served, so it comes last, under a line that says when."""
+    (tmp_path / "mta-sts.yml").write_text("domain: example.com\npolicy:\n  mx: [mx.example.com]\ntlsrpt:\n  rua: [mailto:t@example.com]\n"
+                                          "pages:\n  owner: octo\n  verification: a8f3e1c07d9b4265e0b1c3d5f7a9e2\n")
+    result = run_cli("build", cwd=tmp_path)
+    assert result.code == 0, result.output
+    lines = result.out.split("in this order")[1].split("\n", 1)[1].strip().splitlines()
+    names = [line.split("\t")[0] for line in lines if not line.startswith(";")]
+    assert names == ["_github-pages-challenge-octo.example.com.", "mta-sts.example.com.", "_smtp._tls.example.com.", "_mta-sts.example.com."]
+    assert lines[-2] == "; after https://mta-sts.example.com/.well-known/mta-sts.txt serves the policy:"
+
+
+def test_ttl_from_dns_ttl_without_a_provider_or_from_ttl(tmp_path):
+    """A short TTL while testing: `dns.ttl` in the config (no provider
+    needed just for `records`), or --ttl for one run."""
+    (tmp_path / "mta-sts.yml").write_text("domain: example.com\npolicy:\n  mx: [mx.example.com]\npages:\n  owner: octo\ndns:\n  ttl: 5m\n")
+    result = run_cli("records", cwd=tmp_path)
+    assert result.code == 0, result.output
+    assert "_mta-sts.example.com.\t300\tIN\tTXT" in result.out and "mta-sts.example.com.\t300\tIN\tCNAME" in result.out
+    result = run_cli("records", "--ttl", "120", "--format", "json", cwd=tmp_path)
+    assert {r["ttl"] for r in json.loads(result.out)[0]["records"]} == {120}
+    result = run_cli("records", "--ttl", "5", cwd=tmp_path)
+    assert result.code == 2 and "--ttl 5: give seconds from 60 to 604800" in result.err
+    (tmp_path / "mta-sts.yml").write_text("domain: example.com\npolicy:\n  mx: [mx.example.com]\ndns:\n  ttl: 10\n")
+    result = run_cli("records", cwd=tmp_path)
+    assert result.code == 2 and "dns.ttl: 10 is 10 seconds, outside 60..604800 (mta-sts.yml:5)" in result.err
+
+
+def test_records_of_one_domain_of_a_multi_domain_config():
+    config = ROOT / "examples" / "multi-domain.yml"
+    result = run_cli("records", "-c", config, "example.info", "--format", "json")
+    assert result.code == 0, result.output
+    assert [d["domain"] for d in json.loads(result.out)] == ["example.info"]
+    result = run_cli("records", "-c", config, "nosuch.example")
+    assert result.code == 2 and "DOMAIN 'nosuch.example': nosuch.example is not in" in result.err
 
 
 def test_no_owner_no_cname_no_tlsrpt_no_record():
@@ -108,10 +147,10 @@ def _octodns_zone(directory: Path, zone_name: str):
 @pytest.mark.parametrize(
     ("config", "zone", "names"),
     [
-        pytest.param(ROOT / "examples" / "google-workspace.yml", "example.com", ("_mta-sts", "_smtp._tls", "mta-sts"), id="domain-is-the-zone"),
+        pytest.param(ROOT / "examples" / "google-workspace.yml", "example.com", ("mta-sts", "_smtp._tls", "_mta-sts"), id="domain-is-the-zone"),
         pytest.param("domain: mail.example.org\npolicy:\n  mx: [mx.example.org]\ntlsrpt:\n  rua: ['mailto:tls@example.org']\n"
                      "pages:\n  owner: example-org\ndns:\n  zone: example.org\n  provider:\n    class: octodns_bind.Rfc2136Provider\n"
-                     "    host: 192.0.2.53\n", "example.org", ("_mta-sts.mail", "_smtp._tls.mail", "mta-sts.mail"), id="parent-zone"),
+                     "    host: 192.0.2.53\n", "example.org", ("mta-sts.mail", "_smtp._tls.mail", "_mta-sts.mail"), id="parent-zone"),
     ],
 )
 def test_octodns_format_loads_in_octodns_yaml_provider(tmp_path, config, zone, names):

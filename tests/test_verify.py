@@ -131,6 +131,18 @@ def test_an_id_published_before_its_policy_is_served_is_a_warning(tmp_path, depl
     assert "already has id" not in summary
 
 
+def test_an_id_published_before_a_first_policy_does_not_ask_for_another_id(tmp_path, deployment):
+    """A 404 gives senders nothing to cache: a first-time user who published
+    the record early keeps `id: auto` and only has to get the policy served."""
+    _, config, flags = deployment(_sts(BUILT.id), Route(status=404, content_type="text/html", body=b"<h1>404</h1>"))
+    result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
+    assert result.code == 1, result.output
+    assert f"DNS: the _mta-sts record already has the built id {BUILT.id}; until the built policy is served senders find no policy" in result.out
+    assert "no need to change the id" in summary
+    for text in (result.out, summary):
+        assert "DNS: WARNING" not in text and "DNS: warning" not in text and "change the id once more" not in text
+
+
 def test_a_failed_id_lookup_does_not_claim_the_record_is_missing(tmp_path, deployment):
     """The policy is served but no name server answers: the record may well
     be right already, so the summary says it could not be read."""
@@ -175,6 +187,9 @@ def test_it_waits_for_the_cdn(tmp_path, deployment):
     assert result.code == 0, result.output
     assert "2 attempts in" in result.out
     assert "**Served.**" in summary
+    # The wait is never silent: each attempt tried again is a line on stderr.
+    answer = f"HTTP 200, text/plain, {len(OLD.policy_bytes)} bytes"
+    assert result.err == f"{DOMAIN}: attempt 1: {answer}, not the built policy yet; trying again in 2 s\n"
 
 
 def test_a_built_site_without_its_config(tmp_path, deployment):
@@ -194,7 +209,6 @@ def test_a_built_site_without_its_config(tmp_path, deployment):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        pytest.param([], "give --config FILE, or DOMAIN and --policy FILE", id="nothing"),
         pytest.param(["--policy", "x.txt"], "--policy needs the DOMAIN", id="policy-without-domain"),
         pytest.param(["-c", "mta-sts.yml", "--id", "abc"], "--id goes with --policy", id="id-with-config"),
         pytest.param([DOMAIN, "--policy", "missing.txt"], "--policy missing.txt: No such file", id="missing-policy"),
@@ -253,6 +267,18 @@ def test_server_text_never_becomes_a_workflow_command(tmp_path, deployment, rout
     result, summary = _verify(tmp_path, "-c", str(config), "--wait", "0", *flags)
     assert result.code == 1 and "stop-commands" in result.out + summary, result.output
     assert workflow_commands(result.out) == [] and workflow_commands(result.err) == []
+
+
+def test_the_config_defaults_to_mta_sts_yml_as_for_build(tmp_path, deployment):
+    _, config, flags = deployment(_sts(BUILT.id), Route(body=BUILT.policy_bytes))
+    result = run_cli("verify", "--wait", "0", "--timeout", "5", *flags, cwd=config.parent)
+    assert result.code == 0, result.output
+    assert f"{DOMAIN}: served:" in result.out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("verify", cwd=empty)
+    assert result.code == 2, result.output
+    assert "give --config FILE, or DOMAIN and --policy FILE (there is no mta-sts.yml here)" in result.err
 
 
 def test_domain_from_site_reads_the_policy_as_build_wrote_it(tmp_path):

@@ -15,7 +15,12 @@ LINE_LIMIT = 16 * 1024
 
 
 class ConnectError(Exception):
-    """No TCP connection could be made; the message says why."""
+    """No TCP connection could be made; the message says why.
+    ``resolver_failed``: the host's address lookup could not ask the resolver."""
+
+    def __init__(self, message: str, resolver_failed: bool = False) -> None:
+        super().__init__(message)
+        self.resolver_failed = resolver_failed
 
 
 class LineTooLong(Exception):
@@ -35,7 +40,7 @@ async def _addresses(host: str, resolver: dns.Resolver) -> list[str]:
         return [host]
     answer = await resolver.addresses(host)
     if answer.status is not dns.Status.FOUND:
-        raise ConnectError(f"{host} has no address ({answer.detail})")
+        raise ConnectError(f"{host} has no address ({answer.detail})", answer.resolver_failed)
     return list(answer.records)
 
 

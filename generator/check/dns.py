@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dns.exception
 
@@ -16,9 +17,12 @@ from generator.check import codes, wire
 from generator.check.options import Endpoint
 from generator.check.transport import Client, ServerFailed
 from generator.errors import ParseError, UsageError
-from generator.findings import Finding, error, info, warning
-from generator.policy import parse_sts_record
-from generator.tlsrpt import parse_tlsrpt_record
+from generator.findings import Finding, Severity, error, info, warning
+from generator.policy import parse_sts_record, render_sts_record
+from generator.tlsrpt import parse_tlsrpt_record, render_tlsrpt_record
+
+if TYPE_CHECKING:  # a check without --config never loads the config module (YAML)
+    from generator.config import DomainConfig
 
 # A recursive resolver follows CNAMEs for us; an authoritative server given
 # with --nameserver stops where its zone ends, so chains are chased here,
@@ -27,6 +31,7 @@ MAX_CNAME_HOPS = 8
 # How long one server gets to answer one query before the next is asked
 # (or the same one again): dnspython's and most stub resolvers' default.
 ATTEMPT_TIMEOUT = 2.0
+NO_SUCH_NAME = "no such name"  # an Answer's detail for NXDOMAIN
 
 
 class Status(enum.Enum):
@@ -43,6 +48,7 @@ class Answer:
     detail: str = ""
     queried: str = ""
     timed_out: bool = False  # FAILED because no server answered within the lookup's limit
+    resolver_failed: bool = False  # FAILED because no server could be asked: the resolver's fault, not the name's
 
     @property
     def via_cname(self) -> bool:
@@ -98,7 +104,7 @@ class Resolver:
             for _ in range(MAX_CNAME_HOPS):
                 reply = await self._client.exchange(labels, qname_wire, code, deadline)
                 if reply.rcode == wire.NXDOMAIN:
-                    return Answer(Status.NONE, wire.text(labels), detail="no such name", queried=name)
+                    return Answer(Status.NONE, wire.text(labels), detail=NO_SUCH_NAME, queried=name)
                 target, records = _follow(reply.answers, labels, code, seen)
                 if records:
                     return Answer(Status.FOUND, wire.text(target), _records(code, records), queried=name)
@@ -106,6 +112,8 @@ class Resolver:
                     return Answer(Status.NONE, wire.text(labels), detail=f"no {rdtype} records", queried=name)
                 labels, qname_wire = target, wire.to_wire(target)
         except ServerFailed as exc:
+            if exc.unreachable:
+                return Answer(Status.FAILED, wire.text(labels), detail=str(exc), queried=name, resolver_failed=True)
             return Answer(Status.FAILED, wire.text(labels), detail=f"no name server gave an answer ({exc})", queried=name)
         except TimeoutError as exc:
             why = f" ({exc})" if str(exc) else ""
@@ -166,7 +174,22 @@ def _records(rdtype: int, values: list) -> tuple:
 # What the answers mean to a sender. Pure functions over Answer.
 
 
+RESOLVER_FIX = "give a resolver that answers recursive queries (--nameserver IP, or the system's /etc/resolv.conf), then check again"
+
+
+def resolver_finding(answers: list[Answer]) -> Finding | None:
+    """One finding for a domain none of whose lookups could be asked: the
+    resolver is at fault, and one lookup's finding each would blame the domain."""
+    if not answers or not all(a.resolver_failed for a in answers):
+        return None
+    return error(codes.DNS_LOOKUP_FAILED, f"the DNS resolver could not be asked ({answers[0].detail}); nothing was learned about the domain",
+                 RESOLVER_FIX)
+
+
 def failed_finding(answer: Answer, what: str) -> Finding:
+    if answer.resolver_failed:
+        return error(codes.DNS_LOOKUP_FAILED, f"the {what} lookup for {answer.queried} failed: {answer.detail}",
+                     f"the resolver refused the question or could not be reached: {RESOLVER_FIX}")
     if answer.timed_out:
         return error(codes.DNS_TIMEOUT, f"the {what} lookup for {answer.queried} timed out: {answer.detail}",
                      f"check that the domain's name servers answer for {answer.queried} (dig +trace), or raise --timeout")
@@ -185,16 +208,18 @@ def _joined(strings: tuple[bytes, ...]) -> str:
     return b"".join(strings).decode("utf-8", errors="replace")
 
 
-def sts_findings(answer: Answer, domain: str) -> tuple[list[Finding], str | None]:
-    """Findings for `_mta-sts.<domain>`, and the id when the record is usable."""
+def sts_findings(answer: Answer, domain: str, config: DomainConfig | None = None) -> tuple[list[Finding], str | None]:
+    """Findings for `_mta-sts.<domain>`, and the id when the record is usable.
+    With the domain's ``config``, a fix names the config's values, not placeholders."""
     name = f"_mta-sts.{domain}"
     if answer.status is Status.FAILED:
         return [failed_finding(answer, "_mta-sts TXT")], None
     matching, others = _txt_values(answer, "v=STSv1") if answer.status is Status.FOUND else ([], 0)
     if not matching:
         seen = f" ({others} unrelated TXT record{'s' if others != 1 else ''} there)" if others else ""
+        value = f"\"{render_sts_record(config.id)}\"" if config is not None else "\"v=STSv1; id=<id>\" (`mta-sts-pages records` prints it)"
         return [error(codes.STS_RECORD_MISSING, f"no 'v=STSv1' TXT record at {name}{seen}; senders see no MTA-STS policy",
-                      f"publish {name} TXT \"v=STSv1; id=<id>\" (`mta-sts-pages records` prints it) after the policy is served")], None
+                      f"publish {name} TXT {value} after the policy is served")], None
     if len(matching) > 1:
         # Sorted: servers rotate an RRset, and the monitor compares messages day to day.
         values = "; ".join(sorted(repr(_joined(s)) for s in matching))
@@ -208,11 +233,12 @@ def sts_findings(answer: Answer, domain: str) -> tuple[list[Finding], str | None
     try:
         record, notes = parse_sts_record(_joined(matching[0]))
     except ParseError as exc:
-        return findings + list(exc.findings), None
+        fix = f"publish {name} TXT \"{render_sts_record(config.id)}\" in its place" if config is not None else None
+        return findings + _fixed(exc.findings, fix), None
     return findings + list(notes), record.id
 
 
-def tlsrpt_findings(answer: Answer, domain: str) -> tuple[list[Finding], tuple[str, ...] | None]:
+def tlsrpt_findings(answer: Answer, domain: str, config: DomainConfig | None = None) -> tuple[list[Finding], tuple[str, ...] | None]:
     """Findings for `_smtp._tls.<domain>`, and the report URIs when usable."""
     name = f"_smtp._tls.{domain}"
     if answer.status is Status.FAILED:
@@ -220,15 +246,31 @@ def tlsrpt_findings(answer: Answer, domain: str) -> tuple[list[Finding], tuple[s
     matching, _ = _txt_values(answer, "v=TLSRPTv1") if answer.status is Status.FOUND else ([], 0)
     if not matching:
         return [warning(codes.TLSRPT_RECORD_MISSING, f"no 'v=TLSRPTv1' TXT record at {name}; nobody hears about failed TLS deliveries",
-                        f"publish {name} TXT \"v=TLSRPTv1; rua=mailto:tls-reports@{domain}\" (add tlsrpt: to the config)")], None
+                        _tlsrpt_fix(name, domain, config))], None
     if len(matching) > 1:
         return [error(codes.TLSRPT_RECORD_MULTIPLE, f"{len(matching)} 'v=TLSRPTv1' records at {name}; senders then send no reports",
                       f"delete all but one record at {name}")], None
     try:
         record, notes = parse_tlsrpt_record(_joined(matching[0]))
     except ParseError as exc:
-        return list(exc.findings), None
+        fix = f"publish {name} TXT \"{render_tlsrpt_record(config.tlsrpt_rua)}\" in its place" if config is not None and config.tlsrpt_rua else None
+        return _fixed(exc.findings, fix), None
     return list(notes), record.rua
+
+
+def _fixed(findings, fix: str | None) -> list[Finding]:
+    """A record's parse findings; with the config's own record (``fix``), each
+    error's fix is that record rather than the parser's placeholder."""
+    return [f._replace(fix=fix) if fix is not None and f.severity is Severity.ERROR else f for f in findings]
+
+
+def _tlsrpt_fix(name: str, domain: str, config: DomainConfig | None) -> str:
+    if config is not None and config.tlsrpt_rua:
+        return f"publish {name} TXT \"{render_tlsrpt_record(config.tlsrpt_rua)}\""
+    example = f"\"v=TLSRPTv1; rua=mailto:tls-reports@{domain}\""
+    if config is not None:
+        return f"add 'tlsrpt: rua: mailto:<a mailbox that reads the reports>' to the config, then publish the record `mta-sts-pages records` prints (e.g. {example})"
+    return f"publish {name} TXT {example}, with a mailbox that reads the reports"
 
 
 def mx_findings(answer: Answer, domain: str) -> tuple[list[Finding], list[str]]:
@@ -238,15 +280,19 @@ def mx_findings(answer: Answer, domain: str) -> tuple[list[Finding], list[str]]:
     hosts = list(dict.fromkeys(host for _, host in answer.records if host))
     if hosts:
         return [], hosts
+    if answer.detail == NO_SUCH_NAME:
+        return [warning(codes.MX_RECORDS_MISSING, f"{domain} does not exist in DNS (NXDOMAIN), so MTA-STS protects nothing",
+                        f"check the spelling of {domain} (and the resolver, if it surely exists)")], []
     why = "a null MX (RFC 7505): the domain accepts no mail" if answer.records else "no MX records"
     return [warning(codes.MX_RECORDS_MISSING, f"{domain} has {why}, so MTA-STS protects nothing",
                     f"publish the MX records of {domain}, or drop MTA-STS for a domain without mail")], []
 
 
-def policy_host_findings(answer: Answer) -> list[Finding]:
+def policy_host_findings(answer: Answer, config: DomainConfig | None = None) -> list[Finding]:
     if answer.status is Status.FAILED:
         return [failed_finding(answer, "address")]
     if answer.status is Status.NONE:
+        target = f"{config.owner}.github.io." if config is not None and config.owner else "<owner>.github.io. (`mta-sts-pages records` prints it)"
         return [error(codes.POLICY_HOST_MISSING, f"{answer.queried} has no A or AAAA record ({answer.detail}); senders cannot fetch the policy",
-                      f"publish {answer.queried} CNAME <owner>.github.io. (`mta-sts-pages records` prints it)")]
+                      f"publish {answer.queried} CNAME {target}")]
     return []

@@ -84,14 +84,14 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
         rpt = group.create_task(resolver.lookup(f"_smtp._tls.{domain}", "TXT"))
         mail = group.create_task(_mx_and_probes(domain, net, options, until))
         served = group.create_task(_fetch(policy_host, net, options, config.owner if config is not None else None, until))
-    found, report.sts_id = dns.sts_findings(sts.result(), domain)
+    found, report.sts_id = dns.sts_findings(sts.result(), domain, config)
     report.findings += found
-    found, rua = dns.tlsrpt_findings(rpt.result(), domain)
+    found, rua = dns.tlsrpt_findings(rpt.result(), domain, config)
     report.findings += found
-    found, report.mx_hosts, probed = mail.result()
+    mx_answer, found, report.mx_hosts, probed = mail.result()
     report.findings += found
     host, fetch_found, body = served.result()
-    report.findings += dns.policy_host_findings(host)
+    report.findings += dns.policy_host_findings(host, config)
     report.findings += fetch_found
     if body is not None:
         try:
@@ -101,7 +101,7 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
         else:
             report.policy = parsed.policy
             report.findings += parsed.notes
-            report.findings += coverage.coverage_findings(parsed.policy, report.mx_hosts)
+            report.findings += coverage.coverage_findings(parsed.policy, report.mx_hosts, config)
     if config is not None:
         if body is not None:
             report.findings += drift.policy_drift(config, body)
@@ -113,13 +113,18 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
         report.findings += smtp.probe_findings(result)
     if not options.smtp:
         report.findings.append(info(codes.SMTP_NOT_CHECKED, "MX certificates were not checked", "run again with --smtp to test STARTTLS on every MX host"))
+    resolver_down = dns.resolver_finding([sts.result(), rpt.result(), mx_answer, host])
+    if resolver_down is not None:
+        # Every lookup failed at the resolver: one finding that names it, not one per lookup.
+        report.findings = [resolver_down] + [f for f in report.findings if f.code != codes.DNS_LOOKUP_FAILED]
 
 
-async def _mx_and_probes(domain: str, net: Network, options: CheckOptions, until: float) -> tuple[list[Finding], list[str], list[smtp.ProbeResult]]:
-    """The MX findings and hosts, and with --smtp each host's probe."""
-    found, hosts = dns.mx_findings(await net.resolver.lookup(domain, "MX"), domain)
+async def _mx_and_probes(domain: str, net: Network, options: CheckOptions, until: float) -> tuple[dns.Answer, list[Finding], list[str], list[smtp.ProbeResult]]:
+    """The MX answer, findings and hosts, and with --smtp each host's probe."""
+    answer = await net.resolver.lookup(domain, "MX")
+    found, hosts = dns.mx_findings(answer, domain)
     probed = await asyncio.gather(*(net.mx_probes.probe(host, until) for host in (hosts if options.smtp else [])))
-    return found, hosts, list(probed)
+    return answer, found, hosts, list(probed)
 
 
 async def _fetch(policy_host: str, net: Network, options: CheckOptions, owner: str | None, until: float) -> tuple[dns.Answer, list[Finding], bytes | None]:
@@ -133,7 +138,7 @@ async def _fetch(policy_host: str, net: Network, options: CheckOptions, owner: s
         caa = group.create_task(pages.caa_findings(net.resolver, policy_host, until, own_addresses=own)) if on_pages else None
         # The dropped-folder trap needs Pages itself answering: with pages.owner
         # set but the name leading elsewhere, a 404 is that server's own.
-        served = group.create_task(_fetch_policy(policy_host, host, net, options, pages.on_pages(host, None), until))
+        served = group.create_task(_fetch_policy(policy_host, host, net, options, pages.on_pages(host, None), until, owner))
     found, body = served.result()
     if caa is not None:
         found += caa.result()
@@ -142,13 +147,14 @@ async def _fetch(policy_host: str, net: Network, options: CheckOptions, owner: s
     return host, found, body
 
 
-async def _fetch_policy(policy_host: str, host: dns.Answer, net: Network, options: CheckOptions, on_pages: bool, until: float) -> tuple[list[Finding], bytes | None]:
+async def _fetch_policy(policy_host: str, host: dns.Answer, net: Network, options: CheckOptions, on_pages: bool, until: float,
+                        owner: str | None) -> tuple[list[Finding], bytes | None]:
     # With a --connect-to rule the fetch needs no DNS: that is how a server
     # is checked before DNS points at it.
     if host.status is not dns.Status.FOUND and route(net.rules, policy_host, 443) is None:
         return [], None
     fetched = await https.fetch_policy(policy_host, rules=net.rules, resolver=net.resolver, context=net.context, deadline=until, addresses=host.records)
-    found, body = https.fetch_findings(fetched, policy_host)
+    found, body = https.fetch_findings(fetched, policy_host, owner)
     found = await pages.explain_fetch(found, fetched, policy_host, pages=on_pages, rules=net.rules, resolver=net.resolver,
                                       context=net.context, ca_file=options.ca_file, deadline=until, addresses=host.records)
     return found, body

@@ -49,6 +49,7 @@ class FetchResult:
     headers: dict[str, str] | None = None  # lowercase names; repeated headers joined with ", "
     body: bytes | None = None
     cert_days_left: float | None = None
+    resolver_failed: bool = False  # CONNECT_FAILED because the address lookup could not ask the resolver
 
     @property
     def media_type(self) -> str | None:
@@ -85,7 +86,7 @@ async def _fetch(host: str, path: str, want_body: bool, rules, resolver, context
     try:
         reader, writer = await open_stream(host, 443, rules=rules, resolver=resolver, deadline=deadline, tls=context, addresses=addresses)
     except ConnectError as exc:
-        return FetchResult(Status.CONNECT_FAILED, str(exc))
+        return FetchResult(Status.CONNECT_FAILED, str(exc), resolver_failed=exc.resolver_failed)
     except ssl.SSLError as exc:
         problem, detail = tls.classify(exc)
         return FetchResult(Status.TLS_FAILED, detail, tls_problem=problem)
@@ -176,13 +177,15 @@ POLICY_TLS = tls.TlsCodes(
 )
 
 
-def fetch_findings(result: FetchResult, host: str) -> tuple[list[Finding], bytes | None]:
-    """What a sender concludes from the fetch; the body when it would parse it."""
+def fetch_findings(result: FetchResult, host: str, owner: str | None = None) -> tuple[list[Finding], bytes | None]:
+    """What a sender concludes from the fetch; the body when it would parse it.
+    ``owner``: the config's pages.owner, for a fix that names it."""
     url = f"https://{host}{POLICY_PATH}"
     match result.status:
         case Status.CONNECT_FAILED:
-            return [error(codes.POLICY_CONNECT_FAILED, f"cannot connect to {host} port 443: {result.detail}",
-                          f"point {host} at the web server (GitHub Pages: CNAME to <owner>.github.io.) and make it listen on 443")], None
+            fix = (dns.RESOLVER_FIX if result.resolver_failed else
+                   f"point {host} at the web server (GitHub Pages: CNAME to {owner or '<owner>'}.github.io.) and make it listen on 443")
+            return [error(codes.POLICY_CONNECT_FAILED, f"cannot connect to {host} port 443: {result.detail}", fix)], None
         case Status.TLS_FAILED:
             return [tls.problem_finding(POLICY_TLS, result.tls_problem, result.detail, host, "policy host")], None
         case Status.TIMEOUT:
@@ -202,7 +205,8 @@ def fetch_findings(result: FetchResult, host: str) -> tuple[list[Finding], bytes
                                  f"serve the policy directly at {url} (for GitHub Pages: set the custom domain {host}, enforce HTTPS)")], None
     if status == 404:
         return findings + [error(codes.POLICY_NOT_FOUND, f"{url} answers 404 Not Found",
-                                 "deploy the site so .well-known/mta-sts.txt is served (keep _config.yml: Jekyll drops dot-folders without it)")], None
+                                 "deploy the site so .well-known/mta-sts.txt is served (with actions/upload-pages-artifact: include-hidden-files: true; "
+                                 "keep _config.yml: Jekyll drops dot-folders without it)")], None
     if status != 200:
         return findings + [error(codes.POLICY_HTTP_STATUS, f"{url} answers {status}; senders accept only 200",
                                  "fix the web server so the policy is served with status 200")], None

@@ -30,7 +30,7 @@ def findings_table(report: DomainReport) -> list[str]:
     if not rows:
         return ["No findings."]
     lines = ["| Severity | Code | Finding | Fix |", "| --- | --- | --- | --- |"]
-    lines += [f"| {f.severity} | {md.code(f.code)} | {md.text(f.message)} | {md.text(f.fix)} |" for f in rows]
+    lines += [f"| {f.severity} | {md.code(f.code)} | {md.prose(f.message)} | {md.prose(f.fix)} |" for f in rows]
     return lines
 
 

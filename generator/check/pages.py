@@ -29,9 +29,11 @@ setting or DNS record to change:
 - with `pages.owner` in the config: `mta-sts.<domain>` does not lead to
   `<owner>.github.io`.
 
-The CAA and 404 traps are looked for only when the policy host is on Pages
-(its CNAME leads to a github.io name, its address is one of Pages', or the
-config names a Pages owner): elsewhere other CAs and other layouts are fine.
+The CAA trap is looked for only when the policy host is on Pages (its CNAME
+leads to a github.io name, its address is one of Pages', or the config names
+a Pages owner), the 404 trap only when Pages itself answers (the owner alone
+does not count: a 404 from another server is its own): elsewhere other CAs
+and other layouts are fine.
 The extra connections (`/`, the certificate's names) are made only when
 the policy fetch already failed in the way they explain.
 """
@@ -39,7 +41,6 @@ the policy fetch already failed in the way they explain.
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 import ssl
 from dataclasses import dataclass
@@ -220,27 +221,19 @@ def _caa_finding(answer: dns.Answer, policy_host: str, *, own_addresses: bool) -
 # --- what a failed fetch means on Pages ------------------------------------
 
 
-@functools.lru_cache(maxsize=4)
-def _names_context(ca_file: Path | None) -> ssl.SSLContext:
-    """The check's trust, without the name check: to read whom a trusted
-    certificate names after the name check failed."""
-    context = tls.client_context(ca_file)
-    context.check_hostname = False
-    return context
-
-
-async def _certificate_names(host: str, *, rules, resolver, ca_file, deadline, addresses) -> list[str]:
+async def _certificate_names(host: str, *, rules, resolver, ca_file, deadline, addresses) -> tuple[str, ...] | None:
+    """The DNS names of the certificate ``host`` presents (None: not read)."""
     try:
         async with asyncio.timeout_at(deadline):
             _, writer = await open_stream(host, 443, rules=rules, resolver=resolver, deadline=deadline,
-                                          tls=_names_context(ca_file), addresses=addresses)
+                                          tls=tls.names_context(ca_file), addresses=addresses)
     except (TimeoutError, ConnectError, OSError):  # ssl.SSLError is an OSError
-        return []
+        return None
     try:
         cert = writer.get_extra_info("ssl_object").getpeercert() or {}
     finally:
         writer.transport.abort()
-    return [value.lower() for kind, value in cert.get("subjectAltName", ()) if kind == "DNS"]
+    return tls.dns_names(cert)
 
 
 async def explain_fetch(
@@ -252,6 +245,8 @@ async def explain_fetch(
     reach = {"rules": rules, "resolver": resolver, "deadline": deadline, "addresses": addresses}
     if result.status is https.Status.TLS_FAILED and result.tls_problem is tls.Problem.NAME:
         names = await _certificate_names(host, ca_file=ca_file, **reach)
+        if names is None:
+            return found
         if any(_under_pages(name.removeprefix("*.")) for name in names):
             return _replace(found, codes.POLICY_CERT_NAME, error(
                 codes.PAGES_CERT_GITHUB_IO,
@@ -259,6 +254,7 @@ async def explain_fetch(
                 "Pages does not know this custom domain, or has not issued its certificate yet",
                 f"set the custom domain to {host} in the repository's Settings > Pages, wait for the certificate, "
                 "then tick Enforce HTTPS"))
+        return _replace(found, codes.POLICY_CERT_NAME, tls.problem_finding(https.POLICY_TLS, tls.Problem.NAME, "", host, "policy host", names))
     if pages and result.status is https.Status.OK and result.http_status == 404:
         root = await https.fetch_policy(host, context=context, path="/", body=False, **reach)
         if root.status is https.Status.OK and root.http_status == 200:

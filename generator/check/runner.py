@@ -27,7 +27,7 @@ async def _run(targets: Iterable[Target], options: CheckOptions, context: ssl.SS
     # Half the deadline per lookup: when one never answers, what depends on
     # another (the policy fetch on the policy host's address) still has time.
     resolver = dns.Resolver(options.nameservers, options.timeout / 2)
-    net = Network(resolver, context, options.connect_to, smtp.MxProbes(options.connect_to, resolver, context))
+    net = Network(resolver, context, options.connect_to, smtp.MxProbes(options.connect_to, resolver, context, tls.names_context(options.ca_file)))
     pending = iter(targets)
 
     async def worker() -> None:

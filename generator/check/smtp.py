@@ -4,6 +4,7 @@ as an MTA-STS sender would (RFC 8461 §4.1-4.2, §7.1-7.2)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import re
 import socket
@@ -40,6 +41,7 @@ class ProbeResult:
     tls_problem: tls.Problem | None = None
     tls_version: str | None = None
     cert_days_left: float | None = None
+    names: tuple[str, ...] | None = None  # the certificate's DNS names (after a name mismatch: read again without the name check)
 
 
 class _Failure(Exception):
@@ -59,12 +61,20 @@ def _timed_out(host: str) -> ProbeResult:
 
 
 async def probe_mx(
-    host: str, *, rules: tuple[ConnectTo, ...], resolver: dns.Resolver, context: ssl.SSLContext, deadline: float, helo: str
+    host: str, *, rules: tuple[ConnectTo, ...], resolver: dns.Resolver, context: ssl.SSLContext, deadline: float, helo: str,
+    names_context: ssl.SSLContext | None = None,
 ) -> ProbeResult:
-    """Talk to MX ``host`` up to a verified STARTTLS; never raises for a network problem."""
+    """Talk to MX ``host`` up to a verified STARTTLS; never raises for a network
+    problem. After a name mismatch, with ``names_context`` (the same trust,
+    no name check), a second session reads which names the certificate carries."""
     try:
         async with asyncio.timeout_at(deadline):
-            return await _probe(host, rules, resolver, context, deadline, helo)
+            result = await _probe(host, rules, resolver, context, deadline, helo)
+            if result.tls_problem is tls.Problem.NAME and names_context is not None:
+                again = await _probe(host, rules, resolver, names_context, deadline, helo)
+                if again.status is Status.OK:
+                    result = dataclasses.replace(result, names=again.names)
+            return result
     except TimeoutError:
         return _timed_out(host)
 
@@ -79,16 +89,19 @@ class MxProbes:
     with more time left probes again under its own.
     """
 
-    def __init__(self, rules: tuple[ConnectTo, ...], resolver: dns.Resolver, context: ssl.SSLContext) -> None:
+    def __init__(self, rules: tuple[ConnectTo, ...], resolver: dns.Resolver, context: ssl.SSLContext,
+                 names_context: ssl.SSLContext | None = None) -> None:
         self._rules = rules
         self._resolver = resolver
         self._context = context
+        self._names_context = names_context
         self._helo = ehlo_name()
         self._probes: dict[str, tuple[asyncio.Task[ProbeResult], float]] = {}  # host: (probe, its deadline)
 
     def _start(self, host: str, deadline: float) -> tuple[asyncio.Task[ProbeResult], float]:
         task = asyncio.create_task(
-            probe_mx(host, rules=self._rules, resolver=self._resolver, context=self._context, deadline=deadline, helo=self._helo)
+            probe_mx(host, rules=self._rules, resolver=self._resolver, context=self._context, deadline=deadline, helo=self._helo,
+                     names_context=self._names_context)
         )
         self._probes[host] = (task, deadline)
         return task, deadline
@@ -127,7 +140,8 @@ async def _probe(host: str, rules, resolver, context, deadline, helo) -> ProbeRe
             return ProbeResult(host, Status.TLS_FAILED, detail, tls_problem=problem)
         ssl_object = writer.get_extra_info("ssl_object")
         writer.write(b"QUIT\r\n")
-        return ProbeResult(host, Status.OK, tls_version=ssl_object.version(), cert_days_left=tls.days_left(writer.get_extra_info("peercert")))
+        cert = writer.get_extra_info("peercert")
+        return ProbeResult(host, Status.OK, tls_version=ssl_object.version(), cert_days_left=tls.days_left(cert), names=tls.dns_names(cert))
     except _Failure as exc:
         return ProbeResult(host, exc.status, str(exc))
     except LineTooLong as exc:
@@ -194,7 +208,7 @@ def probe_findings(result: ProbeResult) -> list[Finding]:
             return [error(codes.SMTP_STARTTLS_MISSING, f"MX host {host} does not offer STARTTLS ({result.detail}); MTA-STS senders cannot deliver securely",
                           f"enable STARTTLS on {host} with a certificate naming {host}")]
         case Status.TLS_FAILED:
-            return [tls.problem_finding(SMTP_TLS, result.tls_problem, result.detail, host, "MX host")]
+            return [tls.problem_finding(SMTP_TLS, result.tls_problem, result.detail, host, "MX host", result.names)]
         case _:
             return [error(codes.SMTP_TIMEOUT, f"MX host {host}: {result.detail}",
                           f"make {host} answer promptly (greeting delays of many seconds make senders give up)")]

@@ -4,6 +4,7 @@ a trusted chain, a DNS-ID in the SAN naming the host, not expired, TLS >= 1.2.""
 from __future__ import annotations
 
 import enum
+import functools
 import ssl
 import time
 from dataclasses import dataclass
@@ -46,6 +47,27 @@ def client_context(ca_file: Path | None) -> ssl.SSLContext:
     return context
 
 
+@functools.lru_cache(maxsize=4)
+def names_context(ca_file: Path | None) -> ssl.SSLContext:
+    """The check's trust, without the name check: to read whom a trusted
+    certificate names after the name check failed."""
+    context = client_context(ca_file)
+    context.check_hostname = False
+    return context
+
+
+def dns_names(cert: dict | None) -> tuple[str, ...]:
+    """The SAN DNS-IDs of a peer certificate as the transport decodes it."""
+    return tuple(value.lower() for kind, value in (cert or {}).get("subjectAltName", ()) if kind == "DNS")
+
+
+def _named(names: tuple[str, ...]) -> str:
+    """The names a certificate carries, for a message (outside text: the
+    report's edge makes it printable)."""
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"it names {shown}" if names else "it names no DNS name"
+
+
 def classify(exc: ssl.SSLError) -> tuple[Problem, str]:
     """Which rule a failed handshake broke, and OpenSSL's words for it."""
     if isinstance(exc, ssl.SSLCertVerificationError):
@@ -83,9 +105,14 @@ class TlsCodes:
     handshake: str
 
 
-def problem_finding(tls_codes: TlsCodes, problem: Problem, detail: str, host: str, what: str) -> Finding:
-    """The finding for a failed handshake with ``host`` (``what``: 'policy host', 'MX host')."""
+def problem_finding(tls_codes: TlsCodes, problem: Problem, detail: str, host: str, what: str,
+                    names: tuple[str, ...] | None = None) -> Finding:
+    """The finding for a failed handshake with ``host`` (``what``: 'policy host',
+    'MX host'); ``names``: the certificate's DNS names, when read after a name mismatch."""
     match problem:
+        case Problem.NAME if names is not None:
+            return error(tls_codes.name, f"the {what}'s certificate does not name {host}: {_named(names)}",
+                         f"issue a certificate with {host} (or a one-label wildcard covering it) in its subject alternative names")
         case Problem.UNTRUSTED:
             return error(tls_codes.untrusted, f"the {what} {host} presents a certificate that does not chain to a trusted root ({detail})",
                          "install a certificate from a public CA with its full chain (intermediates included)")

@@ -25,7 +25,15 @@ from generator.check import wire
 
 
 class ServerFailed(Exception):
-    """This server gave no usable answer; the message says why."""
+    """This server gave no usable answer; the message says why.
+
+    ``unreachable``: no server could be asked at all (an ICMP error, a
+    refused connection, or REFUSED): the resolver is at fault, not the name asked.
+    """
+
+    def __init__(self, message: str, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 class NoAnswer(TimeoutError):
@@ -76,10 +84,10 @@ class _Datagrams(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         # An ICMP error on a connected socket: the server is unreachable, for
         # every query waiting on it.
-        self._fail_all(ServerFailed(_reason(exc)))
+        self._fail_all(ServerFailed(_reason(exc), unreachable=True))
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._fail_all(ServerFailed(_reason(exc) if exc else "socket closed"))
+        self._fail_all(ServerFailed(_reason(exc) if exc else "socket closed", unreachable=exc is not None))
 
     def _fail_all(self, exc: ServerFailed) -> None:
         for query in self.waiting.values():
@@ -236,6 +244,7 @@ class Client:
         loop = asyncio.get_running_loop()
         live = list(self.servers)
         failures: dict[NameServer, str] = {}
+        unasked = 0  # servers that could not be reached or refused to answer
         pause = 0.1
         while True:
             for server in list(live):
@@ -252,14 +261,16 @@ class Client:
                     continue
                 except (OSError, ServerFailed) as exc:
                     failures[server] = _reason(exc)
+                    unasked += isinstance(exc, OSError) or exc.unreachable
                     live.remove(server)
                     continue
                 if reply.rcode in (wire.NOERROR, wire.NXDOMAIN):
                     return reply
                 failures[server] = f"answered {wire.RCODES.get(reply.rcode, f'rcode {reply.rcode}')}"
+                unasked += reply.rcode == wire.REFUSED
                 live.remove(server)
             if not live:
-                raise ServerFailed(_summary(failures))
+                raise ServerFailed(_summary(failures), unreachable=unasked == len(self.servers))
             await asyncio.sleep(max(min(pause, deadline - loop.time()), 0))
             pause = min(pause * 2, 2.0)
 

@@ -45,7 +45,7 @@ def select(config: Config, names: list[str]) -> list[DomainConfig]:
     if names:
         for domain in chosen:
             if domain.dns is None:
-                raise UsageError(f"{domain.domain} has no dns: section in {config.file}; see README, Publishing the DNS records automatically")
+                raise UsageError(f"{domain.domain} has no dns: section with a provider in {config.file}; see README, Publishing the DNS records automatically")
         return chosen
     chosen = [d for d in chosen if d.dns is not None]
     if not chosen:
@@ -124,7 +124,7 @@ def _domain(domain: DomainConfig, *, apply: bool, force: bool, rewrite_files: bo
     for change in changes:
         out.write(describe(change) + "\n")
     if held is not None:
-        out.write(_held(domain, sts, live, held))
+        out.write(_held(domain, sts, live, held, apply))
     unseen: list[str] = []
     if apply and changes:
         octo.apply_plan(provider, plan)
@@ -167,11 +167,11 @@ def describe(planned_change: Planned) -> str:
     return f"  ~ {name} {change.type} {before_text} -> {after_text}{ttl}"
 
 
-def _held(domain: DomainConfig, sts: Owned, live: tuple[str, ...], reason: str) -> str:
+def _held(domain: DomainConfig, sts: Owned, live: tuple[str, ...], reason: str, applied: bool) -> str:
     now = f"stays {_shown(live)}" if live else "is not published yet"
     return (f"  = {sts.fqdn}. TXT {now}: {domain.policy_host} does not serve the built policy yet ({reason}).\n"
             f"    RFC 8461 §8.1: the id changes only once the new policy is served, or senders cache the old one for max_age.\n"
-            f"    Deploy the site, then run `mta-sts-pages dns apply` again to publish \"{sts.value}\".\n")
+            f"    Deploy the site, then run `mta-sts-pages dns apply`{' again' if applied else ''} to publish \"{sts.value}\".\n")
 
 
 def _retire_note(domain: DomainConfig, out: TextIO) -> None:

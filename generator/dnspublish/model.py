@@ -15,9 +15,11 @@ from typing import Any, NamedTuple
 import yaml
 
 from generator.names import InvalidName, normalize_domain
-from generator.schema import INVALID, Key, Section, Text, Type, describe
+from generator.schema import INVALID, Duration, Key, Section, Text, Type, describe
 from generator.yamlsource import Source
 
+# A TTL under a minute is refused by many providers; a week is as long as a policy is cached by default.
+MIN_TTL, MAX_TTL = 60, 604800
 CLASS_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\Z")
 ENV_PREFIX = "env/"
 # octoDNS's reference syntax: env/NAME, or env/NAME/default for a non-secret.
@@ -174,6 +176,9 @@ DNS = Section(
             "and its options; secrets only as env/NAME references.",
         ),
         "zone": Key(Text(convert=_zone), "The zone that holds the domain's records, when the domain sits in a parent zone (default: the domain)."),
+        "ttl": Key(Duration(MIN_TTL, MAX_TTL),
+                   "The TTL of the records `records` prints and `dns apply` publishes, e.g. 5m while testing (default: 3600 for a new "
+                   "record, an existing record's own). Needs no provider."),
     },
     doc="Publish the DNS records with `mta-sts-pages dns apply` through an octoDNS provider.",
 )
@@ -221,6 +226,8 @@ def resolve_dns(entry: dict, defaults: dict, path: str, domain: str, source: Sou
     if own is None and shared is None:
         return None
     merged = {**(shared or {}), **(own or {})}
+    if set(merged) <= {"ttl"}:
+        return None  # only a TTL, for `records`: nothing to publish through
     here = f"{path}.dns" if path else "dns"
     provider_from = here if own and "provider" in own else "defaults.dns"
     if "provider" not in merged:

@@ -180,6 +180,9 @@ def plan_zone(provider, zone, wanted: dict[tuple[str, str], RecordSet]):
     desired = zone.copy()
     for record_set_wanted in wanted.values():
         desired.add_record(_record(desired, record_set_wanted), replace=True, lenient=True)
+    # The root NS records are the zone's own, never ours to configure:
+    # octoDNS's notice that the plan holds none would only puzzle on every run.
+    provider.root_ns_warnings = False
     try:
         plan = provider.plan(desired)
     except Exception as exc:

@@ -61,6 +61,7 @@ class Owned:
     type: str
     value: str
     tag: str | None
+    ttl: int | None = None  # dns.ttl or --ttl; None: an existing set keeps its own, a new one gets 3600
 
     @property
     def key(self) -> tuple[str, str]:
@@ -82,7 +83,7 @@ def owned_records(domain: DomainConfig) -> list[Owned]:
     owned = []
     for record in records_for(domain):
         tag = next((t for t in TAGS if record.type == "TXT" and has_tag(record.value, t)), None)
-        owned.append(Owned(relative_name(record.name, zone), record.name, record.type, record.value, tag))
+        owned.append(Owned(relative_name(record.name, zone), record.name, record.type, record.value, tag, domain.ttl))
     return owned
 
 
@@ -114,11 +115,11 @@ def conflicts(existing: dict[tuple[str, str], RecordSet], owned: list[Owned]) ->
 def desired_sets(owned: list[Owned], current: dict[tuple[str, str], Share]) -> dict[tuple[str, str], RecordSet]:
     """The record sets the owned records need (``current``: their sets as
     :func:`shares` split them): the values this tool does not own kept as
-    they are, the TTL kept where the set exists."""
+    they are, the TTL kept where the set exists unless one is asked for."""
     wanted = {}
     for record in owned:
         share = current[record.key]
-        ttl = TTL if share.ttl is None else share.ttl
+        ttl = record.ttl or (TTL if share.ttl is None else share.ttl)
         wanted[record.key] = RecordSet(record.name, record.type, ttl, tuple(sorted((*share.others, record.value))))
     return wanted
 
