@@ -33,7 +33,7 @@ def test_site_files(tmp_path):
     files = snapshot(out)
     assert set(files) == {
         ".well-known/mta-sts.txt", "_config.yml", ".nojekyll", "CNAME", "index.html", ".gitattributes",
-        ".github/workflows/mta-sts-pages.yml", ".mta-sts-pages-manifest.json",
+        ".github/workflows/mta-sts-pages.yml", ".github/dependabot.yml", ".mta-sts-pages-manifest.json",
     }
     assert files[".well-known/mta-sts.txt"].startswith(b"version: STSv1\r\nmode: testing\r\n")
     assert files["CNAME"] == b"mta-sts.example.com\n"
@@ -62,7 +62,7 @@ def test_build_is_byte_for_byte_deterministic(tmp_path):
     build(GOOGLE, tmp_path / "b")
     assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
     again = build(GOOGLE, tmp_path / "a")
-    assert "0 written, 7 unchanged" in again.out
+    assert "0 written, 8 unchanged" in again.out
 
 
 def test_a_rebuild_with_nothing_to_change_touches_nothing(tmp_path):
@@ -247,9 +247,11 @@ def test_monitor_section_adds_the_monitor_workflow_and_dropping_it_removes_it(tm
     assert sorted(p.name for p in (out / ".github/workflows").iterdir()) == ["mta-sts-monitor.yml"]
     workflow = yaml.safe_load((out / ".github/workflows/mta-sts-monitor.yml").read_text())
     assert workflow[True]["schedule"] == [{"cron": "0 7 * * 1"}]
+    assert (out / ".github/dependabot.yml").is_file()  # it keeps the monitor's pins current
     config.write_text(base)
-    assert "1 removed" in build(config, out).out
+    assert "2 removed" in build(config, out).out
     assert not (out / ".github/workflows/mta-sts-monitor.yml").exists()
+    assert not (out / ".github/dependabot.yml").exists()  # no workflow left to keep current
 
 
 def _cached_environment(templates: Path, cache: Path, **settings):

@@ -48,7 +48,7 @@ OVERRIDE = (
         pytest.param(
             (),
             {"repo": "mta-sts-example-com", "domain": "example.com", "mode": "testing", "mx": ("mx1.example.com", "mx2.example.com"),
-             "rua": ("mailto:tls-reports@example.com",), "owner": "example-org", "uses": "OWNER/REPO@v1",
+             "rua": ("mailto:tls-reports@example.com",), "owner": "example-org", "uses": "mta-sts-pages/mta-sts-pages@v1",
              "typed": "example.com", "branch": "main"},
             id="defaults",
         ),
@@ -63,7 +63,7 @@ OVERRIDE = (
             ("domain=bücher.example",),
             {"repo": "mta-sts-bucher-example", "domain": "xn--bcher-kva.example", "mode": "testing",
              "mx": ("mx1.xn--bcher-kva.example", "mx2.xn--bcher-kva.example"), "rua": ("mailto:tls-reports@xn--bcher-kva.example",),
-             "owner": "example-org", "uses": "OWNER/REPO@v1", "typed": "bücher.example", "branch": "main"},
+             "owner": "example-org", "uses": "mta-sts-pages/mta-sts-pages@v1", "typed": "bücher.example", "branch": "main"},
             id="international-domain-defaults",
         ),
         # IDNA 2003 (Python's "idna" codec) maps ß to ss: the reports would go
@@ -72,7 +72,7 @@ OVERRIDE = (
             ("domain=faß.de",),
             {"repo": "mta-sts-fass-de", "domain": "xn--fa-hia.de", "mode": "testing",
              "mx": ("mx1.xn--fa-hia.de", "mx2.xn--fa-hia.de"), "rua": ("mailto:tls-reports@xn--fa-hia.de",),
-             "owner": "example-org", "uses": "OWNER/REPO@v1", "typed": "faß.de", "branch": "main"},
+             "owner": "example-org", "uses": "mta-sts-pages/mta-sts-pages@v1", "typed": "faß.de", "branch": "main"},
             id="deviation-character-in-domain",
         ),
     ],
@@ -123,7 +123,7 @@ def test_a_tag_ref_is_marked_and_a_commit_ref_is_not(tmp_path):
     ignore comment next to the advice to pin."""
     tagged = render_template(tmp_path / "tag").joinpath(".github/workflows/mta-sts-pages.yml").read_text()
     pinned = render_template(tmp_path / "sha", *OVERRIDE).joinpath(".github/workflows/mta-sts-pages.yml").read_text()
-    assert "uses: OWNER/REPO@v1 # zizmor: ignore[unpinned-uses]" in tagged
+    assert "uses: mta-sts-pages/mta-sts-pages@v1 # zizmor: ignore[unpinned-uses]" in tagged
     assert "pin a commit instead" in tagged
     assert "zizmor" not in pinned and "pin a commit" not in pinned
     assert f"uses: example-org/mta-sts-pages@{SHA} # v1.2.0\n" in pinned

@@ -1,0 +1,83 @@
+"""Which copy of mta-sts-pages this is: where the project lives and the commit
+it was released from, so the workflows `build` writes can use the project's
+own action pinned to exactly that commit.
+
+Why the action and not `pip install mta-sts-pages==VERSION`: the jobs that
+run mta-sts-pages hold a token, and pip would install whatever PyPI serves
+that day for the dependencies, and for the package itself a file whose hash
+no lock can hold (a wheel cannot carry its own sha256). The action, pinned
+by commit, installs the package from its own checkout and every dependency
+from the hash-pinned locks beside it (requirements/action.lock), and
+Dependabot keeps the pin current like any other action's.
+
+The commit is known only once the tag exists, so no source file can hold it:
+the release workflow writes it into ``release.json`` beside this module just
+before it builds the sdist and wheel (``scripts/release stamp``). A copy run
+from a git checkout uses the checkout's commit. Any other copy (an sdist
+built by hand, the action's own checkout) knows only its version, and writes
+the version's tag, which it says in a comment."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+from generator import __version__
+
+DISTRIBUTION = "mta-sts-pages"
+STAMP = Path(__file__).with_name("release.json")
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+@dataclass(frozen=True)
+class ActionRef:
+    repository: str  # owner/name on GitHub
+    version: str
+    commit: str | None  # None: no commit known, the workflow names the tag
+
+    @property
+    def tag(self) -> str:
+        return f"v{self.version}"
+
+
+def repository() -> str:
+    """owner/name, from the package metadata's Repository URL
+    ([project.urls] in pyproject.toml, the one place it is set)."""
+    for entry in metadata.metadata(DISTRIBUTION).get_all("Project-URL") or []:
+        label, _, url = entry.partition(",")
+        if label.strip() == "Repository":
+            return url.strip().removeprefix("https://github.com/").rstrip("/")
+    raise RuntimeError(f"the installed {DISTRIBUTION} has no Repository URL in its metadata; reinstall it")
+
+
+@cache
+def action_ref() -> ActionRef:
+    return ActionRef(repository(), __version__, _stamped_commit() or _checkout_commit())
+
+
+def _stamped_commit() -> str | None:
+    try:
+        stamp = json.loads(STAMP.read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    # A stamp of another version is a leftover of an earlier release build.
+    if stamp.get("version") == __version__ and _SHA.fullmatch(stamp.get("commit", "")):
+        return stamp["commit"]
+    return None
+
+
+def _checkout_commit() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists() or not (root / "pyproject.toml").is_file():
+        return None
+    try:
+        run = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    commit = run.stdout.strip()
+    return commit if run.returncode == 0 and _SHA.fullmatch(commit) else None
