@@ -53,6 +53,8 @@ def project(tmp_path: Path, version: str = "2.3.0", changelog: str = CHANGELOG) 
     shutil.copy(SCRIPT, tmp_path / "scripts" / "release")
     (tmp_path / "generator" / "__init__.py").write_text(f'"""x"""\n\n__version__ = "{version}"\n')
     (tmp_path / "CHANGELOG.md").write_text(changelog)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "surface.json").write_text(json.dumps({"release": version, "surface": {}, "since_release": {}}))
     return tmp_path
 
 
@@ -83,6 +85,14 @@ def test_a_tag_that_is_not_the_package_version_is_refused(tmp_path, tag):
 def test_a_version_without_its_changelog_entry_or_not_final_is_refused(tmp_path, version, says):
     run = release("check", f"v{version}", root=project(tmp_path, version))
     assert (run.returncode, run.stderr) == (1, f"scripts/release: {says}\n")
+
+
+def test_a_surface_snapshot_of_another_release_is_refused(tmp_path):
+    root = project(tmp_path)
+    (root / "tests" / "surface.json").write_text(json.dumps({"release": "2.2.9", "surface": {}, "since_release": {}}))
+    run = release("check", "v2.3.0", root=root)
+    assert (run.returncode, run.stderr) == (1, "scripts/release: tests/surface.json is the surface of 2.2.9, not 2.3.0: "
+                                               "run scripts/update-surface --release\n")
 
 
 def test_an_empty_entry_is_refused(tmp_path):
