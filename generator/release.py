@@ -46,13 +46,20 @@ class ActionRef:
 
 
 def repository() -> str:
-    """owner/name, from the package metadata's Repository URL
-    ([project.urls] in pyproject.toml, the one place it is set)."""
-    for entry in metadata.metadata(DISTRIBUTION).get_all("Project-URL") or []:
-        label, _, url = entry.partition(",")
-        if label.strip() == "Repository":
-            return url.strip().removeprefix("https://github.com/").rstrip("/")
-    raise RuntimeError(f"the installed {DISTRIBUTION} has no Repository URL in its metadata; reinstall it")
+    """owner/name, from the Repository URL of [project.urls] in
+    pyproject.toml, the one place it is set: as the installed package's
+    metadata holds it, or read from a source checkout run uninstalled."""
+    try:
+        entries = metadata.metadata(DISTRIBUTION).get_all("Project-URL") or []
+        urls = dict((label.strip(), url.strip()) for label, _, url in (e.partition(",") for e in entries))
+    except metadata.PackageNotFoundError:
+        import tomllib
+
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        urls = tomllib.loads(pyproject.read_text("utf-8"))["project"]["urls"] if pyproject.is_file() else {}
+    if "Repository" not in urls:
+        raise RuntimeError(f"this copy of {DISTRIBUTION} has no Repository URL in its metadata; reinstall it")
+    return urls["Repository"].removeprefix("https://github.com/").rstrip("/")
 
 
 @cache

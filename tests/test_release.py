@@ -170,3 +170,34 @@ def test_the_release_comes_from_the_changelog_and_moves_the_major_tag():
     assert 'scripts/release notes "$VERSION"' in runs and "--notes-file" in runs and "--verify-tag" in runs
     assert "refs/tags/$MAJOR" in runs
     assert jobs["build"]["outputs"]["major"] == "${{ steps.tag.outputs.major }}"
+
+
+def test_a_stamp_names_the_commit_only_for_its_own_version(tmp_path, monkeypatch):
+    """The package reads the stamp the release wrote; a leftover stamp of
+    another version is not believed (the checkout's commit is used)."""
+    from generator import release as identity
+
+    stamp = tmp_path / "release.json"
+    monkeypatch.setattr(identity, "STAMP", stamp)
+    commit = "89abcdef0123456789abcdef0123456789abcdef"
+    stamp.write_text(json.dumps({"version": __version__, "commit": commit}))
+    assert identity._stamped_commit() == commit
+    stamp.write_text(json.dumps({"version": "0.0.1", "commit": commit}))
+    assert identity._stamped_commit() is None
+    stamp.write_text(json.dumps({"version": __version__, "commit": "main"}))
+    assert identity._stamped_commit() is None
+    stamp.unlink()
+    assert identity._stamped_commit() is None
+
+
+def test_an_uninstalled_checkout_reads_the_home_from_pyproject(monkeypatch):
+    from importlib import metadata
+
+    from generator import release as identity
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    installed = identity.repository()
+    monkeypatch.setattr(identity.metadata, "metadata", missing)
+    assert identity.repository() == installed
