@@ -15,6 +15,7 @@ from generator.cli import app
 from generator.config import load
 from generator.site import POLICY_PATH
 from tests.support.github import (
+    ROOT,
     action_checkout,
     as_input,
     check_schema,
@@ -81,7 +82,7 @@ def test_template_renders_a_repository_that_deploys_its_policy(tmp_path, overrid
     repo = render_template(tmp_path / "out", *overrides)
     assert repo.name == expected["repo"]
     assert sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()) == [
-        ".github/workflows/mta-sts-pages.yml", ".gitignore", "README.md", "mta-sts.yml",
+        ".github/dependabot.yml", ".github/workflows/mta-sts-pages.yml", ".gitignore", "README.md", "mta-sts.yml",
     ]
 
     # Validates: the config with the CLI, strictly; the workflow with the linters.
@@ -93,6 +94,9 @@ def test_template_renders_a_repository_that_deploys_its_policy(tmp_path, overrid
     )
     workflow_file = repo / ".github" / "workflows" / "mta-sts-pages.yml"
     check_schema("vendor.github-workflows", workflow_file)
+    # The same Dependabot config `build` writes keeps the workflow's pins current.
+    check_schema("vendor.dependabot", repo / ".github" / "dependabot.yml")
+    assert (repo / ".github" / "dependabot.yml").read_bytes() == (ROOT / "templates" / "dependabot.yml.j2").read_bytes()
     assert zizmor_findings(workflow_file) == []
     workflow = yaml.safe_load(workflow_file.read_text())
     assert workflow[True]["push"] == {"branches": [expected["branch"]]}  # YAML 1.1 reads a bare `on` as true
