@@ -100,7 +100,7 @@ def test_files_match_the_github_schemas(generated, monitors, templated, readme_w
 
 
 def test_zizmor_finds_nothing(generated, monitors, templated, readme_workflow):
-    assert OWN_WORKFLOWS and EXAMPLE_WORKFLOWS
+    assert {"test.yml", "release.yml"} <= {path.name for path in OWN_WORKFLOWS} and EXAMPLE_WORKFLOWS
     assert zizmor_findings(ACTION, *OWN_WORKFLOWS, *EXAMPLE_WORKFLOWS, *generated, *monitors, templated, readme_workflow) == []
 
 

@@ -24,6 +24,10 @@ class Quiet(WSGIRequestHandler):
     def log_message(self, *args):
         pass
 
+# Bottle keeps an upload's form fields in memory up to 100 KiB in all, less
+# than the README that twine sends as the description.
+from pypiserver import bottle
+bottle.BaseRequest.MEMFILE_MAX = 16 * 2**20
 app = pypiserver.app(roots=[sys.argv[1]], authenticate=[], password_file=".", disable_fallback=True)
 server = make_server("127.0.0.1", 0, app, server_class=Server, handler_class=Quiet)
 print(server.server_port, flush=True)
