@@ -143,6 +143,7 @@ def test_only_version_tags_trigger_it_and_the_tag_is_checked_first():
     assert steps[check]["env"] == {"TAG": "${{ github.ref_name }}"}  # never ${{ }} inside run:
     assert 'scripts/release stamp "$COMMIT"' in runs[build] and "twine check --strict" in runs[build]
     assert "check-wheel-contents" in runs[build]
+    assert "git status --porcelain --untracked-files=all" in runs[build]  # nothing the tests left goes into the sdist
 
 
 def test_publishing_is_trusted_publishing_from_one_job_with_an_environment():
