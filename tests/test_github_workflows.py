@@ -138,7 +138,7 @@ def test_generated_jobs_install_only_through_the_pinned_action(generated, monito
 
 
 def test_a_copy_without_a_commit_names_its_tag_and_says_so(tmp_path, monkeypatch):
-    monkeypatch.setattr("generator.site.action_ref", lambda: action_ref().__class__(action_ref().repository, __version__, None))
+    monkeypatch.setattr("generator.site.action_ref", lambda: action_ref()._replace(commit=None))
     build(load(str(ROOT / "examples" / "google-workspace.yml")), tmp_path)
     text = (tmp_path / WORKFLOW_PATH).read_text()
     assert f"uses: {action_ref().repository}@v{__version__} # zizmor: ignore[unpinned-uses]\n" in text

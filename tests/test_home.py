@@ -32,9 +32,10 @@ def test_the_home_is_a_github_repository_and_every_url_lives_under_it():
     assert all(url.startswith(URL + "/") for key, url in PROJECT["urls"].items() if key not in ("Homepage", "Repository"))
 
 
-def test_the_installed_metadata_says_the_same():
-    """`build` reads the home from the installed package's metadata (the
-    action reference of the workflows it writes)."""
+def test_the_code_reads_the_same_home():
+    """`build` names the home in the action reference of the workflows it
+    writes (read from pyproject.toml here; a release's stamp, or an
+    installed copy's metadata, elsewhere: tests/test_release.py)."""
     assert repository() == HOME
 
 

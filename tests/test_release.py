@@ -53,6 +53,7 @@ def project(tmp_path: Path, version: str = "2.3.0", changelog: str = CHANGELOG) 
     shutil.copy(SCRIPT, tmp_path / "scripts" / "release")
     (tmp_path / "generator" / "__init__.py").write_text(f'"""x"""\n\n__version__ = "{version}"\n')
     (tmp_path / "CHANGELOG.md").write_text(changelog)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n[project.urls]\nRepository = "https://github.com/example/project"\n')
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "surface.json").write_text(json.dumps({"release": version, "surface": {}, "since_release": {}}))
     return tmp_path
@@ -114,7 +115,7 @@ def test_stamp_records_the_commit_for_the_package(tmp_path):
     commit = "0123456789abcdef0123456789abcdef01234567"
     run = release("stamp", commit, root=root)
     assert run.returncode == 0, run.stderr
-    assert json.loads((root / "generator" / "release.json").read_text()) == {"version": "2.3.0", "commit": commit}
+    assert json.loads((root / "generator" / "release.json").read_text()) == {"version": "2.3.0", "repository": "example/project", "commit": commit}
     short = release("stamp", commit[:12], "--package", str(root / "generator"), root=root)
     assert short.returncode == 1 and "is not a full commit SHA" in short.stderr
 
@@ -175,30 +176,39 @@ def test_the_release_comes_from_the_changelog_and_moves_the_major_tag():
 
 def test_a_stamp_names_the_commit_only_for_its_own_version(tmp_path, monkeypatch):
     """The package reads the stamp the release wrote; a leftover stamp of
-    another version is not believed (the checkout's commit is used)."""
+    another version, or a commit that is no full SHA, is not believed (the
+    checkout's own commit is used)."""
     from generator import release as identity
 
     stamp = tmp_path / "release.json"
     monkeypatch.setattr(identity, "STAMP", stamp)
+    monkeypatch.setattr(identity, "_checkout_commit", lambda: None)
+
+    def ref(content: dict | None) -> identity.ActionRef:
+        identity.action_ref.cache_clear()
+        if content is None:
+            stamp.unlink(missing_ok=True)
+        else:
+            stamp.write_text(json.dumps(content))
+        return identity.action_ref()
+
     commit = "89abcdef0123456789abcdef0123456789abcdef"
-    stamp.write_text(json.dumps({"version": __version__, "commit": commit}))
-    assert identity._stamped_commit() == commit
-    stamp.write_text(json.dumps({"version": "0.0.1", "commit": commit}))
-    assert identity._stamped_commit() is None
-    stamp.write_text(json.dumps({"version": __version__, "commit": "main"}))
-    assert identity._stamped_commit() is None
-    stamp.unlink()
-    assert identity._stamped_commit() is None
+    try:
+        assert ref({"version": __version__, "repository": "someone/fork", "commit": commit}) == ("someone/fork", __version__, commit)
+        home = identity.repository()
+        assert ref({"version": "0.0.1", "repository": "someone/fork", "commit": commit}) == (home, __version__, None)
+        assert ref({"version": __version__, "commit": "main"}) == (home, __version__, None)
+        assert ref(None) == (home, __version__, None)
+    finally:
+        identity.action_ref.cache_clear()
 
 
-def test_an_uninstalled_checkout_reads_the_home_from_pyproject(monkeypatch):
-    from importlib import metadata
-
+def test_an_installed_copy_reads_the_home_from_its_metadata(tmp_path, monkeypatch):
+    """Away from the checkout (no pyproject.toml of this project beside the
+    package) the home comes from the installed metadata, which says the same."""
     from generator import release as identity
 
-    def missing(name):
-        raise metadata.PackageNotFoundError(name)
-
-    installed = identity.repository()
-    monkeypatch.setattr(identity.metadata, "metadata", missing)
-    assert identity.repository() == installed
+    in_checkout = identity.repository()
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "something-else"\n')
+    monkeypatch.setattr(identity, "_ROOT", tmp_path)
+    assert identity.repository() == in_checkout
