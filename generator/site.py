@@ -8,12 +8,14 @@ from generator import __version__
 from generator.config import DomainConfig
 from generator.names import to_unicode
 from generator.records import records_for
+from generator.release import action_ref
 from generator.render import render
 
 POLICY_PATH = ".well-known/mta-sts.txt"
 WORKFLOW_PATH = ".github/workflows/mta-sts-pages.yml"
 MONITOR_PATH = ".github/workflows/mta-sts-monitor.yml"
 INDEX_PATH = "index.html"
+DEPENDABOT_PATH = ".github/dependabot.yml"
 
 
 def site_files(domain: DomainConfig) -> dict[str, bytes]:
@@ -37,9 +39,12 @@ def site_files(domain: DomainConfig) -> dict[str, bytes]:
             version=__version__,
         ).encode()
     if domain.deploy == "workflow":
-        files[WORKFLOW_PATH] = render("pages-workflow.yml.j2", domain=domain, version=__version__).encode()
+        files[WORKFLOW_PATH] = render("pages-workflow.yml.j2", domain=domain, action=action_ref()).encode()
     if domain.monitor is not None:
-        files[MONITOR_PATH] = render("monitor-workflow.yml.j2", domain=domain, version=__version__).encode()
+        files[MONITOR_PATH] = render("monitor-workflow.yml.j2", domain=domain, action=action_ref()).encode()
+    if WORKFLOW_PATH in files or MONITOR_PATH in files:
+        # The workflows pin their actions by commit; Dependabot moves the pins.
+        files[DEPENDABOT_PATH] = _same_for_all("dependabot.yml.j2")
     return files
 
 

@@ -40,6 +40,23 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# Dependabot (the .github/dependabot.yml `build` writes) moves the commits a
+# workflow pins: a workflow this tool wrote, edited since only in the refs
+# of its `uses:` lines and their version comments, is still its own. For
+# each workflow the manifest also keeps the hash of its text with every such
+# ref blanked out.
+_WORKFLOWS = ".github/workflows/"
+_USES_REF = re.compile(rb"^(\s*(?:- )?uses:\s*[^@\s]+@)[^\n]*$", re.MULTILINE)
+_BLANKED = "uses-refs-blanked:"
+
+
+def _hashes(relative: str, data: bytes) -> frozenset[str]:
+    """The hashes by which a manifest knows a file as written by this tool."""
+    if not relative.startswith(_WORKFLOWS):
+        return frozenset((_sha256(data),))
+    return frozenset((_sha256(data), _BLANKED + _sha256(_USES_REF.sub(rb"\1", data))))
+
+
 class Plan:
     """What one folder's write will do; computed before anything is written."""
 
@@ -164,7 +181,7 @@ def plan_folder(folder: Path, files: dict[str, bytes], adopt: bool = False, hint
                 plan.unchanged.append(relative)
                 if adopt and relative not in previous:
                     plan.adopted.append(relative)
-            elif _sha256(content) in previous.get(relative, ()):
+            elif _hashes(relative, content) & previous.get(relative, frozenset()):
                 plan.write.append(relative)
             else:
                 hint = f"; {hints[relative]}" if hints and relative in hints else ""
@@ -177,7 +194,7 @@ def plan_folder(folder: Path, files: dict[str, bytes], adopt: bool = False, hint
     for relative in sorted(set(previous) - set(files)):
         target = folder / relative
         if _check_parents(folder, relative) is None and target.is_file() and not target.is_symlink() \
-                and _sha256(target.read_bytes()) in previous[relative]:
+                and _hashes(relative, target.read_bytes()) & previous[relative]:
             plan.remove.append(relative)
     return plan, conflicts
 
@@ -217,13 +234,14 @@ def _manifests(plan: Plan) -> tuple[bytes, bytes]:
     """
     # Only files this tool wrote, or wrote before and still owns; a user's
     # identical file is left out so a later build never deletes it.
-    owned = {
-        rel: _sha256(plan.files[rel])
+    hashes = {
+        rel: _hashes(rel, plan.files[rel])
         for rel in plan.files
         if rel in plan.write or rel in plan.previous or rel in plan.adopted
     }
+    owned: dict[str, str | list[str]] = {rel: sorted(h) if len(h) > 1 else next(iter(h)) for rel, h in hashes.items()}
     journal: dict[str, str | list[str]] = {
-        rel: sorted(plan.previous.get(rel, frozenset()) | {digest}) for rel, digest in owned.items()
+        rel: sorted(plan.previous.get(rel, frozenset()) | h) for rel, h in hashes.items()
     }
     journal.update((rel, sorted(plan.previous[rel])) for rel in plan.remove)
     return _manifest(owned), _manifest(journal)

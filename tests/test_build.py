@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ def test_site_files(tmp_path):
     files = snapshot(out)
     assert set(files) == {
         ".well-known/mta-sts.txt", "_config.yml", ".nojekyll", "CNAME", "index.html", ".gitattributes",
-        ".github/workflows/mta-sts-pages.yml", ".mta-sts-pages-manifest.json",
+        ".github/workflows/mta-sts-pages.yml", ".github/dependabot.yml", ".mta-sts-pages-manifest.json",
     }
     assert files[".well-known/mta-sts.txt"].startswith(b"version: STSv1\r\nmode: testing\r\n")
     assert files["CNAME"] == b"mta-sts.example.com\n"
@@ -62,7 +63,7 @@ def test_build_is_byte_for_byte_deterministic(tmp_path):
     build(GOOGLE, tmp_path / "b")
     assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
     again = build(GOOGLE, tmp_path / "a")
-    assert "0 written, 7 unchanged" in again.out
+    assert "0 written, 8 unchanged" in again.out
 
 
 def test_a_rebuild_with_nothing_to_change_touches_nothing(tmp_path):
@@ -312,9 +313,11 @@ def test_monitor_section_adds_the_monitor_workflow_and_dropping_it_removes_it(tm
     assert sorted(p.name for p in (out / ".github/workflows").iterdir()) == ["mta-sts-monitor.yml"]
     workflow = yaml.safe_load((out / ".github/workflows/mta-sts-monitor.yml").read_text())
     assert workflow[True]["schedule"] == [{"cron": "0 7 * * 1"}]
+    assert (out / ".github/dependabot.yml").is_file()  # it keeps the monitor's pins current
     config.write_text(base)
-    assert "1 removed" in build(config, out).out
+    assert "2 removed" in build(config, out).out
     assert not (out / ".github/workflows/mta-sts-monitor.yml").exists()
+    assert not (out / ".github/dependabot.yml").exists()  # no workflow left to keep current
 
 
 def _cached_environment(templates: Path, cache: Path, **settings):
@@ -365,3 +368,28 @@ def test_build_writes_the_same_site_from_compiled_templates(tmp_path):
     first = build(tmp_path / "one")
     assert list((tmp_path / "pycache").rglob("template-*.jinja2")), "the first build kept the compiled templates"
     assert build(tmp_path / "two") == first
+
+
+def test_a_workflow_dependabot_moved_is_still_ours_and_any_other_edit_is_not(tmp_path):
+    """Dependabot rewrites the refs of `uses:` lines (commit and version
+    comment): the next build takes the file back; an edit anywhere else is
+    the user's, and the build refuses to overwrite it."""
+    config = tmp_path / "mta-sts.yml"
+    config.write_text(GOOGLE.read_text() + "monitor:\n  schedule: '0 7 * * 1'\n")
+    out = tmp_path / "site"
+    build(config, out)
+    workflow, monitor = out / ".github/workflows/mta-sts-pages.yml", out / ".github/workflows/mta-sts-monitor.yml"
+    written = workflow.read_text()
+    bumped = re.sub(r"(uses: actions/checkout@)\S+ # v\S+", r"\g<1>" + "f" * 40 + " # v7.9.9", written)
+    assert bumped != written
+    workflow.write_text(bumped)
+    assert "1 written" in build(config, out).out
+    assert workflow.read_text() == written  # the pins of the release that builds
+    # Dropping the monitor removes its workflow, Dependabot's edit and all.
+    monitor.write_text(re.sub(r"(uses: actions/checkout@)\S+ # v\S+", r"\g<1>" + "e" * 40 + " # v7.9.8", monitor.read_text()))
+    config.write_text(GOOGLE.read_text())
+    assert "1 removed" in build(config, out).out and not monitor.exists()
+
+    workflow.write_text(bumped.replace("cancel-in-progress: false", "cancel-in-progress: true"))
+    result = run_cli("build", "-c", config, "-o", out)
+    assert result.code == 2 and "mta-sts-pages.yml exists and was not written by mta-sts-pages (or was edited since)" in result.err

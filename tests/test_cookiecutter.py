@@ -15,6 +15,7 @@ from generator.cli import app
 from generator.config import load
 from generator.site import POLICY_PATH
 from tests.support.github import (
+    ROOT,
     action_checkout,
     as_input,
     check_schema,
@@ -48,7 +49,7 @@ OVERRIDE = (
         pytest.param(
             (),
             {"repo": "mta-sts-example-com", "domain": "example.com", "mode": "testing", "mx": ("mx1.example.com", "mx2.example.com"),
-             "rua": ("mailto:tls-reports@example.com",), "owner": "example-org", "uses": "OWNER/REPO@v1",
+             "rua": ("mailto:tls-reports@example.com",), "owner": "example-org", "uses": "mta-sts-pages/mta-sts-pages@v1",
              "typed": "example.com", "branch": "main"},
             id="defaults",
         ),
@@ -63,7 +64,7 @@ OVERRIDE = (
             ("domain=bücher.example",),
             {"repo": "mta-sts-bucher-example", "domain": "xn--bcher-kva.example", "mode": "testing",
              "mx": ("mx1.xn--bcher-kva.example", "mx2.xn--bcher-kva.example"), "rua": ("mailto:tls-reports@xn--bcher-kva.example",),
-             "owner": "example-org", "uses": "OWNER/REPO@v1", "typed": "bücher.example", "branch": "main"},
+             "owner": "example-org", "uses": "mta-sts-pages/mta-sts-pages@v1", "typed": "bücher.example", "branch": "main"},
             id="international-domain-defaults",
         ),
         # IDNA 2003 (Python's "idna" codec) maps ß to ss: the reports would go
@@ -72,7 +73,7 @@ OVERRIDE = (
             ("domain=faß.de",),
             {"repo": "mta-sts-fass-de", "domain": "xn--fa-hia.de", "mode": "testing",
              "mx": ("mx1.xn--fa-hia.de", "mx2.xn--fa-hia.de"), "rua": ("mailto:tls-reports@xn--fa-hia.de",),
-             "owner": "example-org", "uses": "OWNER/REPO@v1", "typed": "faß.de", "branch": "main"},
+             "owner": "example-org", "uses": "mta-sts-pages/mta-sts-pages@v1", "typed": "faß.de", "branch": "main"},
             id="deviation-character-in-domain",
         ),
     ],
@@ -81,7 +82,7 @@ def test_template_renders_a_repository_that_deploys_its_policy(tmp_path, overrid
     repo = render_template(tmp_path / "out", *overrides)
     assert repo.name == expected["repo"]
     assert sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()) == [
-        ".github/workflows/mta-sts-pages.yml", ".gitignore", "README.md", "mta-sts.yml",
+        ".github/dependabot.yml", ".github/workflows/mta-sts-pages.yml", ".gitignore", "README.md", "mta-sts.yml",
     ]
 
     # Validates: the config with the CLI, strictly; the workflow with the linters.
@@ -93,6 +94,9 @@ def test_template_renders_a_repository_that_deploys_its_policy(tmp_path, overrid
     )
     workflow_file = repo / ".github" / "workflows" / "mta-sts-pages.yml"
     check_schema("vendor.github-workflows", workflow_file)
+    # The same Dependabot config `build` writes keeps the workflow's pins current.
+    check_schema("vendor.dependabot", repo / ".github" / "dependabot.yml")
+    assert (repo / ".github" / "dependabot.yml").read_bytes() == (ROOT / "templates" / "dependabot.yml.j2").read_bytes()
     assert zizmor_findings(workflow_file) == []
     workflow = yaml.safe_load(workflow_file.read_text())
     assert workflow[True]["push"] == {"branches": [expected["branch"]]}  # YAML 1.1 reads a bare `on` as true
@@ -123,7 +127,7 @@ def test_a_tag_ref_is_marked_and_a_commit_ref_is_not(tmp_path):
     ignore comment next to the advice to pin."""
     tagged = render_template(tmp_path / "tag").joinpath(".github/workflows/mta-sts-pages.yml").read_text()
     pinned = render_template(tmp_path / "sha", *OVERRIDE).joinpath(".github/workflows/mta-sts-pages.yml").read_text()
-    assert "uses: OWNER/REPO@v1 # zizmor: ignore[unpinned-uses]" in tagged
+    assert "uses: mta-sts-pages/mta-sts-pages@v1 # zizmor: ignore[unpinned-uses]" in tagged
     assert "pin a commit instead" in tagged
     assert "zizmor" not in pinned and "pin a commit" not in pinned
     assert f"uses: example-org/mta-sts-pages@{SHA} # v1.2.0\n" in pinned

@@ -149,7 +149,7 @@ def test_an_input_with_a_newline_cannot_forge_an_output(runner):
     pytest.param({"config": "missing.yml\n::error::forged"}, [], id="config-in-an-error-message"),
     pytest.param({"strict": "yes\n::warning::forged"}, ["::error::strict is 'yes%0A::warning::forged'; use 'true' or 'false'"], id="strict-echoed"),
     pytest.param({"strict": "100%"}, ["::error::strict is '100%25'; use 'true' or 'false'"], id="strict-percent"),
-    pytest.param({"command": "check\n::warning::forged"}, ["::error::command is 'check%0A::warning::forged'; use build, check, verify or monitor"], id="command-echoed"),
+    pytest.param({"command": "check\n::warning::forged"}, ["::error::command is 'check%0A::warning::forged'; use build, check, verify, monitor or install"], id="command-echoed"),
     pytest.param({"smtp": "yes\r\n::warning::forged"}, ["::error::smtp is 'yes%0D%0A::warning::forged'; use 'true' or 'false'"], id="smtp-echoed"),
     pytest.param({"dns": "apply\n::warning::forged"}, ["::error::dns is 'apply%0A::warning::forged'; use 'apply', 'diff' or leave it empty"], id="dns-echoed"),
     pytest.param({"dns-packages": "octodns-cloudflare ./local\n::warning::forged"}, ["::error::dns-packages: './local' is not a package name"],
@@ -302,4 +302,14 @@ def test_check_command_writes_the_markdown_report_and_the_result(runner, dns_ser
 def test_unknown_command_fails_before_anything_runs(runner):
     run = runner({"mta-sts.yml": NO_TLSRPT}, {"command": "deploy"})
     assert run.returncode == 2
-    assert "::error::command is 'deploy'; use build, check, verify or monitor" in run.log
+    assert "::error::command is 'deploy'; use build, check, verify, monitor or install" in run.log
+
+
+def test_install_command_only_installs(runner):
+    """The workflows `build` writes use `command: install`, then run the CLI
+    themselves: the step installs it and touches nothing else."""
+    run = runner({}, {"command": "install"})
+    assert run.returncode == 0, run.log
+    assert not (runner.workspace / "_site").exists() and run.summary == ""
+    version = subprocess.run([str(runner.python_bin / "mta-sts-pages"), "--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("mta-sts-pages "), version.stderr

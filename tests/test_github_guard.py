@@ -17,7 +17,7 @@ from generator.site import WORKFLOW_PATH
 from tests.support.check_run import MX
 from tests.support.cli import run_cli
 from tests.support.dns_server import minimal_zone
-from tests.support.github import JobRunner, action_checkout, fresh_python, project_wheel, readme_workflow, render_template, run_job
+from tests.support.github import JobRunner, action_checkout, fresh_python, readme_workflow, render_template, run_job
 from tests.support.tls_server import Route
 
 pytestmark = pytest.mark.timeout(180)
@@ -36,9 +36,9 @@ WORKFLOWS = ["build", "template", "readme"]
 
 @pytest.fixture(scope="module")
 def tools(tmp_path_factory):
-    """Built once: the action's checkout, the project's wheel, a fresh Python."""
+    """Built once: the action's checkout and a fresh Python."""
     base = tmp_path_factory.mktemp("runner")
-    return action_checkout(base / "action"), project_wheel(base / "wheels"), fresh_python(base / "python")
+    return action_checkout(base / "action"), fresh_python(base / "python")
 
 
 def _repository(kind: str, base: Path) -> Path:
@@ -67,7 +67,7 @@ def _repository(kind: str, base: Path) -> Path:
     ],
 )
 def test_verify_job(tmp_path, tools, dns_server_factory, tls_server_factory, kind, served, green, says):
-    action_dir, wheels, python_bin = tools
+    action_dir, python_bin = tools
     repo = _repository(kind, tmp_path)
     [built] = load(str(repo / "mta-sts.yml") if kind != "build" else str(tmp_path / "mta-sts.yml")).domains
     # DNS still has the previous id: the summary must say when to publish the new one.
@@ -84,7 +84,7 @@ def test_verify_job(tmp_path, tools, dns_server_factory, tls_server_factory, kin
     if served == "dropped":
         https.route(f"mta-sts.{DOMAIN}", Route(content_type="text/html", body=b"<html>home</html>"), "/")
     runner = JobRunner(
-        python_bin=python_bin, action_dir=action_dir, wheels=wheels, path=[],
+        python_bin=python_bin, action_dir=action_dir, path=[],
         env={
             "MTA_STS_PAGES_NAMESERVER": nsd.address,
             "MTA_STS_PAGES_CA_FILE": str(https.ca_pem_path),

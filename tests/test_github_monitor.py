@@ -33,7 +33,6 @@ from tests.support.github import (
     action_checkout,
     fresh_python,
     gh_on_path,
-    project_wheel,
     readme_workflow,
     run_job,
 )
@@ -61,7 +60,7 @@ BUILT = loads(CONFIG).domains[0]
 @pytest.fixture(scope="module")
 def tools(tmp_path_factory):
     base = tmp_path_factory.mktemp("runner")
-    return action_checkout(base / "action"), project_wheel(base / "wheels"), fresh_python(base / "python")
+    return action_checkout(base / "action"), fresh_python(base / "python")
 
 
 @dataclass
@@ -92,13 +91,13 @@ class Scheduler:
 
 @pytest.fixture
 def scheduler(tmp_path, tools, dns_server_factory, tls_server_factory) -> Scheduler:
-    action_dir, wheels, python_bin = tools
+    action_dir, python_bin = tools
     zone = minimal_zone(DOMAIN, to_bind([BUILT]) + TLSRPT + "\n" + MX + "\n")
     nsd = dns_server_factory({DOMAIN: zone, "github.io": minimal_zone("github.io", "example-org A 127.0.0.1")})
     https = tls_server_factory()
     state = tmp_path / "gh-state.json"
     runner = JobRunner(
-        python_bin=python_bin, action_dir=action_dir, wheels=wheels, path=[gh_on_path(tmp_path / "bin")],
+        python_bin=python_bin, action_dir=action_dir, path=[gh_on_path(tmp_path / "bin")],
         env={
             "FAKE_GH_STATE": str(state),
             "MTA_STS_PAGES_NAMESERVER": nsd.address,

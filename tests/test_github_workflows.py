@@ -12,7 +12,9 @@ import yaml
 
 from generator.build import build, site_folder
 from generator.config import load
-from generator.site import MONITOR_PATH, WORKFLOW_PATH
+from generator import __version__
+from generator.release import action_ref
+from generator.site import DEPENDABOT_PATH, MONITOR_PATH, WORKFLOW_PATH
 from tests.support.cli import run_cli
 from tests.support.github import (
     ROOT,
@@ -32,6 +34,7 @@ pytestmark = pytest.mark.timeout(60)
 
 ACTION = ROOT / "action.yml"
 OWN_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+OWN_DEPENDABOT = ROOT / ".github" / "dependabot.yml"
 EXAMPLE_WORKFLOWS = sorted((ROOT / "examples" / "workflows").glob("*.yml"))
 TEMPLATE_WORKFLOW = TEMPLATE / "{{cookiecutter.repo_name}}" / ".github" / "workflows" / "mta-sts-pages.yml"
 # The majors SPEC §5 names; a pin of another major is a mistake.
@@ -41,6 +44,10 @@ MAJORS = {
     "actions/configure-pages": "v5",
     "actions/upload-pages-artifact": "v5",
     "actions/deploy-pages": "v5",
+    # The release workflow's.
+    "actions/upload-artifact": "v7",
+    "actions/download-artifact": "v8",
+    "pypa/gh-action-pypi-publish": "v1",
 }
 
 
@@ -94,12 +101,49 @@ def test_files_match_the_github_schemas(generated, monitors, templated, readme_w
 
 
 def test_zizmor_finds_nothing(generated, monitors, templated, readme_workflow):
-    assert OWN_WORKFLOWS and EXAMPLE_WORKFLOWS
+    assert {"test.yml", "release.yml"} <= {path.name for path in OWN_WORKFLOWS} and EXAMPLE_WORKFLOWS
     assert zizmor_findings(ACTION, *OWN_WORKFLOWS, *EXAMPLE_WORKFLOWS, *generated, *monitors, templated, readme_workflow) == []
 
 
 def test_actionlint_finds_nothing(generated, monitors, templated, readme_workflow):
     assert actionlint_findings(*OWN_WORKFLOWS, *EXAMPLE_WORKFLOWS, *generated, *monitors, templated, readme_workflow) == []
+
+
+def test_dependabot_files_match_the_schema(generated, monitors):
+    written = [path.parents[2] / DEPENDABOT_PATH for path in [*generated, monitors[0]]]
+    check_schema("vendor.dependabot", OWN_DEPENDABOT, *written)
+
+
+def test_sites_with_a_workflow_get_dependabot_for_their_actions(generated, monitors):
+    for path in [*generated, monitors[0]]:
+        [update] = yaml.safe_load((path.parents[2] / DEPENDABOT_PATH).read_text())["updates"]
+        assert update["package-ecosystem"] == "github-actions" and update["directory"] == "/"
+        assert update["cooldown"]["default-days"] >= 3
+        assert update["groups"] == {"github-actions": {"patterns": ["*"]}}
+    own = {u["package-ecosystem"] for u in yaml.safe_load(OWN_DEPENDABOT.read_text())["updates"]}
+    assert own == {"github-actions", "pip"}
+
+
+def test_generated_jobs_install_only_through_the_pinned_action(generated, monitors):
+    """No job `build` writes runs pip: mta-sts-pages comes from the project's
+    action at this copy's commit, which installs only hash-pinned files."""
+    ref = action_ref()
+    assert is_full_sha(ref.commit or "")  # a git checkout knows its commit
+    for path in [*generated, monitors[0]]:
+        workflow = yaml.safe_load(path.read_text())
+        runs = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+        assert not any("pip" in run for run in runs), path
+        installs = steps_using(workflow, ref.repository)
+        assert [step["with"] for step in installs] == [{"command": "install"}]
+        assert f"uses: {ref.repository}@{ref.commit} # v{__version__}\n" in path.read_text()
+
+
+def test_a_copy_without_a_commit_names_its_tag_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr("generator.site.action_ref", lambda: action_ref()._replace(commit=None))
+    build(load(str(ROOT / "examples" / "google-workspace.yml")), tmp_path)
+    text = (tmp_path / WORKFLOW_PATH).read_text()
+    assert f"uses: {action_ref().repository}@v{__version__} # zizmor: ignore[unpinned-uses]\n" in text
+    assert "knows no release commit: pin one here" in text
 
 
 def test_actionlint_really_checks(tmp_path):
@@ -166,7 +210,7 @@ def test_template_workflow_uses_the_pages_starter_settings_and_the_action(templa
     _pages_settings(templated)
     workflow = yaml.safe_load(templated.read_text())
     [build_step] = [step for step in workflow["jobs"]["build"]["steps"] if step.get("id") == "site"]
-    assert build_step["uses"] == "OWNER/REPO@v1"
+    assert build_step["uses"] == "mta-sts-pages/mta-sts-pages@v1"
     [upload] = steps_using(workflow, "actions/upload-pages-artifact")
     assert upload["with"]["path"] == "${{ steps.site.outputs.site-path }}"
 

@@ -333,27 +333,15 @@ def readme_workflow(first_line: str = README_PAGES_WORKFLOW) -> str:
     return re.search(rf"```yaml\n({re.escape(first_line)}.*?)```\n", section, re.DOTALL).group(1)
 
 
-def project_wheel(directory: Path) -> Path:
-    """A wheel of this repository, standing in for the release on PyPI that
-    a generated workflow installs by version."""
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir", str(directory), str(ROOT)],
-        check=True, capture_output=True, timeout=120,
-    )
-    return directory
-
-
 @dataclass
 class JobRunner:
     """What a job's steps run against: a fresh interpreter for setup-python,
-    this repository as the checked-out action, a folder of wheels for pip,
-    and the environment a step sees (``env``: e.g. the test servers' flags as
+    this repository as the checked-out action, and the environment a step sees (``env``: e.g. the test servers' flags as
     MTA_STS_PAGES_* variables) and ``path``, folders put first on PATH
     (such as one holding a stand-in gh)."""
 
     python_bin: Path
     action_dir: Path
-    wheels: Path
     env: dict[str, str]
     context: dict[str, str]  # github.* values for ${{ }} in env: and with:
     path: list[Path]
@@ -365,8 +353,9 @@ def run_job(workflow: Path, job: str, repository: Path, runner: JobRunner, temp:
     ``actions/checkout`` copies ``repository`` into a new workspace;
     ``actions/setup-python`` puts ``runner.python_bin`` first on PATH; a
     ``uses:`` of any other owner is this project's action, run with
-    :func:`run_composite`; ``run:`` steps run under bash with their
-    ``env:`` resolved. pip finds packages only in ``runner.wheels``.
+    :func:`run_composite`, and its setup-python puts ``runner.python_bin``
+    first on PATH for the job's later steps too; ``run:`` steps run under
+    bash with their ``env:`` resolved, with no package index at all.
     """
     spec = yaml.safe_load(workflow.read_text("utf-8"))["jobs"][job]
     workspace = temp / "workspace"
@@ -379,12 +368,8 @@ def run_job(workflow: Path, job: str, repository: Path, runner: JobRunner, temp:
         "GITHUB_ACTIONS": "true",
         "RUNNER_TEMP": str(temp),
         "GITHUB_WORKSPACE": str(workspace),
-        # pip sees only the wheels folder, as if it were the index; the
-        # stand-in interpreter already has the dependencies.
+        # A job that ran pip would fail here: what it installs comes from the action.
         "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": str(runner.wheels),
-        "PIP_IGNORE_INSTALLED": "1",
-        "PIP_NO_DEPS": "1",
         **runner.env,
     }
     summary, log = [], []
@@ -403,11 +388,12 @@ def run_job(workflow: Path, job: str, repository: Path, runner: JobRunner, temp:
             assert not uses.startswith("actions/"), f"cannot run {uses} offline"
             inputs = {key: resolve(as_input(value), runner.context) for key, value in step.get("with", {}).items()}
             # The action installs from its locks into the stand-in interpreter,
-            # which already has them: the job's pip settings for the wheels
-            # folder are not the action's.
+            # which already has them (the job's pip settings are not the action's).
             step_env = {k: v for k, v in env.items() if not k.startswith("PIP_")}
             result = run_composite(runner.action_dir, inputs, workspace, runner.python_bin, temp / f"action-{index}",
                                    extra_env=step_env | {"PATH": f"{runner.python_bin}{os.pathsep}{env['PATH']}"}, github=runner.context)
+            # Its setup-python step adds the interpreter to the job's PATH.
+            env["PATH"] = f"{runner.python_bin}{os.pathsep}{env['PATH']}"
             log.append(f"=== {name} (exit {result.returncode})\n{result.log}")
             summary.append(result.summary)
             if result.returncode != 0:
