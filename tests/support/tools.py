@@ -20,6 +20,8 @@ DEBIAN_PACKAGES = {
     "openssl": "openssl",
     "dovecot": "dovecot-imapd",
     "shellcheck": "shellcheck",
+    "gh": "gh",
+    "git": "git",
 }
 
 # Daemons live in sbin, which a non-root PATH often lacks.
