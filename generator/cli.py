@@ -432,7 +432,7 @@ def monitor(
     from generator.check.options import Target, make_options
     from generator.config import check_label
     from generator.markdown import append
-    from generator.monitor import Gh
+    from generator.github.api import GitHub
     from generator.monitor import monitor as run_monitor
 
     if label is not None:
@@ -443,9 +443,9 @@ def monitor(
     targets = [Target(d.domain, d) for d in _expected(domain, config, policy, sts_id)]
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout,
                            concurrency=50, smtp=smtp)
-    # The report goes into the summary before gh runs, so a gh failure keeps it.
+    # The report goes into the summary before GitHub is asked, so a failure there keeps it.
     checked = (lambda reports: append(summary, document(reports) + "\n")) if summary is not None else None
-    synced = run_monitor(targets, options, Gh(), label=label, smtp=smtp, checked=checked)
+    synced = run_monitor(targets, options, GitHub(), label=label, smtp=smtp, checked=checked)
     for item in synced:
         typer.echo(item.line())
     if summary is not None:

@@ -93,6 +93,7 @@ class Call:
     body: object  # the parsed JSON body, or None
     status: int
     login: str | None
+    operation: str = ""  # "GET /repos/{owner}/{repo}/issues": the description's; "" for git
 
     @property
     def writes(self) -> bool:
@@ -216,8 +217,16 @@ class LocalGitHub(Server):
     def writes(self) -> list[Call]:
         return [call for call in self.calls if call.writes]
 
-    def api_calls(self) -> list[tuple[str, str]]:
-        return [(c.method, c.path) for c in self.calls if not c.path.startswith("/git/")]
+    def operations(self, since: int = 0) -> list[str]:
+        """The API operations asked since call number ``since``, e.g. ``POST /repos/{owner}/{repo}/issues``."""
+        return [call.operation for call in self.calls[since:] if call.operation]
+
+    def environ(self, monkeypatch, token: str, home: Path) -> None:
+        """Point this process's gh (and git) at this server with ``token``."""
+        for name, value in self.env(token, home).items():
+            monkeypatch.setenv(name, value)
+        for name in ("GH_TOKEN", "GITHUB_TOKEN", "GH_REPO", "GITHUB_REPOSITORY"):
+            monkeypatch.delenv(name, raising=False)
 
     def env(self, token: str, home: Path) -> dict[str, str]:
         """What `gh` and git need to use this server with ``token``; ``home``
@@ -490,7 +499,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body = b"" if value is None else json.dumps(value).encode()
             if operation is not None and fault is None and not problems:
                 github.violations += github.description.check_response(operation, status, body)
-            github.calls.append(Call(self.command, path, query, parsed, status, token.login if token else None))
+            github.calls.append(Call(self.command, path, query, parsed, status, token.login if token else None,
+                                     f"{operation.method} {operation.template}" if operation else ""))
         self._send(status, body, headers if body else [h for h in headers if h[0] != "Content-Type"])
 
     def _take_fault(self, path: str) -> Fault | None:
