@@ -84,6 +84,7 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
         rpt = group.create_task(resolver.lookup(f"_smtp._tls.{domain}", "TXT"))
         mail = group.create_task(_mx_and_probes(domain, net, options, until))
         served = group.create_task(_fetch(policy_host, net, options, config.owner if config is not None else None, until))
+        github = group.create_task(_github_view(config)) if options.github and config is not None else None
     found, report.sts_id = dns.sts_findings(sts.result(), domain)
     report.findings += found
     found, rua = dns.tlsrpt_findings(rpt.result(), domain)
@@ -109,10 +110,19 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
             report.findings += drift.id_drift(config, report.sts_id)
         if rua is not None:
             report.findings += drift.tlsrpt_drift(config, rua)
+    if github is not None:
+        report.findings += github.result()
     for result in probed:
         report.findings += smtp.probe_findings(result)
     if not options.smtp:
         report.findings.append(info(codes.SMTP_NOT_CHECKED, "MX certificates were not checked", "run again with --smtp to test STARTTLS on every MX host"))
+
+
+async def _github_view(config) -> list[Finding]:
+    """GitHub's own view of the site (gh, in a thread: it blocks)."""
+    from generator.github.pages import github_findings
+
+    return await asyncio.to_thread(github_findings, config)
 
 
 async def _mx_and_probes(domain: str, net: Network, options: CheckOptions, until: float) -> tuple[list[Finding], list[str], list[smtp.ProbeResult]]:

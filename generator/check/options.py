@@ -144,9 +144,11 @@ class CheckOptions:
     timeout: float = DEFAULT_TIMEOUT  # one deadline per domain, in seconds
     concurrency: int = DEFAULT_CONCURRENCY
     smtp: bool = False
+    github: bool = False  # add GitHub's view of each configured domain's Pages site (gh has a token)
 
 
-def make_options(*, nameservers: list[str], ca_file: Path | None, connect_to: list[str], timeout: float, concurrency: int, smtp: bool) -> CheckOptions:
+def make_options(*, nameservers: list[str], ca_file: Path | None, connect_to: list[str], timeout: float, concurrency: int, smtp: bool,
+                 github: bool = False) -> CheckOptions:
     if not timeout > 0:
         raise UsageError(f"--timeout {timeout}: give a number of seconds above 0")
     if not 1 <= concurrency <= MAX_CONCURRENCY:
@@ -160,6 +162,7 @@ def make_options(*, nameservers: list[str], ca_file: Path | None, connect_to: li
         timeout=timeout,
         concurrency=concurrency,
         smtp=smtp,
+        github=github,
     )
 
 
