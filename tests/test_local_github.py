@@ -110,3 +110,36 @@ def test_a_certificate_moves_on_and_https_waits_for_it(local_github, tmp_path):
     states = [json.loads(gh(local_github, token, tmp_path, "repos/alice/site/pages").stdout)["https_certificate"]["state"] for _ in range(4)]
     assert states == ["new", "approved", "issued", "issued"]
     assert gh(local_github, token, tmp_path, "--method", "PUT", "repos/alice/site/pages", "-F", "https_enforced=true").returncode == 0
+
+
+def test_contents_refs_and_pull_requests(local_github, tmp_path):
+    """What a pull request that changes one file takes: read a file, branch
+    off, commit the new content on the branch, open the pull request, find
+    it again, update it."""
+    local_github.repo("alice/site")
+    token = local_github.token("alice")
+    put = gh(local_github, token, tmp_path, "--method", "PUT", "repos/alice/site/contents/mta-sts.yml", "--input", "-",
+             stdin=json.dumps({"message": "config", "content": "bW9kZTogdGVzdGluZwo="}))  # "mode: testing\n"
+    assert put.returncode == 0, put.stderr
+    main = json.loads(gh(local_github, token, tmp_path, "repos/alice/site/git/ref/heads/main").stdout)["object"]["sha"]
+    assert main == local_github.head("alice/site")
+    branch = gh(local_github, token, tmp_path, "--method", "POST", "repos/alice/site/git/refs", "-f", "ref=refs/heads/enforce", "-f", f"sha={main}")
+    assert branch.returncode == 0, branch.stderr
+    current = json.loads(gh(local_github, token, tmp_path, "repos/alice/site/contents/mta-sts.yml?ref=enforce").stdout)
+    changed = gh(local_github, token, tmp_path, "--method", "PUT", "repos/alice/site/contents/mta-sts.yml", "--input", "-",
+                 stdin=json.dumps({"message": "enforce", "content": "bW9kZTogZW5mb3JjZQo=", "sha": current["sha"], "branch": "enforce"}))
+    assert changed.returncode == 0, changed.stderr
+    assert local_github.files("alice/site", "enforce") == {"mta-sts.yml": b"mode: enforce\n"}
+    assert local_github.files("alice/site") == {"mta-sts.yml": b"mode: testing\n"}
+    opened = gh(local_github, token, tmp_path, "--method", "POST", "repos/alice/site/pulls", "-f", "title=Enforce", "-f", "head=enforce", "-f", "base=main")
+    assert opened.returncode == 0, opened.stderr
+    number = json.loads(opened.stdout)["number"]
+    again = gh(local_github, token, tmp_path, "--method", "POST", "repos/alice/site/pulls", "-f", "title=Enforce", "-f", "head=enforce", "-f", "base=main")
+    assert again.returncode == 1 and "A pull request already exists" in again.stdout + again.stderr
+    listed = json.loads(gh(local_github, token, tmp_path, "repos/alice/site/pulls?state=open&head=alice:enforce").stdout)
+    assert [pull["number"] for pull in listed] == [number]
+    closed = gh(local_github, token, tmp_path, "--method", "PATCH", f"repos/alice/site/pulls/{number}", "-f", "state=closed")
+    assert closed.returncode == 0 and json.loads(closed.stdout)["state"] == "closed"
+    moved = gh(local_github, token, tmp_path, "--method", "PATCH", "repos/alice/site/git/refs/heads/enforce", "-f", f"sha={main}", "-F", "force=true")
+    assert moved.returncode == 0, moved.stderr
+    assert local_github.head("alice/site", "enforce") == main

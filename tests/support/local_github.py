@@ -752,11 +752,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if not blob or git(repo, "cat-file", "-t", blob).stdout.strip() != "blob":
             raise ApiError(404, "Not Found")
         content = git(repo, "cat-file", "blob", blob, text=False).stdout
+        api = self.github._url(f"/repos/{repo.full_name}/contents/{path}")
+        html = f"https://{self.github.host_name}/{repo.full_name}/blob/{ref.removeprefix('refs/heads/')}/{path}"
+        git_url = self.github._url(f"/repos/{repo.full_name}/git/blobs/{blob}")
+        raw = f"https://{self.github.host_name}/{repo.full_name}/raw/{ref.removeprefix('refs/heads/')}/{path}"
         return 200, {"type": "file", "encoding": "base64", "size": len(content), "name": path.rsplit("/", 1)[-1], "path": path,
-                     "content": base64.encodebytes(content).decode(), "sha": blob,
-                     "url": self.github._url(f"/repos/{repo.full_name}/contents/{path}"), "git_url": None, "html_url": None,
-                     "download_url": None, "_links": {"self": self.github._url(f"/repos/{repo.full_name}/contents/{path}"),
-                                                      "git": None, "html": None}}, []
+                     "content": base64.encodebytes(content).decode(), "sha": blob, "url": api, "git_url": git_url, "html_url": html,
+                     "download_url": raw, "_links": {"self": api, "git": git_url, "html": html}}, []
 
     def _put_content(self, repo: Repository, path: str, body: dict, token: Token):
         """A commit on a branch that sets one file, as the contents API makes it."""
