@@ -233,3 +233,31 @@ def test_githubs_view_as_findings(site, codes):
     config = loads(CONFIG).domains[0]
     found = site_findings(SiteView(REPO, site), config, today=datetime.date(2026, 1, 1))
     assert [f.code for f in found] == codes
+
+
+def test_verify_adds_githubs_view_when_a_token_can_read_it(tmp_path, github):
+    github.repo(REPO, site=Site(build_type="workflow", cname="mta-sts.other.test", certificate=["issued"]))
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+
+    result = run_cli("verify", "-c", tmp_path / "mta-sts.yml", "--wait", "0", "--nameserver", "127.0.0.1:1", "--timeout", "3")
+
+    assert result.code == 1
+    assert "[github-pages-domain]" in result.out and "custom domain \"mta-sts.other.test\", not mta-sts.a.test" in result.out, result.output
+
+
+def test_the_monitor_reports_githubs_view_in_the_issue(tmp_path, github, monkeypatch):
+    """A token with pages: read: the monitor's issue carries what GitHub says of the site."""
+    from generator.check.options import Target, make_options
+    from generator.github.api import GitHub
+    from generator.monitor import monitor
+
+    github.repo(REPO, site=Site(build_type="workflow", cname="mta-sts.a.test", certificate=["bad_authz"], https_enforced=False))
+    issues = github.repo("alice/policies")
+    monkeypatch.setenv("GH_REPO", "alice/policies")
+    options = make_options(nameservers=["127.0.0.1:1"], ca_file=None, connect_to=[], timeout=3, concurrency=1, smtp=False, github=True)
+    config = loads(CONFIG).domains[0]
+
+    [synced] = monitor([Target(config.domain, config)], options, GitHub())
+
+    assert synced.action == "opened"
+    assert "`github-pages-cert-failed`" in issues.issues[1].body and "`github-pages-http`" in issues.issues[1].body
