@@ -74,7 +74,8 @@ def test_from_nothing_to_enforced_https_then_a_second_run_writes_nothing(tmp_pat
     again = setup(tmp_path)
 
     assert again.code == 0, again.output
-    assert "a.test: alice/mta-sts.a.test: nothing to change (no write request, nothing pushed)" in again.out
+    assert again.out.startswith("a.test: alice/mta-sts.a.test: nothing changed (no write request, nothing pushed): repository, "
+                                "content, site, custom domain and HTTPS are as they should be\n")
     assert [c for c in github.calls[before:] if c.writes] == []
 
 
@@ -261,3 +262,29 @@ def test_the_monitor_reports_githubs_view_in_the_issue(tmp_path, github, monkeyp
 
     assert synced.action == "opened"
     assert "`github-pages-cert-failed`" in issues.issues[1].body and "`github-pages-http`" in issues.issues[1].body
+
+
+def test_a_file_edited_in_the_repository_stops_that_domain_only(tmp_path, github):
+    """Someone edited the built index.html in the repository: build never
+    overwrites that, so setup says so for this domain and goes on with the next."""
+    text = ("defaults:\n  policy: {mode: testing, mx: [mx.example.net]}\n  pages: {owner: alice}\n"
+            "domains:\n  - domain: a.test\n  - domain: b.test\n")
+    assert setup(tmp_path, text, "--wait", "5").code == 0
+    import subprocess
+
+    clone = tmp_path / "edit"
+    env = {**__import__("os").environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@a.test", "GIT_COMMITTER_NAME": "a",
+           "GIT_COMMITTER_EMAIL": "a@a.test"}
+    helper = ["-c", "credential.helper=!gh auth git-credential"]
+    subprocess.run(["git", *helper, "clone", "-q", f"https://{github.host_name}/{REPO}.git", str(clone)], check=True, env=env, timeout=30)
+    (clone / "index.html").write_text("<h1>ours</h1>\n")
+    subprocess.run(["git", "commit", "-qam", "ours"], cwd=clone, check=True, env=env, timeout=30)
+    subprocess.run(["git", *helper, "push", "-q", "origin", "HEAD"], cwd=clone, check=True, env=env, timeout=30)
+    github.repos["alice/mta-sts.b.test"].site.https_enforced = False
+
+    result = setup(tmp_path, text.replace("mode: testing", "mode: enforce"), "--wait", "5")
+
+    assert result.code == 1, result.output
+    assert "a.test: alice/mta-sts.a.test: the files of alice/mta-sts.a.test conflict with the build" in result.out
+    assert "index.html" in result.out and "/clone" not in result.out
+    assert "b.test: alice/mta-sts.b.test:\n  did: pushed the site" in result.out and "enforced HTTPS" in result.out

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from generator.check import codes
 from generator.config import DomainConfig
+from generator.errors import BuildError
 from generator.findings import Finding, error, warning
 from generator.github.api import GitHub, GitHubError, said
 
@@ -67,12 +68,13 @@ class Outcome:
 
     def lines(self) -> list[str]:
         head = f"{self.domain}: {self.repository}"
+        left = [f"  left: {item}" for item in self.left]
         if self.problem:
             return [f"{head}: {self.problem}", *(f"  did: {d}" for d in self.done)]
-        if not self.done:
-            return [f"{head}: nothing to change (no write request, nothing pushed): repository, content, site, custom domain and HTTPS "
-                    "are as they should be", *(f"  left: {item}" for item in self.left)]
-        return [f"{head}:", *(f"  did: {d}" for d in self.done), *(f"  left: {item}" for item in self.left)]
+        if self.writes == 0:
+            state = "repository, content, site, custom domain and HTTPS are as they should be" if not self.left else "waiting on GitHub"
+            return [f"{head}: nothing changed (no write request, nothing pushed): {state}", *left]
+        return [f"{head}:", *(f"  did: {d}" for d in self.done), *left]
 
 
 class Setup:
@@ -183,31 +185,37 @@ class Setup:
         with tempfile.TemporaryDirectory(prefix="mta-sts-pages-") as temp:
             clone = Path(temp) / "clone"
             self._run_git("clone", "--quiet", "--no-tags", "--", url, str(clone), cwd=Path(temp))
-            write_sites(clone, {clone: files})
+            try:
+                write_sites(clone, {clone: files})
+            except BuildError as conflict:
+                raise GitHubError(f"the files of {config.repository} conflict with the build (edit them there, or remove them): "
+                                  + str(conflict).replace(str(clone), config.repository)) from None
             self._run_git("add", "--all", cwd=clone)
             if not self._run_git("status", "--porcelain", cwd=clone).strip():
                 return
-            identity = [] if self._run_git("config", "user.email", cwd=clone, check=False).strip() else [
-                "-c", "user.name=mta-sts-pages", "-c", "user.email=mta-sts-pages@users.noreply.github.com"]
-            self._run_git(*identity, "commit", "--quiet", "-m", f"MTA-STS site of {config.domain} (mta-sts-pages build)", cwd=clone)
+            # The user's own git identity when it has one; else one naming the tool.
+            identity = {} if self._run_git("config", "user.email", cwd=clone, check=False).strip() else {
+                f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER")
+                for what, value in (("NAME", "mta-sts-pages"), ("EMAIL", "mta-sts-pages@users.noreply.github.com"))}
+            self._run_git("commit", "--quiet", "-m", f"MTA-STS site of {config.domain} (mta-sts-pages build)", cwd=clone, env=identity)
             self._run_git("push", "--quiet", "--", url, f"HEAD:refs/heads/{branch}", cwd=clone, needs="contents: write and workflows: write")
         outcome.writes += 1
         outcome.done.append(f"pushed the site `build` writes to {branch}")
 
-    def _run_git(self, *args: str, cwd: Path, check: bool = True, needs: str | None = None) -> str:
+    def _run_git(self, *args: str, cwd: Path, check: bool = True, needs: str | None = None, env: dict[str, str] | None = None) -> str:
         helper = f"!{shlex.quote(self.client.program)} auth git-credential"
         command = [self.git, "-c", "credential.helper=", "-c", f"credential.helper={helper}", *args]
         try:
             # No prompt for a password: gh is the credential helper, or git fails.
             run = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300,
-                                 env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+                                 env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})})
         except FileNotFoundError:
             raise GitHubError(f"{self.git} not found: pages setup pushes the site with git") from None
         except subprocess.TimeoutExpired:
             raise GitHubError(f"git {args[0]} did not finish within 300 s") from None
         if check and run.returncode != 0:
             hint = f" (the token needs {needs})" if needs and ("403" in run.stderr or "denied" in run.stderr) else ""
-            raise GitHubError(f"git {[a for a in args if not a.startswith('-')][0]} failed{hint}: {said(run.stderr)}")
+            raise GitHubError(f"git {args[0]} failed{hint}: {said(run.stderr)}")
         return run.stdout
 
     # -- 4. HTTPS -------------------------------------------------------------------------------
