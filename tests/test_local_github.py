@@ -143,3 +143,13 @@ def test_contents_refs_and_pull_requests(local_github, tmp_path):
     moved = gh(local_github, token, tmp_path, "--method", "PATCH", "repos/alice/site/git/refs/heads/enforce", "-f", f"sha={main}", "-F", "force=true")
     assert moved.returncode == 0, moved.stderr
     assert local_github.head("alice/site", "enforce") == main
+
+
+def test_graphql_is_a_violation(local_github, tmp_path):
+    """`gh issue list` asks GraphQL; the local GitHub refuses and records it."""
+    local_github.repo("alice/site")
+    env = {**os.environ, **local_github.env(local_github.token("alice"), tmp_path), "GH_REPO": f"{local_github.host_name}/alice/site"}
+    run = subprocess.run(["gh", "issue", "list"], env=env, capture_output=True, text=True, timeout=30)
+    assert run.returncode != 0
+    assert any("/api/graphql is neither GitHub's REST API" in v for v in local_github.violations), local_github.violations
+    local_github.violations.clear()  # seen: the fixture's teardown would fail on it

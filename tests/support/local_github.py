@@ -798,7 +798,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         repo = github.repos.get(f"{match.group(1)}/{match.group(2)}".lower()) if match else None
         pushing = path.endswith("/git-receive-pack") or "service=git-receive-pack" in query
         call = Call(self.command, f"/git{path}", urllib.parse.parse_qs(query), None, 0, token.login if token else None)
-        if token is None:
+        if match is None:  # GraphQL (/api/graphql) among others: never allowed
+            with github.lock:
+                github.violations.append(f"{self.command} {path} is neither GitHub's REST API (/api/v3/) nor git smart HTTP")
+            status, out, headers = 404, b"Not Found\n", [("Content-Type", "text/plain")]
+        elif token is None:
             status, out, headers = 401, b"", [("WWW-Authenticate", 'Basic realm="GitHub"')]
         elif repo is None or (repo.private and not self._may_see(repo, token)):
             status, out, headers = 404, b"Repository not found.\n", [("Content-Type", "text/plain")]
