@@ -364,7 +364,8 @@ def github_findings(config: DomainConfig) -> list[Finding]:
     if config.repository is None:
         return []
     try:
-        return site_findings(read_site(GitHub(wait=30), config.repository), config)
+        # A short deadline: the check from outside must not wait long on GitHub.
+        return site_findings(read_site(GitHub(wait=5), config.repository), config)
     except GitHubError:
         return []
 

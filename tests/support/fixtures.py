@@ -97,3 +97,12 @@ def local_github(test_ca: LocalCA, tmp_path_factory: pytest.TempPathFactory) -> 
     with LocalGitHub(test_ca, tmp_path_factory.mktemp("github")) as github:
         yield github
     assert github.violations == [], "requests or responses outside GitHub's description:\n" + "\n".join(github.violations)
+
+
+@pytest.fixture(autouse=True)
+def _no_github_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches github.com: with a token in the environment, `check -c`,
+    `verify` and `monitor` would ask it for each site (tests that want a
+    token point gh at the local GitHub themselves)."""
+    for name in ("GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GH_HOST"):
+        monkeypatch.delenv(name, raising=False)
