@@ -7,7 +7,6 @@ when it is healthy again; never a duplicate, even when GitHub fails midway."""
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path

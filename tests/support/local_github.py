@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import base64
 import datetime
-import http
 import http.server
 import itertools
 import json
 import os
 import re
-import ssl
 import subprocess
 import threading
 import time
