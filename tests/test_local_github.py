@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 from pathlib import Path
 
@@ -21,10 +22,13 @@ def gh(github: LocalGitHub, token: str, home: Path, *args: str, stdin: str | Non
     return subprocess.run(["gh", "api", *args], env=env, input=stdin, capture_output=True, text=True, timeout=30)
 
 
-def test_the_cut_records_its_source():
-    info = json.loads(Path("tests/support/github-openapi.json").read_text())["info"]
-    assert info["x-source"]["package"] == "@octokit/openapi" and info["x-source"]["cut-by"] == "scripts/update-github-openapi"
-    assert Description().version == info["x-source"]["version"]
+def test_the_cut_records_its_source_and_holds_the_operations_the_script_lists():
+    document = json.loads(Path("tests/support/github-openapi.json").read_text())
+    source = document["info"]["x-source"]
+    script = runpy.run_path("scripts/update-github-openapi")
+    assert (source["package"], source["version"], source["cut-by"]) == (script["PACKAGE"], script["VERSION"], "scripts/update-github-openapi")
+    cut = {(method, path) for path, item in document["paths"].items() for method in item if method != "parameters"}
+    assert cut == set(script["OPERATIONS"])
 
 
 @pytest.mark.parametrize(
