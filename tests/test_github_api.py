@@ -116,3 +116,23 @@ def test_gh_include_output_is_parsed_with_either_line_end():
         answer = parse(b"HTTP/2.0 404 Not Found" + sep + b"X-Accepted-GitHub-Permissions: pages=read" + sep + sep + b'{"message": "Not Found"}')
         assert (answer.status, answer.headers["x-accepted-github-permissions"], answer.message) == (404, "pages=read", "Not Found")
     assert parse(b"") is None and parse(b"not http") is None
+
+
+def test_the_monitor_finds_its_repository(local_github, user, tmp_path, monkeypatch):
+    """GH_REPO first, then GITHUB_REPOSITORY, then the clone's remote as gh reads it; else a clear error."""
+    from generator.github.issues import repository
+
+    monkeypatch.setenv("GITHUB_REPOSITORY", "example-org/from-actions")
+    assert repository(GitHub()) == "example-org/from-actions"
+    monkeypatch.setenv("GH_REPO", "example-org/from-gh")
+    assert repository(GitHub()) == "example-org/from-gh"
+    monkeypatch.setenv("GH_REPO", "not a repository")
+    with pytest.raises(GitHubError, match='GH_REPO="not a repository" is not OWNER/NAME'):
+        repository(GitHub())
+    # Outside a clone gh cannot fill in {owner}/{repo}. (Inside one it reads
+    # the remote, which gh matches to GH_HOST without its port: not testable here.)
+    monkeypatch.delenv("GH_REPO")
+    monkeypatch.delenv("GITHUB_REPOSITORY")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(GitHubError, match="cannot tell which repository holds the issues: set GH_REPO=OWNER/NAME"):
+        repository(GitHub())

@@ -27,10 +27,14 @@ def repository(client: GitHub) -> str:
                 raise GitHubError(f"{variable}={said(value)} is not OWNER/NAME")
             return value
     # gh fills {owner}/{repo} from the clone's git remote.
-    found = client.get("repos/{owner}/{repo}").body
+    lost = "cannot tell which repository holds the issues: set GH_REPO=OWNER/NAME"
+    try:
+        found = client.get("repos/{owner}/{repo}").body
+    except GitHubError as failed:
+        raise GitHubError(f"{lost} ({failed})") from None
     name = found.get("full_name") if isinstance(found, dict) else None
     if not isinstance(name, str) or not _FULL_NAME.match(name):
-        raise GitHubError("cannot tell which repository holds the issues: set GH_REPO=OWNER/NAME")
+        raise GitHubError(lost)
     return name
 
 
