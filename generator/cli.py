@@ -253,11 +253,14 @@ def check(
     from generator.check.command import Output, check_command, default_workers
     from generator.check.options import make_options
     from generator.check.targets import Slice, Targets, parse_shard
+    from generator.github import token_given
+
     chosen = _output_format(json_lines, format)
-    options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=concurrency, smtp=smtp)
-    part = parse_shard(shard) if shard is not None else Slice()
     if config is None and not domains and domains_file is None and Path("mta-sts.yml").is_file():
         config = Path("mta-sts.yml")
+    options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=concurrency, smtp=smtp,
+                           github=config is not None and token_given())
+    part = parse_shard(shard) if shard is not None else Slice()
     loaded = _load(config, strict=False) if config is not None else None
     targets = Targets(tuple(domains or ()), domains_file, loaded, part)
     code = check_command(targets, options, workers=default_workers(options) if workers is None else workers,
@@ -446,8 +449,11 @@ def verify(
     from generator.verify import verify as run_verify
 
     seconds(wait, "--wait", zero=True)
+    from generator.github import token_given
+
     expected = _expected(domain, config, policy, sts_id)
-    options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=1, smtp=False)
+    options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout, concurrency=1, smtp=False,
+                           github=config is not None and token_given())
     verdicts = run_verify(expected, options, wait, lambda verdict, pause: _err(retry_line(verdict, pause)))
     typer.echo("\n\n".join(text(v) for v in verdicts))
     if summary is not None:
@@ -475,7 +481,8 @@ def monitor(
     from generator.check.options import Target, make_options
     from generator.config import check_label
     from generator.markdown import append
-    from generator.monitor import Gh
+    from generator.github import token_given
+    from generator.github.api import GitHub
     from generator.monitor import dry_run as plan_monitor
     from generator.monitor import monitor as run_monitor
 
@@ -486,7 +493,7 @@ def monitor(
             raise UsageError(f"--label {label!r} {exc}") from None
     targets = [Target(d.domain, d) for d in _expected(domain, config, policy, sts_id)]
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout,
-                           concurrency=50, smtp=smtp)
+                           concurrency=50, smtp=smtp, github=config is not None and token_given())
     if dry_run:
         from generator.check.report import human
 
@@ -496,9 +503,9 @@ def monitor(
         if summary is not None:
             append(summary, document([report for report, _ in planned]) + "\n")
         return
-    # The report goes into the summary before gh runs, so a gh failure keeps it.
+    # The report goes into the summary before GitHub is asked, so a failure there keeps it.
     checked = (lambda reports: append(summary, document(reports) + "\n")) if summary is not None else None
-    synced = run_monitor(targets, options, Gh(), label=label, smtp=smtp, checked=checked)
+    synced = run_monitor(targets, options, GitHub(), label=label, smtp=smtp, checked=checked)
     for item in synced:
         typer.echo(lines_for_terminal([item.line()]))
     if summary is not None:
@@ -551,6 +558,41 @@ def dns_apply(
 ) -> None:
     """Publish the records; a new _mta-sts id only once https://mta-sts.<domain>/ serves the new policy."""
     _dns(domains, config, nameserver, ca_file, connect_to, timeout, ttl, apply=True, force=force, rewrite_files=rewrite_files)
+
+
+pages_app = typer.Typer(
+    name="pages",
+    help="GitHub's side of each site: repository, Pages site, custom domain and HTTPS, through GitHub's REST API (gh).",
+    no_args_is_help=True,
+)
+app.add_typer(pages_app, name="pages")
+
+PagesDomains = Annotated[Optional[list[str]], typer.Argument(help="Domains of the config to handle. Default: every domain.", show_default=False)]
+
+
+@pages_app.command("setup")
+def pages_setup(
+    domains: PagesDomains = None,
+    config: ConfigOption = Path("mta-sts.yml"),
+    wait: Annotated[float, typer.Option("--wait", metavar="S", help="Seconds to wait for each certificate (and at least 60 for rate limits); 0 looks once.")] = 0.0,
+) -> None:
+    """Create or reuse each domain's repository, push the site build writes, set up Pages with the custom domain, enforce HTTPS once the certificate is issued."""
+    from generator.github.command import setup
+
+    if wait < 0:
+        raise UsageError(f"--wait {wait}: give a number of seconds, 0 or more")
+    raise typer.Exit(setup(_load(config, strict=False), domains or [], wait=wait, out=sys.stdout, err=sys.stderr))
+
+
+@pages_app.command("status")
+def pages_status(
+    domains: PagesDomains = None,
+    config: ConfigOption = Path("mta-sts.yml"),
+) -> None:
+    """Show GitHub's view of each site: build type, custom domain, certificate, HTTPS, health check."""
+    from generator.github.command import status
+
+    raise typer.Exit(status(_load(config, strict=False), domains or [], out=sys.stdout))
 
 
 @contextmanager

@@ -62,6 +62,17 @@ def _id(value: str) -> str:
 _BRANCH = r"(?!-|/|@$)(?!.*(?:\.\.|//|@\{|\.lock(?:/|$)|(?:^|/)\.|/$|\.$))[A-Za-z0-9._/@-]{1,100}"
 
 
+# GitHub's repository names: letters, digits, '.', '_', '-'; never '.' or '..'.
+_REPOSITORY = _OWNER + r"/(?!\.\.?$)[A-Za-z0-9._-]{1,100}"
+
+
+def _repository(value: str) -> str:
+    if re.fullmatch(_REPOSITORY, value):
+        owner, name = value.split("/")
+        return f"{owner.lower()}/{name}"
+    raise ValueError("is not OWNER/NAME of a GitHub repository (a user or organization, a slash, letters, digits, '.', '_', '-')")
+
+
 def _branch(value: str) -> str:
     if re.fullmatch(_BRANCH, value):
         return value
@@ -163,6 +174,10 @@ PAGES = Section(
     {
         "deploy": Key(Choice(("workflow", "branch")), "workflow: a GitHub Actions workflow deploys the site; branch: Pages publishes a branch.", default="workflow"),
         "owner": Key(Text(convert=_owner, pattern=_OWNER), "GitHub user or organization that owns the Pages repository; gives the mta-sts CNAME record."),
+        "repository": Key(
+            Text(convert=_repository, pattern=_REPOSITORY),
+            "OWNER/NAME of the repository `pages setup` creates or reuses for the domain's site. Default: <owner>/mta-sts.<domain>; its owner is pages.owner.",
+        ),
         "branch": Key(Text(convert=_branch, pattern=_BRANCH), "The branch whose pushes run the generated deploy workflow (the repository's default branch).", default="main"),
         "verification": Key(
             Text(convert=_verification, pattern="[A-Za-z0-9]{10,64}"),
@@ -243,6 +258,7 @@ class DomainConfig(NamedTuple):
     verification: str | None = None  # GitHub's domain-verification code
     index: bool = True  # build writes the landing page
     ttl: int | None = None  # dns.ttl; None: 3600 for a new record, an existing one's kept
+    repository: str | None = None  # OWNER/NAME of the site's repository; None without pages.owner
     monitor: Monitor | None = None  # None: no monitor workflow
     dns: DnsConfig | None = None
 
@@ -317,10 +333,20 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
     if "branch" in pages and pages.get("deploy", "workflow") == "branch":
         source.warn(f"{path}.pages.branch" if path else "pages.branch", "branch only sets the deploy workflow's trigger; with deploy: branch no workflow is written",
                     line=line("pages.branch"))
-    if "verification" in pages and "owner" not in pages:
+    if "verification" in pages and "owner" not in pages and "repository" not in pages:
         source.error(f"{path}.pages.verification" if path else "pages.verification",
                      "needs pages.owner: the record is _github-pages-challenge-<owner>.<domain>", line=line("pages.verification"))
         return None
+    owner = pages.get("owner")
+    repository = pages.get("repository")
+    if repository is not None:
+        if owner is None:
+            owner = repository.split("/")[0]
+        elif repository.split("/")[0] != owner:
+            source.error(f"{path}.pages.repository" if path else "pages.repository",
+                         f"{repository} is not under pages.owner {owner}: the mta-sts CNAME points at {owner}.github.io, "
+                         "so the site must be in a repository of that owner", line=line("pages.repository"))
+            return None
     monitor = {**defaults.get("monitor", {}), **entry.get("monitor", {})} if "monitor" in defaults or "monitor" in entry else None
     explicit_id = policy.get("id", "auto")
     _policy_warnings(pol, f"{where}", line, source)
@@ -332,10 +358,11 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
         id_is_auto=explicit_id == "auto",
         tlsrpt_rua=tuple(tlsrpt["rua"]) if tlsrpt else None,
         deploy=pages.get("deploy", "workflow"),
-        owner=pages.get("owner"),
+        owner=owner,
         branch=pages.get("branch", "main"),
         verification=pages.get("verification"),
         index=pages.get("index", True),
+        repository=repository or (f"{owner}/mta-sts.{domain}" if owner else None),
         monitor=Monitor(**monitor) if monitor is not None else None,
         dns=resolve_dns(entry, defaults, path, domain, source),
         ttl={**(defaults.get("dns") or {}), **(entry.get("dns") or {})}.get("ttl"),
@@ -438,8 +465,16 @@ def _build(root: yaml.Node | None, source: Source) -> Config:
             continue
         first_seen[name] = i
         resolved = _resolve(entry, defaults, path, source)
-        if resolved is not None:
-            domains.append(resolved)
+        if resolved is None:
+            continue
+        # GitHub Pages serves one custom domain per repository.
+        shared = next((d for d in domains if d.repository is not None and d.repository == resolved.repository), None)
+        if shared is not None:
+            source.error(f"{path}.pages.repository", f"{resolved.repository} is already {shared.domain}'s: a repository's Pages site "
+                         "serves one custom domain, so each domain needs its own repository",
+                         line=source.lines.get(f"{path}.pages.repository") or source.lines.get("defaults.pages.repository"))
+            continue
+        domains.append(resolved)
     source.raise_if_errors()
     return Config(file=source.file, domains=tuple(domains), multi=multi, warnings=tuple(source.warnings))
 

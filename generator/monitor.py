@@ -1,6 +1,6 @@
 """The monitor: check the live domains and keep one GitHub issue per domain
-in step with what the check finds, through the `gh` CLI that GitHub's
-runners ship.
+in step with what the check finds, through GitHub's REST API (generator.github,
+which runs the `gh` CLI that GitHub's runners ship).
 
 - findings that need action and no open issue: open one;
 - an open issue whose findings changed: comment with the new report and
@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import re
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,22 +27,14 @@ from generator.check.markdown import domain_section
 from generator.check.options import CheckOptions, Target
 from generator.check.runner import run_checks
 from generator.config import DomainConfig, Monitor
-from generator.errors import MtaStsPagesError
 from generator.findings import Finding, Severity
+from generator.github import issues
+from generator.github.api import GitHub
 
 _MARKER = re.compile(r"<!-- mta-sts-pages monitor: domain=(\S+) fingerprint=([0-9a-f]+|none) -->")
 LABEL_COLOR = "d93f0b"
 # GitHub refuses issue bodies and comments over 65,536 characters.
 MAX_TEXT = 60_000
-# Issues read per run when looking for the domain's own: far more than one
-# repository holds open under the monitor's label (one per domain).
-LIST_LIMIT = 500
-
-
-class GhError(MtaStsPagesError):
-    """`gh` failed or is missing; the run cannot keep the issues in step."""
-
-    exit_code = 1
 
 
 def needs_action(finding: Finding, config: DomainConfig | None) -> bool:
@@ -95,24 +85,6 @@ def body(report: DomainReport, print_: str) -> str:
     ])
 
 
-class Gh:
-    """The `gh` CLI, run as a subprocess; GH_TOKEN and GH_REPO come from the environment."""
-
-    def __init__(self, program: str = "gh") -> None:
-        self.program = program
-
-    def __call__(self, *args: str, stdin: str | None = None) -> str:
-        try:
-            run = subprocess.run([self.program, *args], input=stdin, capture_output=True, text=True, timeout=120)
-        except FileNotFoundError:
-            raise GhError(f"{self.program} not found: the monitor needs the GitHub CLI (GitHub's hosted runners have it)") from None
-        except subprocess.TimeoutExpired:
-            raise GhError(f"gh {args[0]} {args[1]} did not finish within 120 s") from None
-        if run.returncode != 0:
-            raise GhError(f"gh {' '.join(args[:2])} failed (exit {run.returncode}): {run.stderr.strip() or run.stdout.strip()}")
-        return run.stdout
-
-
 @dataclass(frozen=True)
 class Sync:
     """What the run did about one domain's issue."""
@@ -134,48 +106,29 @@ class Sync:
         }[self.action] + closed
 
 
-def open_issues(gh: Gh, label: str) -> dict[str, list[tuple[int, str]]]:
+def open_issues(client: GitHub, repo: str, label: str) -> dict[str, list[tuple[int, str]]]:
     """The open issues the monitor keeps under ``label``: domain -> [(number,
     fingerprint)], oldest first. The oldest is the domain's issue; any other
     is a duplicate (two runs racing, an issue copied by hand)."""
-    output = gh("issue", "list", "--label", label, "--state", "open", "--json", "number,body", "--limit", str(LIST_LIMIT))
-    try:
-        listed = json.loads(output or "[]")
-        issues = sorted(((int(i["number"]), i.get("body") or "") for i in listed), key=lambda pair: pair[0])
-    except (ValueError, TypeError, KeyError, AttributeError):
-        raise GhError(f"gh issue list printed what is not a JSON list of issues with a number and a body: {output[:200]!r}") from None
     found: dict[str, list[tuple[int, str]]] = {}
-    for number, text in issues:
-        match = _MARKER.search(text if isinstance(text, str) else "")
+    for number, text in issues.open_issues(client, repo, label):
+        match = _MARKER.search(text)
         if match:
             found.setdefault(match.group(1), []).append((number, match.group(2)))
     return found
 
 
-def close_duplicates(gh: Gh, kept: Sync, duplicates: list[tuple[int, str]]) -> list[int]:
+def close_duplicates(client: GitHub, repo: str, kept: Sync, duplicates: list[tuple[int, str]]) -> list[int]:
     """Close the domain's other open issues, each pointing to the one kept."""
     where = f"#{kept.number}" if kept.number is not None and kept.action != "closed" else "the next issue the monitor opens"
     for number, _ in duplicates:
-        gh("issue", "close", str(number), "--comment",
-           f"A duplicate: the monitor keeps {kept.report.domain}'s findings in {where}.")
+        issues.comment(client, repo, number, f"A duplicate: the monitor keeps {kept.report.domain}'s findings in {where}.")
+        issues.edit(client, repo, number, state="closed")
     return [number for number, _ in duplicates]
 
 
-def ensure_label(gh: Gh, label: str) -> None:
-    """Create the label when the repository lacks it (`gh issue create
-    --label` fails on a missing one); one that exists keeps the colour and
-    description its owners gave it."""
-    output = gh("label", "list", "--search", label, "--json", "name", "--limit", "100")
-    try:
-        names = {str(item["name"]).lower() for item in json.loads(output or "[]")}
-    except (ValueError, TypeError, KeyError):
-        raise GhError(f"gh label list printed what is not a JSON list of labels: {output[:200]!r}") from None
-    if label.lower() not in names:  # GitHub's label names ignore case
-        gh("label", "create", label, "--color", LABEL_COLOR, "--description", "MTA-STS findings of the mta-sts-pages monitor", "--force")
-
-
-def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int, str] | None, gh: Gh, label: str,
-         labels: set[str] | None = None) -> Sync:
+def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int, str] | None, client: GitHub, repo: str,
+         label: str, labels: set[str] | None = None) -> Sync:
     """Bring the domain's issue in step with ``report``. ``labels``: the
     labels known to exist, shared across domains so each is checked once."""
     acting = [f for f in report.findings if needs_action(f, config)]
@@ -184,52 +137,56 @@ def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int,
         if existing is None:
             return Sync(report, "healthy", None)
         number = existing[0]
-        gh("issue", "comment", str(number), "--body-file", "-", stdin=f"Healthy again.\n\n{section(report)}")
-        gh("issue", "close", str(number))
+        issues.comment(client, repo, number, f"Healthy again.\n\n{section(report)}")
+        issues.edit(client, repo, number, state="closed")
         return Sync(report, "closed", number)
     text = body(report, print_)
     if existing is None:
         if labels is None or label not in labels:
-            ensure_label(gh, label)
+            issues.ensure_label(client, repo, label, LABEL_COLOR, "MTA-STS findings of the mta-sts-pages monitor")
             if labels is not None:
                 labels.add(label)
-        url = gh("issue", "create", "--title", title(report.domain), "--label", label, "--body-file", "-", stdin=text).strip()
-        number = re.search(r"/issues/([0-9]+)\s*$", url)
-        return Sync(report, "opened", int(number.group(1)) if number else None)
+        return Sync(report, "opened", issues.open_issue(client, repo, title(report.domain), text, label))
     number, recorded = existing
     if recorded == print_:
         return Sync(report, "unchanged", number)
-    gh("issue", "comment", str(number), "--body-file", "-", stdin=f"The findings changed.\n\n{section(report)}")
-    gh("issue", "edit", str(number), "--body-file", "-", stdin=text)
+    issues.comment(client, repo, number, f"The findings changed.\n\n{section(report)}")
+    issues.edit(client, repo, number, body=text)
     return Sync(report, "commented", number)
 
 
-def monitor(targets: list[Target], options: CheckOptions, gh: Gh, *, label: str | None = None, smtp: bool = False,
+def monitor(targets: list[Target], options: CheckOptions, client: GitHub, *, label: str | None = None, smtp: bool = False,
             checked: Callable[[list[DomainReport]], None] | None = None) -> list[Sync]:
     """Check every target, then keep each domain's issue in step.
 
     Each domain's ``monitor:`` section gives its label and whether to probe
     STARTTLS; ``label`` and ``smtp`` (the command line) override them.
-    ``checked`` gets the reports, in the targets' order, before `gh` runs:
-    a job summary then holds the report even when `gh` fails.
+    ``checked`` gets the reports, in the targets' order, before GitHub is
+    asked: a job summary then holds the report even when GitHub fails.
     """
     settings = _settings(targets)
     reports = _check(targets, options, smtp, settings)
     if checked is not None:
         checked([reports[t.domain] for t in targets])
+    labelled = [(reports[t.domain], t.config, label or settings[t.domain].label) for t in targets]
+    return keep_issues(labelled, client, issues.repository(client))
+
+
+def keep_issues(labelled: list[tuple[DomainReport, DomainConfig | None, str]], client: GitHub, repo: str) -> list[Sync]:
+    """Each (report, config, label)'s issue in step: one paginated list per
+    label, then a request only for a domain whose issue changes."""
     listed: dict[str, dict[str, list[tuple[int, str]]]] = {}
     labels: set[str] = set()  # labels that exist: one has open issues, or was made sure of
     synced = []
-    for target in targets:
-        name = label or settings[target.domain].label
+    for report, config, name in labelled:
         if name not in listed:
-            listed[name] = open_issues(gh, name)
+            listed[name] = open_issues(client, repo, name)
             if listed[name]:
                 labels.add(name)
-        kept, *duplicates = listed[name].get(target.domain) or [None]
-        done = sync(reports[target.domain], target.config, kept, gh, name, labels)
+        kept, *duplicates = listed[name].get(report.domain) or [None]
+        done = sync(report, config, kept, client, repo, name, labels)
         if duplicates:
-            done = dataclasses.replace(done, duplicates=tuple(close_duplicates(gh, done, duplicates)))
+            done = dataclasses.replace(done, duplicates=tuple(close_duplicates(client, repo, done, duplicates)))
         synced.append(done)
     return synced
 

@@ -184,6 +184,10 @@ async def _verify_one(expected: DomainConfig, resolver: dns.Resolver, context: s
         # Once, on the last answer: the Pages traps explain a failure, they
         # never turn it into a success, so the retries need not pay for them.
         verdict.findings = await _pages_traps(verdict.findings, verdict.fetch, host, resolver, context, options)
+    if options.github:
+        from generator.github.pages import github_findings
+
+        verdict.findings += await asyncio.to_thread(github_findings, expected)
     answer = await resolver.lookup(f"_mta-sts.{expected.domain}", "TXT")
     verdict.dns_findings, verdict.dns_id = dns.sts_findings(answer, expected.domain, expected)
     return verdict

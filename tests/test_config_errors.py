@@ -119,6 +119,9 @@ ROWS = [
     ("branch-glob", BASE + "pages:\n  branch: 'release/*'\n", "pages.branch", "not a plain git branch name", 11),
     ("branch-dot-component", BASE + "pages:\n  branch: release/.next\n", "pages.branch", "not a plain git branch name", 11),
     ("verification-without-owner", BASE + "pages:\n  verification: a8f3e1c07d9b4265e0b1c3d5f7a9e2\n", "pages.verification", "needs pages.owner", 11),
+    ("repository-invalid", BASE + "pages:\n  repository: example-org\n", "pages.repository", "is not OWNER/NAME of a GitHub repository", 11),
+    ("repository-dot-dot", BASE + "pages:\n  repository: example-org/..\n", "pages.repository", "is not OWNER/NAME of a GitHub repository", 11),
+    ("repository-other-owner", BASE + "pages:\n  owner: example-org\n  repository: someone-else/mta-sts\n", "pages.repository", "is not under pages.owner example-org", 12),
     ("verification-invalid", BASE + "pages:\n  owner: example-org\n  verification: 'abc-123'\n", "pages.verification", "is not the code GitHub shows", 12),
     ("monitor-unknown-key", BASE + "monitor:\n  cron: '0 6 * * *'\n", "monitor.cron", "unknown key; expected one of: schedule, smtp, label", 11),
     ("monitor-schedule-fields", BASE + "monitor:\n  schedule: '0 6 * *'\n", "monitor.schedule", "has 4 fields; a cron schedule has 5", 11),
@@ -188,3 +191,24 @@ def test_binary_config_names_line(tmp_path):
     result = run_cli("validate", "-c", config)
     assert result.code == 2
     assert f"not UTF-8 text ({config}:11)" in result.err
+
+
+def test_two_domains_cannot_share_a_repository(tmp_path):
+    """A Pages site serves one custom domain: defaults.pages.repository would put every domain in one."""
+    config = tmp_path / "mta-sts.yml"
+    config.write_text("defaults:\n  policy: {mx: [mx.a.test]}\n  pages: {repository: example-org/mta-sts}\n"
+                      "domains:\n  - domain: a.test\n  - domain: b.test\n", encoding="utf-8")
+    result = run_cli("validate", "-c", config)
+    assert result.code == 2
+    assert (f"error: domains[1].pages.repository: example-org/mta-sts is already a.test's: a repository's Pages site serves "
+            f"one custom domain, so each domain needs its own repository ({config}:3)") in result.err
+
+
+def test_the_repository_defaults_to_one_per_domain_under_the_owner(tmp_path):
+    from generator.config import loads
+
+    config = loads("defaults:\n  policy: {mx: [mx.a.test]}\n  pages: {owner: Example-Org}\n"
+                   "domains:\n  - domain: a.test\n  - domain: b.test\n    pages: {repository: example-org/b-policy}\n")
+    assert [d.repository for d in config.domains] == ["example-org/mta-sts.a.test", "example-org/b-policy"]
+    inferred = loads("domain: c.test\npolicy: {mx: [mx.c.test]}\npages: {repository: Other/site}\n").domains[0]
+    assert (inferred.owner, inferred.repository) == ("other", "other/site")

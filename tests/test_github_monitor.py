@@ -1,14 +1,12 @@
 """The monitor workflow `build` writes for `monitor:`, run step by step as a
-runner runs it on its schedule, against NSD and a TLS server, with a
-recording stand-in for `gh` on PATH: one issue per domain, opened while the
-domain needs action, commented when the findings change, closed when it is
-healthy again; never a duplicate."""
+runner runs it on its schedule, against NSD and a TLS server, with the real
+`gh` talking to the local GitHub (tests/support/local_github.py), which holds
+every request to GitHub's REST API description: one issue per domain, opened
+while the domain needs action, commented when the findings change, closed
+when it is healthy again; never a duplicate, even when GitHub fails midway."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,9 @@ from generator.check.domain import DomainReport
 from generator.config import loads
 from generator.findings import error, info, warning
 from generator.check.options import Target, make_options
-from generator.monitor import Gh, GhError, body, fingerprint, marker, monitor, needs_action, open_issues, sync, title
+from generator.github import api
+from generator.github.api import GitHub, GitHubError
+from generator.monitor import body, fingerprint, keep_issues, marker, monitor, needs_action, open_issues, sync, title
 from generator.records import to_bind
 from generator.site import MONITOR_PATH
 from tests.support.check_run import MX, TLSRPT
@@ -32,10 +32,10 @@ from tests.support.github import (
     JobRunner,
     action_checkout,
     fresh_python,
-    gh_on_path,
     readme_workflow,
     run_job,
 )
+from tests.support.local_github import LocalGitHub, Repository
 from tests.support.tls_server import Route, TlsServer
 
 pytestmark = pytest.mark.timeout(240)
@@ -55,6 +55,16 @@ monitor:
   label: "mta-sts: health"
 """
 BUILT = loads(CONFIG).domains[0]
+REPOSITORY = "example-org/mta-sts-watch"
+# The REST operations of GitHub's description the monitor asks for.
+LIST = "GET /repos/{owner}/{repo}/issues"
+LABEL = "GET /repos/{owner}/{repo}/labels/{name}"
+NEW_LABEL = "POST /repos/{owner}/{repo}/labels"
+OPEN = "POST /repos/{owner}/{repo}/issues"
+COMMENT = "POST /repos/{owner}/{repo}/issues/{issue_number}/comments"
+EDIT = "PATCH /repos/{owner}/{repo}/issues/{issue_number}"
+# A workflow's GITHUB_TOKEN under the monitor workflow's permissions.
+WORKFLOW_TOKEN = {"contents": "read", "issues": "write"}
 
 
 @pytest.fixture(scope="module")
@@ -70,43 +80,46 @@ class Scheduler:
 
     https: TlsServer
     runner: JobRunner
-    state: Path
+    github: LocalGitHub
     temp: Path
     days: int = 0
 
-    def run(self, workflow: Path, repository: Path, route: Route) -> tuple[dict, list[list[str]]]:
-        """The run's result: gh's state afterwards, and the gh commands it ran."""
+    def run(self, workflow: Path, repository: Path, route: Route) -> tuple[Repository, list[str]]:
+        """The repository's state afterwards, and the REST operations the run asked for."""
         self.https.route(f"mta-sts.{DOMAIN}", route)
         self.days += 1
-        before = len(json.loads(self.state.read_text())["calls"]) if self.state.exists() else 0
+        before = len(self.github.calls)
         result = run_job(workflow, "monitor", repository, self.runner, self.temp / f"run-{self.days}")
         assert result.returncode == 0, result.log
         assert f"{DOMAIN}" in result.summary and "## MTA-STS check" in result.summary
         shutil.rmtree(self.temp / f"run-{self.days}")
-        recorded = json.loads(self.state.read_text())
-        calls = recorded["calls"][before:]
-        assert all(c["repo"] == "example-org/mta-sts-watch" for c in calls)
-        return recorded, [c["args"][:2] for c in calls]
+        calls = self.github.calls[before:]
+        kept = [call for call in calls if "/issues" in call.path or "/labels" in call.path]
+        assert all(call.path.startswith(f"/repos/{REPOSITORY}/") for call in kept)
+        # Way 2 runs with -c and a token, so it also reads GitHub's view of the site (pages.py).
+        assert all(call.method == "GET" and call.operation.startswith("GET /repos/{owner}/{repo}") for call in calls if call not in kept)
+        return self.github.repos[REPOSITORY], [call.operation for call in kept]
 
 
 @pytest.fixture
-def scheduler(tmp_path, tools, dns_server_factory, tls_server_factory) -> Scheduler:
+def scheduler(tmp_path, tools, dns_server_factory, tls_server_factory, local_github) -> Scheduler:
     action_dir, python_bin = tools
     zone = minimal_zone(DOMAIN, to_bind([BUILT]) + TLSRPT + "\n" + MX + "\n")
     nsd = dns_server_factory({DOMAIN: zone, "github.io": minimal_zone("github.io", "example-org A 127.0.0.1")})
     https = tls_server_factory()
-    state = tmp_path / "gh-state.json"
+    local_github.repo(REPOSITORY)
+    token = local_github.token("github-actions[bot]", WORKFLOW_TOKEN)
     runner = JobRunner(
-        python_bin=python_bin, action_dir=action_dir, path=[gh_on_path(tmp_path / "bin")],
+        python_bin=python_bin, action_dir=action_dir, path=[],
         env={
-            "FAKE_GH_STATE": str(state),
+            **local_github.env(token, tmp_path),
             "MTA_STS_PAGES_NAMESERVER": nsd.address,
             "MTA_STS_PAGES_CA_FILE": str(https.ca_pem_path),
             "MTA_STS_PAGES_CONNECT_TO": f"mta-sts.{DOMAIN}:443:example-org.github.io:{https.port}",
         },
-        context={"github.token": "token-of-the-run", "github.repository": "example-org/mta-sts-watch"},
+        context={"github.token": token, "github.repository": REPOSITORY},
     )
-    return Scheduler(https, runner, state, tmp_path)
+    return Scheduler(https, runner, local_github, tmp_path)
 
 
 NOT_FOUND = Route(status=404, content_type="text/html", body=b"<h1>404</h1>")
@@ -126,35 +139,33 @@ def test_one_issue_opened_kept_updated_and_closed(tmp_path, scheduler):
 
     # Broken: the policy answers 404. One issue, labelled, with the report.
     recorded, calls = scheduler.run(workflow, repo, NOT_FOUND)
-    assert calls == [["issue", "list"], ["label", "list"], ["label", "create"], ["issue", "create"]]
-    [issue] = recorded["issues"]
-    assert issue["title"] == f"MTA-STS: {DOMAIN} needs attention"
-    assert issue["labels"] == ["mta-sts: health"] and issue["state"] == "open"
-    assert "`policy-not-found`" in issue["body"] and f"<!-- mta-sts-pages monitor: domain={DOMAIN} fingerprint=" in issue["body"]
+    assert calls == [LIST, LABEL, NEW_LABEL, OPEN]
+    [issue] = recorded.issues.values()
+    assert issue.title == f"MTA-STS: {DOMAIN} needs attention"
+    assert issue.labels == ["mta-sts: health"] and issue.state == "open"
+    assert "`policy-not-found`" in issue.body and f"<!-- mta-sts-pages monitor: domain={DOMAIN} fingerprint=" in issue.body
 
     # Still broken the next day: no duplicate, no comment.
     recorded, calls = scheduler.run(workflow, repo, NOT_FOUND)
-    assert calls == [["issue", "list"]]
-    assert len(recorded["issues"]) == 1 and recorded["issues"][0]["comments"] == []
+    assert calls == [LIST]
+    assert len(recorded.issues) == 1 and issue.comments == []
 
     # Broken another way (an old policy is served): a comment, and the body follows.
     stale = BUILT.policy_bytes.replace(b"mode: testing", b"mode: enforce")
     recorded, calls = scheduler.run(workflow, repo, Route(body=stale))
-    assert calls == [["issue", "list"], ["issue", "comment"], ["issue", "edit"]]
-    [issue] = recorded["issues"]
-    assert len(issue["comments"]) == 1 and "`policy-differs`" in issue["comments"][0]
-    assert "`policy-differs`" in issue["body"] and "`policy-not-found`" not in issue["body"]
+    assert calls == [LIST, COMMENT, EDIT]
+    assert len(issue.comments) == 1 and "`policy-differs`" in issue.comments[0]
+    assert "`policy-differs`" in issue.body and "`policy-not-found`" not in issue.body
 
     # Fixed: the issue is closed, with a last comment.
     recorded, calls = scheduler.run(workflow, repo, Route(body=BUILT.policy_bytes))
-    assert calls == [["issue", "list"], ["issue", "comment"], ["issue", "close"]]
-    [issue] = recorded["issues"]
-    assert issue["state"] == "closed" and issue["comments"][-1].startswith("Healthy again.")
+    assert calls == [LIST, COMMENT, EDIT]
+    assert issue.state == "closed" and issue.comments[-1].startswith("Healthy again.")
 
-    # Healthy and no issue open: gh is only asked.
+    # Healthy and no issue open: GitHub is only asked.
     recorded, calls = scheduler.run(workflow, repo, Route(body=BUILT.policy_bytes))
-    assert calls == [["issue", "list"]]
-    assert len(recorded["issues"]) == 1
+    assert calls == [LIST]
+    assert len(recorded.issues) == 1
     assert scheduler.https.errors == []
 
 
@@ -167,14 +178,14 @@ def test_the_readme_workflow_for_way_2_uses_the_action(tmp_path, scheduler):
     workflow.write_text(readme_workflow(README_MONITOR_WORKFLOW))
 
     recorded, calls = scheduler.run(workflow, repo, NOT_FOUND)
-    assert calls == [["issue", "list"], ["label", "list"], ["label", "create"], ["issue", "create"]]
-    [issue] = recorded["issues"]
-    assert issue["labels"] == ["mta-sts: health"]  # from the config's monitor: section
+    assert calls == [LIST, LABEL, NEW_LABEL, OPEN]
+    [issue] = recorded.issues.values()
+    assert issue.labels == ["mta-sts: health"]  # from the config's monitor: section
     recorded, calls = scheduler.run(workflow, repo, NOT_FOUND)
-    assert calls == [["issue", "list"]]
+    assert calls == [LIST]
     recorded, calls = scheduler.run(workflow, repo, Route(body=BUILT.policy_bytes))
-    assert calls == [["issue", "list"], ["issue", "comment"], ["issue", "close"]]
-    assert [i["state"] for i in recorded["issues"]] == ["closed"]
+    assert calls == [LIST, COMMENT, EDIT]
+    assert [i.state for i in recorded.issues.values()] == ["closed"]
 
 
 def test_fingerprint_ignores_counts_that_change_every_day():
@@ -213,45 +224,53 @@ def test_which_findings_need_action(finding, tlsrpt, acts):
     assert needs_action(finding, config) is acts
 
 
-def test_gh_failures_are_errors_that_name_gh(tmp_path, monkeypatch):
+def test_gh_failures_are_errors_that_name_what_is_missing(tmp_path, monkeypatch, local_github):
     report = DomainReport(DOMAIN, [error(codes.POLICY_NOT_FOUND, "404")])
-    monkeypatch.setenv("FAKE_GH_STATE", str(tmp_path / "state.json"))
-    monkeypatch.delenv("GH_TOKEN", raising=False)
-    gh = Gh(str(gh_on_path(tmp_path / "bin") / "gh"))
-    with pytest.raises(GhError, match="gh label list failed .exit 4.: To use GitHub CLI in a GitHub Actions workflow, set the GH_TOKEN"):
-        sync(report, None, None, gh, "mta-sts")
-    with pytest.raises(GhError, match="no-such-gh not found: the monitor needs the GitHub CLI"):
-        sync(report, None, None, Gh("no-such-gh"), "mta-sts")
+    local_github.environ(monkeypatch, "", tmp_path)
+    monkeypatch.delenv("GH_ENTERPRISE_TOKEN")
+    # Without a token gh asks an enterprise host anonymously; GitHub says 401.
+    with pytest.raises(GitHubError, match=r"GitHub rejected the token \(HTTP 401 \"Bad credentials\"\): check GH_TOKEN or gh auth login"):
+        sync(report, None, None, GitHub(), "example-org/policies", "mta-sts")
+    with pytest.raises(GitHubError, match="no-such-gh not found: install the GitHub CLI"):
+        sync(report, None, None, GitHub("no-such-gh"), "example-org/policies", "mta-sts")
+    assert len(local_github.calls) == 1
+
+
+def _repository(monkeypatch, github: LocalGitHub, home: Path, *, permissions: dict[str, str] | None = WORKFLOW_TOKEN,
+                name: str = "example-org/policies") -> Repository:
+    """A repository on the local GitHub that this process's gh reaches, as a workflow's does (GH_REPO)."""
+    repo = github.repo(name)
+    github.environ(monkeypatch, github.token("github-actions[bot]", permissions), home)
+    monkeypatch.setenv("GH_REPO", name)
+    return repo
+
+
+def _offline_options(concurrency: int = 3):
+    # Nothing listens on port 1: every lookup fails at once, so every domain needs action.
+    return make_options(nameservers=["127.0.0.1:1"], ca_file=None, connect_to=[], timeout=5, concurrency=concurrency, smtp=False)
 
 
 @pytest.mark.timeout(30)
-def test_each_domain_of_a_config_keeps_its_issue_under_its_own_label(tmp_path, monkeypatch):
+def test_each_domain_of_a_config_keeps_its_issue_under_its_own_label(tmp_path, monkeypatch, local_github):
     config = loads(
         "defaults:\n  policy: {mx: [mx.a.test]}\n  monitor: {label: ops}\n"
         "domains:\n  - domain: a.test\n  - domain: b.test\n    monitor: {label: mail-team}\n  - domain: c.test\n"
     )
     assert config.domains[1].monitor.label == "mail-team" and config.domains[2].monitor.label == "ops"
-    monkeypatch.setenv("FAKE_GH_STATE", str(tmp_path / "state.json"))
-    monkeypatch.setenv("GH_TOKEN", "token")
-    monkeypatch.setenv("GH_REPO", "example-org/policies")
-    # Nothing listens on port 1: every lookup fails at once, so every domain needs action.
-    options = make_options(nameservers=["127.0.0.1:1"], ca_file=None, connect_to=[], timeout=5, concurrency=3, smtp=False)
-    gh = Gh(str(gh_on_path(tmp_path / "bin") / "gh"))
+    repo = _repository(monkeypatch, local_github, tmp_path)
+    targets = [Target(d.domain, d) for d in config.domains]
 
-    synced = monitor([Target(d.domain, d) for d in config.domains], options, gh)
+    synced = monitor(targets, _offline_options(), GitHub())
 
     assert [(s.report.domain, s.action, s.number) for s in synced] == [("a.test", "opened", 1), ("b.test", "opened", 2), ("c.test", "opened", 3)]
-    state = json.loads((tmp_path / "state.json").read_text())
-    assert [(i["title"], i["labels"]) for i in state["issues"]] == [
+    assert [(i.title, i.labels) for i in repo.issues.values()] == [
         ("MTA-STS: a.test needs attention", ["ops"]), ("MTA-STS: b.test needs attention", ["mail-team"]), ("MTA-STS: c.test needs attention", ["ops"]),
     ]
-    assert [c["args"][:4] for c in state["calls"] if c["args"][:2] == ["issue", "list"]] == [
-        ["issue", "list", "--label", "ops"], ["issue", "list", "--label", "mail-team"],
-    ]
+    assert [c.query["labels"] for c in local_github.calls if c.operation == LIST] == [["ops"], ["mail-team"]]
     # The next run finds all three and opens nothing; a --label given on the command line wins.
-    again = monitor([Target(d.domain, d) for d in config.domains], options, gh)
+    again = monitor(targets, _offline_options(), GitHub())
     assert [s.action for s in again] == ["unchanged"] * 3
-    assert [s.action for s in monitor([Target(config.domains[0].domain, config.domains[0])], options, gh, label="other")] == ["opened"]
+    assert [s.action for s in monitor(targets[:1], _offline_options(), GitHub(), label="other")] == ["opened"]
 
 
 @pytest.mark.timeout(30)
@@ -278,76 +297,69 @@ def test_a_huge_report_is_cut_to_what_github_accepts():
     assert "(The report is cut here; the run's job summary has all of it.)" in text
 
 
-def _seed(state: Path, issues: list[tuple[str, str]], label: str = "ops") -> None:
-    """A repository that already holds these open issues: (domain, fingerprint) each."""
-    state.write_text(json.dumps({"labels": [label], "calls": [], "issues": [
-        {"number": n, "title": title(domain), "body": marker(domain, print_) + "\nreport", "labels": [label], "state": "open", "comments": []}
-        for n, (domain, print_) in enumerate(issues, start=1)
-    ]}))
+def _seed(github: LocalGitHub, repo: Repository, issues: list[tuple[str, str]], label: str = "ops") -> None:
+    """The repository already holds these open issues: (domain, fingerprint) each."""
+    from tests.support.local_github import Issue
+
+    github._label(repo, label)
+    for number, (domain, print_) in enumerate(issues, start=len(repo.issues) + 1):
+        repo.issues[number] = Issue(number, title(domain), marker(domain, print_) + "\nreport", "someone", [label])
 
 
 @pytest.mark.timeout(30)
-def test_a_duplicate_issue_is_closed_pointing_to_the_one_kept(tmp_path, monkeypatch):
+def test_a_duplicate_issue_is_closed_pointing_to_the_one_kept(tmp_path, monkeypatch, local_github):
     """Two open issues for one domain (two runs racing, one copied by hand):
     the oldest is kept, the other closed with a comment naming it, once."""
     config = loads("domain: a.test\npolicy: {mx: [mx.a.test]}\nmonitor: {label: ops}\n")
-    state = tmp_path / "state.json"
-    _seed(state, [("a.test", "0" * 16), ("a.test", "0" * 16)])
-    monkeypatch.setenv("FAKE_GH_STATE", str(state))
-    monkeypatch.setenv("GH_TOKEN", "token")
-    monkeypatch.setenv("GH_REPO", "example-org/policies")
-    options = make_options(nameservers=["127.0.0.1:1"], ca_file=None, connect_to=[], timeout=5, concurrency=1, smtp=False)
-    gh = Gh(str(gh_on_path(tmp_path / "bin") / "gh"))
+    repo = _repository(monkeypatch, local_github, tmp_path)
+    _seed(local_github, repo, [("a.test", "0" * 16), ("a.test", "0" * 16)])
     targets = [Target(d.domain, d) for d in config.domains]
 
-    [synced] = monitor(targets, options, gh)
+    [synced] = monitor(targets, _offline_options(1), GitHub())
 
     assert (synced.action, synced.number, synced.duplicates) == ("commented", 1, (2,))
     assert synced.line().endswith("; closed duplicate #2")
-    issues = json.loads(state.read_text())["issues"]
-    assert [i["state"] for i in issues] == ["open", "closed"]
-    assert issues[1]["comments"] == ["A duplicate: the monitor keeps a.test's findings in #1."]
-    [again] = monitor(targets, options, gh)
+    assert [i.state for i in repo.issues.values()] == ["open", "closed"]
+    assert repo.issues[2].comments == ["A duplicate: the monitor keeps a.test's findings in #1."]
+    [again] = monitor(targets, _offline_options(1), GitHub())
     assert (again.action, again.duplicates) == ("unchanged", ())
 
 
-@pytest.mark.parametrize("printed", ["not json", '{"number": 1}', '[{"body": "x"}]', '[{"number": "one", "body": ""}]', "[1]"])
-def test_gh_printing_odd_json_is_a_gh_error(tmp_path, printed):
+@pytest.mark.parametrize(("answer", "message"), [
+    ("not json", "answered what is not a list"),
+    ('{"number": 1}', "answered what is not a list"),
+    ('[{"body": "x"}]', "listed an issue without a number"),
+    ('[{"number": "one", "body": ""}]', "listed an issue without a number"),
+])
+def test_odd_answers_are_github_errors(tmp_path, answer, message):
     script = tmp_path / "gh"
-    script.write_text(f"#!/bin/sh\ncat <<'END'\n{printed}\nEND\n")
+    script.write_text(f"#!/bin/sh\nprintf 'HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\n\\r\\n'\ncat <<'END'\n{answer}\nEND\n")
     script.chmod(0o755)
-    with pytest.raises(GhError, match="gh issue list printed what is not a JSON list of issues"):
-        open_issues(Gh(str(script)), "mta-sts")
+    with pytest.raises(GitHubError, match=message):
+        open_issues(GitHub(str(script)), "example-org/policies", "mta-sts")
 
 
 @pytest.mark.parametrize("existing", ["ops", "OPS"])
-def test_an_existing_label_is_used_as_its_owners_left_it(tmp_path, monkeypatch, existing):
-    """`gh label create --force` would reset the colour and description
-    someone chose; the label is created only when the repository lacks it
-    (names ignore case on GitHub)."""
-    state = tmp_path / "state.json"
-    _seed(state, [], label=existing)
-    monkeypatch.setenv("FAKE_GH_STATE", str(state))
-    monkeypatch.setenv("GH_TOKEN", "token")
-    monkeypatch.setenv("GH_REPO", "example-org/policies")
-    gh = Gh(str(gh_on_path(tmp_path / "bin") / "gh"))
+def test_an_existing_label_is_used_as_its_owners_left_it(tmp_path, monkeypatch, local_github, existing):
+    """Creating the label again would fail or reset the colour and
+    description someone chose; it is created only when the repository lacks
+    it (names ignore case on GitHub)."""
+    repo = _repository(monkeypatch, local_github, tmp_path)
+    _seed(local_github, repo, [], label=existing)
 
-    done = sync(DomainReport("a.test", [error(codes.POLICY_NOT_FOUND, "404")]), None, None, gh, "ops")
+    done = sync(DomainReport("a.test", [error(codes.POLICY_NOT_FOUND, "404")]), None, None, GitHub(), "example-org/policies", "ops")
 
     assert (done.action, done.number) == ("opened", 1)
-    calls = [c["args"][:2] for c in json.loads(state.read_text())["calls"]]
-    assert calls == [["label", "list"], ["issue", "create"]]
+    assert local_github.operations() == [LABEL, OPEN]
+    assert repo.issues[1].labels == [existing]
 
 
 @pytest.mark.timeout(30)
-def test_the_job_summary_keeps_the_report_when_gh_fails(tmp_path, monkeypatch):
-    """A token without issues: write makes gh fail; the run fails, and its
-    summary still shows what the check found."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "gh").write_text("#!/bin/sh\necho 'HTTP 403: Resource not accessible by integration' >&2\nexit 1\n")
-    (bin_dir / "gh").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+def test_the_job_summary_keeps_the_report_when_github_refuses(tmp_path, monkeypatch, local_github):
+    """A token without issues: write (the workflow's permissions left out):
+    the run fails naming the permission, and its summary still shows what
+    the check found."""
+    _repository(monkeypatch, local_github, tmp_path, permissions={"contents": "read"})
     config = tmp_path / "mta-sts.yml"
     config.write_text("domain: a.test\npolicy: {mx: [mx.a.test]}\nmonitor: {}\n")
     summary = tmp_path / "summary.md"
@@ -355,22 +367,86 @@ def test_the_job_summary_keeps_the_report_when_gh_fails(tmp_path, monkeypatch):
     result = run_cli("monitor", "-c", str(config), "--nameserver", "127.0.0.1:1", "--timeout", "5", "--summary", str(summary))
 
     assert result.code == 1, result.output
-    assert "gh issue list failed (exit 1): HTTP 403: Resource not accessible by integration" in result.err
+    assert ('GET /repos/example-org/policies/issues: refused (HTTP 403 "Resource not accessible by integration"): '
+            "the token lacks the issues: read permission") in result.err
+    assert "Traceback" not in result.err
     text = summary.read_text("utf-8")
     assert text.startswith("## MTA-STS check\n") and "### :x: a.test: failed" in text
 
 
-def test_the_label_is_made_sure_of_once_for_many_new_issues(tmp_path, monkeypatch):
-    state = tmp_path / "state.json"
-    _seed(state, [])
-    monkeypatch.setenv("FAKE_GH_STATE", str(state))
-    monkeypatch.setenv("GH_TOKEN", "token")
-    monkeypatch.setenv("GH_REPO", "example-org/policies")
-    gh = Gh(str(gh_on_path(tmp_path / "bin") / "gh"))
+def test_the_label_is_made_sure_of_once_for_many_new_issues(tmp_path, monkeypatch, local_github):
+    repo = _repository(monkeypatch, local_github, tmp_path)
     labels: set[str] = set()
 
     for domain in ("a.test", "b.test", "c.test"):
-        assert sync(DomainReport(domain, [error(codes.POLICY_NOT_FOUND, "404")]), None, None, gh, "ops", labels).action == "opened"
+        report = DomainReport(domain, [error(codes.POLICY_NOT_FOUND, "404")])
+        assert sync(report, None, None, GitHub(), "example-org/policies", "ops", labels).action == "opened"
 
-    calls = [c["args"][:2] for c in json.loads(state.read_text())["calls"]]
-    assert calls.count(["label", "list"]) == 1 and calls.count(["issue", "create"]) == 3, calls
+    assert local_github.operations() == [LABEL, NEW_LABEL, OPEN, OPEN, OPEN]
+    assert len(repo.issues) == 3
+
+
+def _broken(domain: str, code: str = codes.POLICY_NOT_FOUND) -> DomainReport:
+    return DomainReport(domain, [error(code, f"{domain}: {code}")])
+
+
+def test_requests_do_not_grow_with_healthy_domains(tmp_path, monkeypatch, local_github):
+    """200 domains with open issues, of which 3 change: two pages of the
+    list, then a comment and an edit for each of the three; nothing for the
+    197 others."""
+    repo = _repository(monkeypatch, local_github, tmp_path)
+    domains = [f"d{n}.test" for n in range(200)]
+    _seed(local_github, repo, [(d, fingerprint(_broken(d).findings)) for d in domains])
+    changed = {"d7.test", "d100.test", "d199.test"}
+    reports = [_broken(d, codes.POLICY_REDIRECT if d in changed else codes.POLICY_NOT_FOUND) for d in domains]
+
+    synced = keep_issues([(r, None, "ops") for r in reports], GitHub(), "example-org/policies")
+
+    assert {s.report.domain for s in synced if s.action == "commented"} == changed
+    assert sum(s.action == "unchanged" for s in synced) == 197
+    assert local_github.operations() == [LIST, LIST] + [COMMENT, EDIT] * 3
+
+
+@pytest.mark.timeout(60)
+def test_a_lost_answer_after_opening_neither_loses_nor_duplicates_the_issue(tmp_path, monkeypatch, local_github):
+    """GitHub opens the issue, labelled, but its answer is lost (a 502): the
+    POST is not repeated (that could open a second one), the run fails, and
+    the next run finds the issue by its label and leaves it as it is."""
+    repo = _repository(monkeypatch, local_github, tmp_path)
+    local_github.fail("POST", "/repos/example-org/policies/issues", 502, after=True)
+    report = _broken("a.test")
+
+    with pytest.raises(GitHubError, match=r"POST /repos/example-org/policies/issues: HTTP 502"):
+        keep_issues([(report, None, "ops")], GitHub(), "example-org/policies")
+    assert len(repo.issues) == 1 and repo.issues[1].labels == ["ops"]
+
+    [again] = keep_issues([(report, None, "ops")], GitHub(), "example-org/policies")
+    assert (again.action, again.number) == ("unchanged", 1)
+    assert len(repo.issues) == 1
+
+
+@pytest.mark.timeout(60)
+def test_rate_limits_and_server_errors_between_steps_are_waited_out(tmp_path, monkeypatch, local_github):
+    """A 429 with retry-after on the label, a 403 rate limit on the list and
+    a 503 on the edit: each waited out or retried, and the issue is kept
+    exactly once."""
+    monkeypatch.setattr(api, "RETRY_PAUSE", 0.01)
+    repo = _repository(monkeypatch, local_github, tmp_path)
+    local_github.rate_limit("POST", "/repos/example-org/policies/labels", seconds=1)
+    local_github.rate_limit("GET", "/repos/example-org/policies/issues", status=403, seconds=1)
+    local_github.fail("PATCH", "/repos/example-org/policies/issues/1", 503, times=2)
+
+    [opened] = keep_issues([(_broken("a.test"), None, "ops")], GitHub(), "example-org/policies")
+    [commented] = keep_issues([(_broken("a.test", codes.POLICY_REDIRECT), None, "ops")], GitHub(), "example-org/policies")
+
+    assert (opened.action, commented.action) == ("opened", "commented")
+    assert len(repo.issues) == 1 and "policy-redirect" in repo.issues[1].body
+    assert local_github.faults == []
+
+
+def test_a_rate_limit_past_the_deadline_says_when_to_run_again(tmp_path, monkeypatch, local_github):
+    _repository(monkeypatch, local_github, tmp_path)
+    local_github.rate_limit("GET", "/repos/example-org/policies/issues", status=403, seconds=3600)
+
+    with pytest.raises(GitHubError, match="rate limit holds for 36.. s more, past the time allowed: run again later"):
+        keep_issues([(_broken("a.test"), None, "ops")], GitHub(wait=5), "example-org/policies")

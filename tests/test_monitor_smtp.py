@@ -1,13 +1,12 @@
 """The STARTTLS probe outside `check`: `monitor --smtp`, the action's
 `smtp: true` for its check command, and `monitor.smtp: true` read by the
 action's monitor command. A real SMTP server (aiosmtpd) with STARTTLS is
-the MX host, NSD the DNS, a TLS server the policy host, and a recording
-stand-in for `gh` keeps the issues. Each broken case would pass unnoticed
+the MX host, NSD the DNS, a TLS server the policy host, and the real `gh`
+keeps the issues on the local GitHub. Each broken case would pass unnoticed
 if the probe were skipped: only the probe can see the MX host's STARTTLS."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,8 @@ from tests.support.certs import CertKind
 from tests.support.cli import run_cli
 from tests.support.dns_server import minimal_zone
 from tests.support.fixtures import SmtpServerFactory
-from tests.support.github import action_checkout, fresh_python, gh_on_path, run_composite
+from tests.support.github import action_checkout, fresh_python, run_composite
+from tests.support.local_github import Issue, LocalGitHub
 from tests.support.tls_server import Route
 
 pytestmark = pytest.mark.timeout(120)
@@ -48,8 +48,8 @@ class Mail:
     ca_file: Path
     https_port: int
     smtp_server_factory: SmtpServerFactory
-    gh_state: Path
-    gh_folder: Path
+    github: LocalGitHub
+    gh_env: dict[str, str]  # what the runner's gh needs to reach the local GitHub
 
     def mx(self, cert: CertKind | None):
         return self.smtp_server_factory(MX_HOST, cert=cert)
@@ -57,30 +57,29 @@ class Mail:
     def connect_to(self, smtp_port: int) -> list[str]:
         return [f"mta-sts.{DOMAIN}:443:127.0.0.1:{self.https_port}", f"{MX_HOST}:25:127.0.0.1:{smtp_port}"]
 
-    def issues(self) -> list[dict]:
-        return json.loads(self.gh_state.read_text())["issues"]
+    def issues(self) -> list[Issue]:
+        return list(self.github.repos[REPOSITORY].issues.values())
 
 
 @pytest.fixture
-def mail(tmp_path, monkeypatch, dns_server_factory, tls_server_factory, smtp_server_factory) -> Mail:
+def mail(tmp_path, monkeypatch, dns_server_factory, tls_server_factory, smtp_server_factory, local_github) -> Mail:
     zone = minimal_zone(DOMAIN, to_bind([BUILT]) + f"@ MX 10 mx1\nmx1 A 127.0.0.1\nmta-sts A 127.0.0.1\n")
     nsd = dns_server_factory({DOMAIN: zone})
     https = tls_server_factory()
     https.route(f"mta-sts.{DOMAIN}", Route(body=BUILT.policy_bytes))
-    state = tmp_path / "gh-state.json"
-    folder = gh_on_path(tmp_path / "bin")
+    local_github.repo(REPOSITORY)
+    env = local_github.env(local_github.token("github-actions[bot]", {"contents": "read", "issues": "write"}), tmp_path)
     for name in ("MTA_STS_PAGES_NAMESERVER", "MTA_STS_PAGES_CA_FILE", "MTA_STS_PAGES_CONNECT_TO"):
         monkeypatch.delenv(name, raising=False)
-    return Mail(nsd.address, https.ca_pem_path, https.port, smtp_server_factory, state, folder)
+    return Mail(nsd.address, https.ca_pem_path, https.port, smtp_server_factory, local_github, env)
 
 
 def test_monitor_smtp_opens_an_issue_for_a_broken_mx_and_closes_it_once_fixed(tmp_path, monkeypatch, mail):
     """The config has no monitor: section, so only --smtp asks for the probe."""
     config = tmp_path / "mta-sts.yml"
     config.write_text(CONFIG)
-    monkeypatch.setenv("PATH", f"{mail.gh_folder}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_GH_STATE", str(mail.gh_state))
-    monkeypatch.setenv("GH_TOKEN", "token")
+    for name, value in mail.gh_env.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("GH_REPO", REPOSITORY)
 
     def run(smtp_port: int):
@@ -95,7 +94,7 @@ def test_monitor_smtp_opens_an_issue_for_a_broken_mx_and_closes_it_once_fixed(tm
     assert broken.connections == 1
     assert f"{DOMAIN}: findings need action; opened issue #1" in result.out
     [issue] = mail.issues()
-    assert issue["state"] == "open" and "`smtp-starttls-missing`" in issue["body"], issue["body"]
+    assert issue.state == "open" and "`smtp-starttls-missing`" in issue.body, issue.body
 
     fixed = mail.mx(cert=CertKind.GOOD)
     result = run(fixed.port)
@@ -104,7 +103,7 @@ def test_monitor_smtp_opens_an_issue_for_a_broken_mx_and_closes_it_once_fixed(tm
     assert fixed.connections == 1
     assert f"{DOMAIN}: healthy again; closed issue #1" in result.out
     [issue] = mail.issues()
-    assert issue["state"] == "closed" and issue["comments"][-1].startswith("Healthy again.")
+    assert issue.state == "closed" and issue.comments[-1].startswith("Healthy again.")
 
 
 @pytest.fixture(scope="module")
@@ -120,11 +119,11 @@ def _run_action(tmp_path: Path, action_dir: Path, mail: Mail, smtp_port: int, co
         "MTA_STS_PAGES_NAMESERVER": mail.nameserver,
         "MTA_STS_PAGES_CA_FILE": str(mail.ca_file),
         "MTA_STS_PAGES_CONNECT_TO": " ".join(mail.connect_to(smtp_port)),  # a list option's variable: blank-separated
-        "FAKE_GH_STATE": str(mail.gh_state),
+        **mail.gh_env,
     }
     python = fresh_python(tmp_path / "python")
     # The runner's PATH has gh; the action puts its own Python first.
-    hooks["PATH"] = os.pathsep.join([str(python), str(mail.gh_folder), os.environ["PATH"]])
+    hooks["PATH"] = os.pathsep.join([str(python), os.environ["PATH"]])
     return run_composite(action_dir, inputs, workspace, python, tmp_path / "runner-temp", extra_env=hooks,
                          github={"github.repository": REPOSITORY})
 
@@ -150,5 +149,5 @@ def test_action_monitor_probes_the_mx_when_the_config_says_monitor_smtp(tmp_path
     assert broken.connections == 1
     assert "`smtp-starttls-missing`" in run.summary, run.summary
     [issue] = mail.issues()
-    assert issue["state"] == "open" and "`smtp-starttls-missing`" in issue["body"], issue["body"]
-    assert {call["repo"] for call in json.loads(mail.gh_state.read_text())["calls"]} == {REPOSITORY}
+    assert issue.state == "open" and "`smtp-starttls-missing`" in issue.body, issue.body
+    assert {call.path.split("/")[2:4] == REPOSITORY.split("/") for call in mail.github.calls} == {True}

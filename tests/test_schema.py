@@ -230,6 +230,7 @@ SCHEMA_ALLOWS = {
     "rua-port-too-big": "the port range of an https: URI",
     "policy-too-large": "the size of the rendered policy",
     "verification-without-owner": "verification needs owner: a rule across keys",
+    "repository-other-owner": "the repository must be under pages.owner: a rule across keys",
     "monitor-schedule-range": "the range of each cron field",
     "monitor-schedule-step": "the range of each cron field",
     "dns-bad-env-reference": "the form of env/ references in options whose names the schema cannot know",

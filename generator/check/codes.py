@@ -106,6 +106,15 @@ PAGES_CERT_GITHUB_IO = _code("pages-cert-github-io", "error", "The policy host p
 PAGES_WELL_KNOWN_DROPPED = _code("pages-well-known-dropped", "error", "On Pages, `/` answers 200 but the policy 404: the site was deployed without `.well-known` (no `include-hidden-files: true`, or Jekyll without the `include`).")
 PAGES_CNAME_MISMATCH = _code("pages-cname-mismatch", "warning", "With `pages.owner`: `mta-sts.<domain>` does not lead to `<owner>.github.io`.")
 
+# GitHub's own view of the Pages site (check -c, verify, monitor: when a token can read it)
+GITHUB_PAGES_MISSING = _code("github-pages-missing", "error", "GitHub says the config's `pages.repository` has no Pages site.")
+GITHUB_PAGES_DOMAIN = _code("github-pages-domain", "error", "GitHub's custom domain for the site is not `mta-sts.<domain>` (or none is set).")
+GITHUB_PAGES_CERT_FAILED = _code("github-pages-cert-failed", "error", "GitHub reports the site's certificate as `bad_authz`, `errored`, `dns_changed` or revoked: waiting does not mend it.")
+GITHUB_PAGES_CERT_PENDING = _code("github-pages-cert-pending", "warning", "GitHub has not issued the site's certificate yet.")
+GITHUB_PAGES_CERT_EXPIRING = _code("github-pages-cert-expiring", "warning", "GitHub reports the site's certificate expires in under 14 days (it renews while the CNAME and CAA let it).")
+GITHUB_PAGES_HTTP = _code("github-pages-http", "warning", "GitHub does not enforce HTTPS for the site.")
+GITHUB_PAGES_HEALTH = _code("github-pages-health", "warning", "GitHub's DNS health check flags the custom domain (a proxy in front, not a CNAME to `<owner>.github.io`, CAA or HTTPS errors).")
+
 # SMTP (--smtp)
 SMTP_NOT_CHECKED = _code("smtp-not-checked", "info", "MX certificates were not checked (run with `--smtp`).")
 SMTP_CONNECT_FAILED = _code("smtp-connect-failed", "error", "No TCP connection to the MX host on port 25 (or its name has no address).")

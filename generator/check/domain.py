@@ -84,6 +84,7 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
         rpt = group.create_task(resolver.lookup(f"_smtp._tls.{domain}", "TXT"))
         mail = group.create_task(_mx_and_probes(domain, net, options, until))
         served = group.create_task(_fetch(policy_host, net, options, config.owner if config is not None else None, until))
+        github = group.create_task(_github_view(config)) if options.github and config is not None else None
     found, report.sts_id = dns.sts_findings(sts.result(), domain, config)
     report.findings += found
     found, rua = dns.tlsrpt_findings(rpt.result(), domain, config)
@@ -109,6 +110,8 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
             report.findings += drift.id_drift(config, report.sts_id)
         if rua is not None:
             report.findings += drift.tlsrpt_drift(config, rua)
+    if github is not None:
+        report.findings += github.result()
     for result in probed:
         report.findings += smtp.probe_findings(result)
     if not options.smtp:
@@ -117,6 +120,13 @@ async def _check(report: DomainReport, target: Target, net: Network, options: Ch
     if resolver_down is not None:
         # Every lookup failed at the resolver: one finding that names it, not one per lookup.
         report.findings = [resolver_down] + [f for f in report.findings if f.code != codes.DNS_LOOKUP_FAILED]
+
+
+async def _github_view(config) -> list[Finding]:
+    """GitHub's own view of the site (gh, in a thread: it blocks)."""
+    from generator.github.pages import github_findings
+
+    return await asyncio.to_thread(github_findings, config)
 
 
 async def _mx_and_probes(domain: str, net: Network, options: CheckOptions, until: float) -> tuple[dns.Answer, list[Finding], list[str], list[smtp.ProbeResult]]:

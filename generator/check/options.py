@@ -144,6 +144,7 @@ class CheckOptions:
     timeout: float = DEFAULT_TIMEOUT  # one deadline per domain, in seconds
     concurrency: int = DEFAULT_CONCURRENCY
     smtp: bool = False
+    github: bool = False  # add GitHub's view of each configured domain's Pages site (gh has a token)
 
 
 # The longest wait any option takes. A float option also takes "nan" and
@@ -161,7 +162,8 @@ def seconds(value: float, option: str, *, zero: bool = False) -> float:
     return value
 
 
-def make_options(*, nameservers: list[str], ca_file: Path | None, connect_to: list[str], timeout: float, concurrency: int, smtp: bool) -> CheckOptions:
+def make_options(*, nameservers: list[str], ca_file: Path | None, connect_to: list[str], timeout: float, concurrency: int, smtp: bool,
+                 github: bool = False) -> CheckOptions:
     seconds(timeout, "--timeout")
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise UsageError(f"--concurrency {concurrency}: give a number from 1 to {MAX_CONCURRENCY}")
@@ -174,6 +176,7 @@ def make_options(*, nameservers: list[str], ca_file: Path | None, connect_to: li
         timeout=timeout,
         concurrency=concurrency,
         smtp=smtp,
+        github=github,
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 from .bind_server import BindServer, TsigKey, start_named
 from .certs import CertKind, LocalCA
 from .dns_server import NsdServer, start_nsd
+from .local_github import LocalGitHub
 from .smtp_server import SmtpServer, old_tls_smtp_server
 from .tcp import ThreadedTcpServer, silent_server
 from .tls_server import TlsServer
@@ -85,3 +86,23 @@ def smtp_server_factory(test_ca: LocalCA) -> Iterator[SmtpServerFactory]:
             return server
 
         yield start
+
+
+@pytest.fixture
+def local_github(test_ca: LocalCA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGitHub]:
+    """A running local GitHub (see local_github.py); at teardown, every
+    request it saw must have been inside GitHub's REST API description."""
+    require_tool("gh")
+    require_tool("git")
+    with LocalGitHub(test_ca, tmp_path_factory.mktemp("github")) as github:
+        yield github
+    assert github.violations == [], "requests or responses outside GitHub's description:\n" + "\n".join(github.violations)
+
+
+@pytest.fixture(autouse=True)
+def _no_github_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches github.com: with a token in the environment, `check -c`,
+    `verify` and `monitor` would ask it for each site (tests that want a
+    token point gh at the local GitHub themselves)."""
+    for name in ("GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GH_HOST"):
+        monkeypatch.delenv(name, raising=False)

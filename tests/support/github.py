@@ -124,16 +124,6 @@ def fresh_python(venv: Path) -> Path:
     return venv / "bin"
 
 
-def gh_on_path(folder: Path) -> Path:
-    """A new folder holding a `gh` executable that runs the recording
-    stand-in (fake_gh.py: state in $FAKE_GH_STATE); put it first on PATH."""
-    folder.mkdir()
-    gh = folder / "gh"
-    gh.write_text(f"#!/bin/sh\nexec {sys.executable} {Path(__file__).resolve().parent / 'fake_gh.py'} \"$@\"\n")
-    gh.chmod(0o755)
-    return folder
-
-
 def action_checkout(destination: Path) -> Path:
     """This repository as a runner checks out an action (without local state)."""
     shutil.copytree(ROOT, destination, ignore=shutil.ignore_patterns(

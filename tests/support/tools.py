@@ -21,6 +21,8 @@ DEBIAN_PACKAGES = {
     "dovecot": "dovecot-imapd",
     "shellcheck": "shellcheck",
     "cmark-gfm": "cmark-gfm",
+    "gh": "gh",
+    "git": "git",
 }
 
 # Daemons live in sbin, which a non-root PATH often lacks.
