@@ -136,6 +136,26 @@ def _imap_url(value: str) -> str:
     return value
 
 
+class _ImapUrl(Text):
+    """An imaps:// URL whose errors never repeat a password written into it."""
+
+    def __init__(self) -> None:
+        super().__init__(convert=_imap_url, pattern=_IMAP_URL)
+
+    def check(self, node, path, source):
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
+            try:
+                return _imap_url(node.value)
+            except ValueError as exc:
+                from urllib.parse import urlsplit
+
+                parts = urlsplit(node.value)
+                shown = node.value.replace(f":{parts.password}@", ":***@") if parts.password else node.value
+                source.error(path, f"{shown!r} {exc}", node)
+                return INVALID
+        return super().check(node, path, source)
+
+
 def _verification(value: str) -> str:
     if re.fullmatch(r"[A-Za-z0-9]{10,64}", value):
         return value
@@ -197,7 +217,7 @@ PAGES = Section(
 MONITOR_REPORTS = Section(
     {
         "imap": Key(
-            Text(convert=_imap_url, pattern=_IMAP_URL),
+            _ImapUrl(),
             "imaps://USER@HOST[:PORT]/FOLDER of the mailbox the reports arrive in (read-only); the password comes from the environment variable MTA_STS_PAGES_IMAP_PASSWORD.",
         ),
         "paths": Key(ListOf(Text(), min_items=1), "Report files or folders (JSON, gzip, e-mails, mbox, Maildir), relative to where the monitor runs."),
