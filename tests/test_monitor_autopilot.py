@@ -178,6 +178,19 @@ def test_a_changed_default_branch_rebuilds_the_branch_from_it(site):
     assert len(site.pulls()) == 1
 
 
+def test_a_repository_that_forbids_actions_pull_requests_names_the_setting(site):
+    write_reports(site.reports, CLEAN)
+    site.github.fail("POST", r"/repos/[^/]+/[^/]+/pulls", 403, "GitHub Actions is not permitted to create or approve pull requests.")
+    result = run_cli("monitor", DOMAIN, "--config", "mta-sts.yml", "--promote", "--reports", site.reports,
+                     "--nameserver", site.nsd.address, "--ca-file", site.ca_pem,
+                     "--connect-to", f"mta-sts.{DOMAIN}:443:example-org.github.io:{site.https.port}", cwd=site.work)
+    assert result.code == 1
+    assert 'tick "Allow GitHub Actions to create and approve pull requests" (Settings > Actions > General)' in result.err, result.output
+    # The branch is ready; the next run, once allowed, opens the pull request without writing it again.
+    _, calls = site.monitor("--promote")
+    assert writes(calls) == ["POST /repos/{owner}/{repo}/pulls"] and len(site.pulls()) == 1
+
+
 def test_sender_text_in_the_evidence_stays_text(site):
     evil = [dict(doc, **{"organization-name": "Evil @octocat [x](https://e.test) <img src=x> ```"}) for doc in CLEAN]
     evil[1]["report-id"] = "other-evil"

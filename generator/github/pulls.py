@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from generator.github.api import GitHub, GitHubError, quote, said
+from generator.github.api import GitHub, GitHubError, PermissionRefused, quote, said
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,15 @@ def open_pull(client: GitHub, repo: str, branch: str) -> Pull | None:
 
 def create_pull(client: GitHub, repo: str, branch: str, base: str, title: str, body: str) -> int:
     """Never repeated on a lost answer: the next run finds it by its branch."""
-    made = client.request("POST", f"repos/{repo}/pulls", {"title": title, "head": branch, "base": base, "body": body,
-                                                          "maintainer_can_modify": True}, needs="pull-requests: write")
+    try:
+        made = client.request("POST", f"repos/{repo}/pulls", {"title": title, "head": branch, "base": base, "body": body,
+                                                              "maintainer_can_modify": True}, needs="pull-requests: write")
+    except PermissionRefused as exc:
+        if "not permitted to create" in str(exc):
+            raise PermissionRefused(f"POST /repos/{repo}/pulls: GitHub does not let this workflow's GITHUB_TOKEN open pull requests: "
+                                    'tick "Allow GitHub Actions to create and approve pull requests" (Settings > Actions > General), '
+                                    "or give a GitHub App's token as GH_TOKEN (docs/github.md)", 403) from None
+        raise
     number = made.body.get("number") if isinstance(made.body, dict) else None
     if not isinstance(number, int):
         raise GitHubError(f"POST /repos/{repo}/pulls answered without a number: {said(str(made.body)[:200])}")
