@@ -432,3 +432,51 @@ def test_a_rate_limit_past_the_deadline_says_when_to_run_again(tmp_path, monkeyp
 
     with pytest.raises(GitHubError, match="rate limit holds for 36.. s more, past the time allowed: run again later"):
         keep_issues([(_broken("a.test"), None, "ops")], GitHub(wait=5), "example-org/policies")
+
+
+def test_the_generated_workflow_with_promote_opens_the_enforce_pull_request(tmp_path, tools, dns_server_factory, tls_server_factory,
+                                                                           local_github):
+    """The workflow `build` writes for monitor.promote, run as the schedule
+    runs it: it reads monitor.reports from the checkout and, with the
+    permissions it asks for, opens the pull request to enforce."""
+    import datetime as dt
+
+    from tests.test_reports_ready import report, write_reports
+
+    config = CONFIG + "  promote: true\n  reports:\n    paths: [tlsrpt]\n"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "mta-sts.yml").write_text(config)
+    assert run_cli("build", "-c", repo / "mta-sts.yml", "-o", repo).code == 0
+    today = dt.datetime.now(dt.UTC).date()
+    write_reports(repo / "tlsrpt", [report("google", today - dt.timedelta(days=2), domain=DOMAIN),
+                                    report("microsoft", today - dt.timedelta(days=1), ok=10, domain=DOMAIN)])
+    workflow = yaml.safe_load((repo / MONITOR_PATH).read_text())
+    permissions = workflow["jobs"]["monitor"]["permissions"]
+    assert permissions == {"contents": "write", "issues": "write", "pull-requests": "write"}
+    # GitHub's names for the permissions the job asks for, on the token the run gets.
+    token = local_github.token("github-actions[bot]", {name.replace("-", "_"): level for name, level in permissions.items()})
+    hosted = local_github.repo(REPOSITORY)
+    git = local_github._git
+    blob = git(hosted, "hash-object", "-w", "--stdin", stdin=config.encode()).stdout.decode().strip()
+    tree = git(hosted, "mktree", stdin=f"100644 blob {blob}\tmta-sts.yml\n".encode()).stdout.decode().strip()
+    git(hosted, "update-ref", "refs/heads/main",
+        git(hosted, "-c", "user.name=a", "-c", "user.email=a@a.test", "commit-tree", tree, "-m", "config").stdout.strip())
+    zone = minimal_zone(DOMAIN, to_bind([BUILT]) + TLSRPT + "\n" + MX + "\n")
+    nsd = dns_server_factory({DOMAIN: zone, "github.io": minimal_zone("github.io", "example-org A 127.0.0.1")})
+    https = tls_server_factory()
+    https.route(f"mta-sts.{DOMAIN}", Route(body=BUILT.policy_bytes))
+    action_dir, wheels, python_bin = tools
+    runner = JobRunner(
+        python_bin=python_bin, action_dir=action_dir, wheels=wheels, path=[],
+        env={**local_github.env(token, tmp_path), "MTA_STS_PAGES_NAMESERVER": nsd.address, "MTA_STS_PAGES_CA_FILE": str(https.ca_pem_path),
+             "MTA_STS_PAGES_CONNECT_TO": f"mta-sts.{DOMAIN}:443:example-org.github.io:{https.port}"},
+        context={"github.token": token, "github.repository": REPOSITORY},
+    )
+    result = run_job(repo / MONITOR_PATH, "monitor", repo, runner, tmp_path / "run")
+    assert result.returncode == 0, result.log
+    assert f"{DOMAIN}: the TLS reports say ready; opened pull request #1 to enforce" in result.log
+    assert "```mermaid" in result.summary and f"**{DOMAIN}: ready to enforce**" in result.summary
+    [pull] = hosted.issues.values()
+    assert pull.pull["head"] == f"mta-sts-pages/enforce-{DOMAIN}"
+    assert local_github.files(REPOSITORY, pull.pull["head"])["mta-sts.yml"].decode() == config.replace("mode: testing", "mode: enforce")
