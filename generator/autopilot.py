@@ -51,7 +51,7 @@ class PullSync:
     """What the run did about one domain's enforce pull request."""
 
     domain: str
-    action: str  # opened, updated, unchanged, closed, not-ready, refused
+    action: str  # opened, updated, unchanged, closed, not-ready, not-testing, refused
     number: int | None
     why: str = ""
 
@@ -62,7 +62,8 @@ class PullSync:
             "updated": f"{self.domain}: the evidence changed; updated {pull}",
             "unchanged": f"{self.domain}: still ready; {pull} is up to date",
             "closed": f"{self.domain}: {self.why}; commented on and closed {pull}",
-            "not-ready": f"{self.domain}: not ready to enforce; {pull}",
+            "not-ready": f"{self.domain}: not ready to enforce ({self.why}); {pull}",
+            "not-testing": f"{self.domain}: {self.why}; {pull}",
             "refused": f"{self.domain}: ready, but {self.why}",
         }[self.action]
 
@@ -127,11 +128,12 @@ def keep_pull(evidence: Evidence, config_path: str, client: GitHub, repo: str) -
     existing = pulls.open_pull(client, repo, head)
     if evidence.mode != "testing":
         if existing is None:
-            return PullSync(evidence.domain, "unchanged", None)
+            return PullSync(evidence.domain, "not-testing", None, f"in {evidence.mode}, not testing")
         return _close(client, repo, evidence, existing, f"{evidence.domain} is in {evidence.mode} already", [])
     if not evidence.verdict.ready:
         if existing is None:
-            return PullSync(evidence.domain, "not-ready", None)
+            codes = ", ".join(dict.fromkeys(r.code for r in evidence.verdict.reasons))
+            return PullSync(evidence.domain, "not-ready", None, f"{codes}; reasons in the job summary")
         reasons = [f"- `{r.code}`: {md.text(r.message)}" for r in evidence.verdict.reasons]
         return _close(client, repo, evidence, existing, "the TLS reports no longer say ready", reasons)
     base = pulls.default_branch(client, repo)

@@ -117,7 +117,7 @@ def test_the_enforce_pull_request_is_opened_kept_updated_and_closed(site):
     # Failing reports from one sender: no pull request, the reasons in the summary.
     write_reports(site.reports, FAILING)
     result, calls = site.monitor("--promote")
-    assert f"{DOMAIN}: not ready to enforce; no pull request" in result.out
+    assert f"{DOMAIN}: not ready to enforce (few-organisations, few-sessions, mx-failures; reasons in the job summary); no pull request" in result.out
     assert writes(calls) == [] and site.pulls() == []
     summary = site.summary.read_text()
     assert "## TLS reports" in summary and "**auto.test: not ready to enforce**" in summary
