@@ -436,6 +436,7 @@ def monitor(
     min_sessions: SessionsOption = 20,
 ) -> None:
     """Check the live domains and keep one GitHub issue per domain in step (uses gh); with TLS reports, show them and open the enforce pull request."""
+    from generator import markdown as md
     from generator.check.markdown import document
     from generator.check.options import Target, make_options
     from generator.config import check_label
@@ -458,7 +459,7 @@ def monitor(
 
     def checked(checks, sections):
         # The report goes into the summary before GitHub is asked, so a failure there keeps it.
-        shown = "".join(f"\n### {name}\n\n{text}" for name, text in sections.items())
+        shown = "".join(f"\n### {md.text(name)}\n\n{text}" for name, text in sections.items())
         append(summary, document(checks) + "\n" + (f"\n## TLS reports\n{shown}" if shown else ""))
 
     synced = run_monitor(targets, options, GitHub(), label=label, smtp=smtp, checked=checked if summary is not None else None,
@@ -495,7 +496,7 @@ def _monitor_reports(expected, sources, imap, password_env, ca_file, criteria):
 
 def _repository_path(config: Path) -> str:
     """The config's path in the repository: the monitor runs at its root."""
-    relative = Path(os.path.relpath(config.resolve(), Path.cwd().resolve()))
+    relative = Path(os.path.relpath(os.path.abspath(config), os.getcwd()))
     if relative.parts[:1] == ("..",):
         raise UsageError(f"--config {config}: run the monitor at the root of the repository that holds the config")
     return relative.as_posix()
