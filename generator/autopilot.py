@@ -9,7 +9,9 @@ kept), with the evidence in its body.
   config changed (so the edit still applies to what is there), and the body
   updated only when the evidence (organisations, reports, sessions) changed;
 - not ready (or no longer in testing), one open: a comment says why, and it
-  is closed; none open: nothing but the reasons in the summary and issue.
+  is closed; none open: nothing but the reasons in the summary and issue;
+- closed by a person (not merged): that is a "no", kept until someone
+  reopens it; the monitor never opens another beside it.
 
 The body carries a marker with the domain and a fingerprint of the
 evidence: the window's dates move every day and are left out of it, so the
@@ -32,6 +34,9 @@ from generator.reports import promote
 from generator.reports.evidence import Evidence
 
 _MARKER = re.compile(r"<!-- mta-sts-pages promote: domain=(\S+) evidence=([0-9a-f]+) -->")
+# Put before the body of a pull request the monitor closes; one closed
+# without it was closed by a person, whose "no" the monitor keeps.
+CLOSED_BY_MONITOR = "<!-- mta-sts-pages promote: closed by the monitor -->"
 
 
 def branch(domain: str) -> str:
@@ -51,7 +56,7 @@ class PullSync:
     """What the run did about one domain's enforce pull request."""
 
     domain: str
-    action: str  # opened, updated, unchanged, closed, not-ready, not-testing, refused
+    action: str  # opened, updated, unchanged, closed, declined, not-ready, not-testing, refused
     number: int | None
     why: str = ""
 
@@ -65,6 +70,7 @@ class PullSync:
             "not-ready": f"{self.domain}: not ready to enforce ({self.why}); {pull}",
             "not-testing": f"{self.domain}: {self.why}; {pull}",
             "refused": f"{self.domain}: ready, but {self.why}",
+            "declined": f"{self.domain}: ready, but someone closed {pull}; reopen it to have the monitor keep it again",
         }[self.action]
 
 
@@ -109,7 +115,7 @@ def body(evidence: Evidence, promotion: promote.Promotion, config_path: str) -> 
 def _close(client: GitHub, repo: str, evidence: Evidence, pull: pulls.Pull, why: str, reasons: list[str]) -> PullSync:
     text = "\n".join([f"Closing: {why}.", "", *reasons])
     issues.comment(client, repo, pull.number, text)
-    pulls.edit_pull(client, repo, pull.number, state="closed")
+    pulls.edit_pull(client, repo, pull.number, state="closed", body=f"{CLOSED_BY_MONITOR}\n{pull.body}")
     return PullSync(evidence.domain, "closed", pull.number, why)
 
 
@@ -125,7 +131,7 @@ def _plan(text: str, config_path: str, domain: str) -> promote.Promotion:
 def keep_pull(evidence: Evidence, config_path: str, client: GitHub, repo: str) -> PullSync:
     """Bring the domain's enforce pull request in step with ``evidence``."""
     head = branch(evidence.domain)
-    existing = pulls.open_pull(client, repo, head)
+    existing = next(iter(pulls.pulls_from(client, repo, head)), None)
     if evidence.mode != "testing":
         if existing is None:
             return PullSync(evidence.domain, "not-testing", None, f"in {evidence.mode}, not testing")
@@ -136,6 +142,10 @@ def keep_pull(evidence: Evidence, config_path: str, client: GitHub, repo: str) -
             return PullSync(evidence.domain, "not-ready", None, f"{codes}; reasons in the job summary")
         reasons = [f"- `{r.code}`: {md.text(r.message)}" for r in evidence.verdict.reasons]
         return _close(client, repo, evidence, existing, "the TLS reports no longer say ready", reasons)
+    if existing is None:
+        closed = pulls.pulls_from(client, repo, head, "closed")
+        if closed and not closed[-1].merged and not closed[-1].body.startswith(CLOSED_BY_MONITOR):
+            return PullSync(evidence.domain, "declined", closed[-1].number)
     base = pulls.default_branch(client, repo)
     base_sha = pulls.branch_sha(client, repo, base)
     current = pulls.read_file(client, repo, config_path, base) if base_sha else None

@@ -164,6 +164,14 @@ def test_the_enforce_pull_request_is_opened_kept_updated_and_closed(site):
     assert pull.state == "closed" and len(site.pulls()) == 1
     assert "Closing: the TLS reports no longer say ready." in pull.comments[0]
     assert "`mx-failures`: 4 session(s) to mx1.auto.test failed with certificate-expired" in pull.comments[0]
+
+    # Ready again once the failing report is gone: the monitor closed the last one, so it opens a new one.
+    for path in site.reports.iterdir():
+        if "google" in path.name and path.stat().st_size and "certificate-expired" in gzip.decompress(path.read_bytes()).decode():
+            path.unlink()
+    result, calls = site.monitor("--promote")
+    assert f"{DOMAIN}: the TLS reports say ready; opened pull request #2 to enforce" in result.out
+    assert [p.state for p in site.pulls()] == ["closed", "open"]
     assert site.https.errors == []
 
 
@@ -176,6 +184,20 @@ def test_a_changed_default_branch_rebuilds_the_branch_from_it(site):
     assert writes(calls) == ["PATCH /repos/{owner}/{repo}/git/refs/{ref}", "PUT /repos/{owner}/{repo}/contents/{path}"]
     assert site.github.files(REPOSITORY, BRANCH)["mta-sts.yml"].decode() == edited.replace("mode: testing", "mode: enforce")
     assert len(site.pulls()) == 1
+
+
+def test_a_pull_request_closed_by_a_person_is_not_opened_again_until_reopened(site):
+    write_reports(site.reports, CLEAN)
+    site.monitor("--promote")
+    [pull] = site.pulls()
+    pull.state = "closed"  # a person said no
+    result, calls = site.monitor("--promote")
+    assert f"{DOMAIN}: ready, but someone closed pull request #1; reopen it to have the monitor keep it again" in result.out
+    assert writes(calls) == [] and len(site.pulls()) == 1
+    pull.state = "open"
+    write_reports(site.reports, [report("google", DAYS[2], ok=7, domain=DOMAIN)])
+    result, calls = site.monitor("--promote")
+    assert f"{DOMAIN}: the evidence changed; updated pull request #1" in result.out and len(site.pulls()) == 1
 
 
 def test_a_repository_that_forbids_actions_pull_requests_names_the_setting(site):

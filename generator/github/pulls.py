@@ -24,7 +24,7 @@ class File:
 class Pull:
     number: int
     body: str
-    head_sha: str
+    merged: bool
 
 
 def default_branch(client: GitHub, repo: str) -> str:
@@ -83,16 +83,15 @@ def write_file(client: GitHub, repo: str, path: str, branch: str, text: str, rep
                    {"message": message, "content": content, "sha": replaces, "branch": branch}, needs="contents: write")
 
 
-def open_pull(client: GitHub, repo: str, branch: str) -> Pull | None:
-    """The open pull request from ``branch`` of ``repo`` itself; the oldest when several are."""
+def pulls_from(client: GitHub, repo: str, branch: str, state: str = "open") -> list[Pull]:
+    """The pull requests (``state`` open or closed) from ``branch`` of ``repo`` itself, oldest first."""
     owner = repo.split("/")[0]
     found = []
-    for item in client.paginate(f"repos/{repo}/pulls", {"state": "open", "head": f"{owner}:{branch}", "direction": "asc"},
+    for item in client.paginate(f"repos/{repo}/pulls", {"state": state, "head": f"{owner}:{branch}", "direction": "asc"},
                                 needs="pull-requests: read"):
-        if isinstance(item, dict) and isinstance(item.get("number"), int):
-            head = item.get("head") if isinstance(item.get("head"), dict) else {}
-            found.append(Pull(item["number"], item.get("body") or "", str(head.get("sha") or "")))
-    return min(found, key=lambda p: p.number) if found else None
+        if isinstance(item, dict) and isinstance(item.get("number"), int) and not isinstance(item["number"], bool):
+            found.append(Pull(item["number"], item.get("body") or "", item.get("merged_at") is not None))
+    return sorted(found, key=lambda p: p.number)
 
 
 def create_pull(client: GitHub, repo: str, branch: str, base: str, title: str, body: str) -> int:
