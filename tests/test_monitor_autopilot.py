@@ -200,6 +200,15 @@ def test_a_pull_request_closed_by_a_person_is_not_opened_again_until_reopened(si
     assert f"{DOMAIN}: the evidence changed; updated pull request #1" in result.out and len(site.pulls()) == 1
 
 
+def test_a_config_promote_cannot_edit_opens_nothing_and_says_why(site):
+    """The default branch's config has no mode line to change (testing by default)."""
+    site.commit("mta-sts.yml", CONFIG.replace("  mode: testing   # enforce once the reports are clean\n", "").encode())
+    write_reports(site.reports, CLEAN)
+    result, calls = site.monitor("--promote")
+    assert f"{DOMAIN}: ready, but mta-sts.yml: {DOMAIN} is in testing by default (no mode: line); add 'mode: enforce' under policy: yourself" in result.out
+    assert writes(calls) == [] and site.pulls() == []
+
+
 def test_a_repository_that_forbids_actions_pull_requests_names_the_setting(site):
     write_reports(site.reports, CLEAN)
     site.github.fail("POST", r"/repos/[^/]+/[^/]+/pulls", 403, "GitHub Actions is not permitted to create or approve pull requests.")
