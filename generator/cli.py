@@ -431,7 +431,7 @@ def monitor(
     imap_password_env: ImapPasswordOption = "MTA_STS_PAGES_IMAP_PASSWORD",
     imap_ca_file: Annotated[Optional[Path], typer.Option("--imap-ca-file", metavar="PEM", help="Trust only the CA certificates in this file for --imap, not the system's.", dir_okay=False)] = None,
     promote: Annotated[bool, typer.Option("--promote", help="Keep one pull request open that moves each domain in testing whose reports say ready to enforce (default: each domain's monitor.promote).")] = False,
-    window_days: WindowOption = 14,
+    window_days: Annotated[int, typer.Option("--window-days", min=1, help="Readiness: how many days up to now the reports must cover.")] = 14,
     min_organisations: OrganisationsOption = 2,
     min_sessions: SessionsOption = 20,
 ) -> None:
