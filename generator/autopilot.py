@@ -135,7 +135,7 @@ def keep_pull(evidence: Evidence, config_path: str, client: GitHub, repo: str) -
     if evidence.mode != "testing":
         if existing is None:
             return PullSync(evidence.domain, "not-testing", None, f"in {evidence.mode}, not testing")
-        return _close(client, repo, evidence, existing, f"{evidence.domain} is in {evidence.mode} already", [])
+        return _close(client, repo, evidence, existing, f"the domain is in {evidence.mode} already", [])
     if not evidence.verdict.ready:
         if existing is None:
             codes = ", ".join(dict.fromkeys(r.code for r in evidence.verdict.reasons))

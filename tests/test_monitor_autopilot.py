@@ -200,6 +200,19 @@ def test_a_pull_request_closed_by_a_person_is_not_opened_again_until_reopened(si
     assert f"{DOMAIN}: the evidence changed; updated pull request #1" in result.out and len(site.pulls()) == 1
 
 
+def test_a_domain_moved_to_enforce_by_hand_closes_the_pull_request(site):
+    write_reports(site.reports, CLEAN)
+    site.monitor("--promote")
+    (site.work / "mta-sts.yml").write_text(ENFORCED)  # merged by hand another way; the site not yet rebuilt
+    result, calls = site.monitor("--promote")
+    assert f"{DOMAIN}: the domain is in enforce already; commented on and closed pull request #1" in result.out, result.out
+    [pull] = site.pulls()
+    assert pull.state == "closed" and pull.comments == ["Closing: the domain is in enforce already.\n"]
+    # The drift is the issue's business: the served policy is still the testing one.
+    [issue] = [i for i in site.repo.issues.values() if i.pull is None]
+    assert "`policy-differs`" in issue.body
+
+
 def test_a_config_promote_cannot_edit_opens_nothing_and_says_why(site):
     """The default branch's config has no mode line to change (testing by default)."""
     site.commit("mta-sts.yml", CONFIG.replace("  mode: testing   # enforce once the reports are clean\n", "").encode())
