@@ -475,8 +475,17 @@ def monitor(
     connect_to: ConnectToOption = None,
     timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for all the checks of one domain, in seconds.")] = 20.0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the report and what would be done about each domain's issue, without gh.")] = False,
+    reports: Annotated[Optional[list[Path]], typer.Option("--reports", metavar="SOURCE", help="Read TLS reports from this file or folder (repeatable). Default: the config's monitor.reports.")] = None,
+    imap: ImapOption = None,
+    imap_password_env: ImapPasswordOption = "MTA_STS_PAGES_IMAP_PASSWORD",
+    imap_ca_file: Annotated[Optional[Path], typer.Option("--imap-ca-file", metavar="PEM", help="Trust only the CA certificates in this file for --imap, not the system's.", dir_okay=False)] = None,
+    promote: Annotated[bool, typer.Option("--promote", help="Keep one pull request open that moves each domain in testing whose reports say ready to enforce (default: each domain's monitor.promote).")] = False,
+    window_days: Annotated[int, typer.Option("--window-days", min=1, help="Readiness: how many days up to now the reports must cover.")] = 14,
+    min_organisations: OrganisationsOption = 2,
+    min_sessions: SessionsOption = 20,
 ) -> None:
-    """Check the live domains and keep one GitHub issue per domain in step (uses gh)."""
+    """Check the live domains and keep one GitHub issue per domain in step (uses gh); with TLS reports, show them and open the enforce pull request."""
+    from generator import markdown as md
     from generator.check.markdown import document
     from generator.check.options import Target, make_options
     from generator.config import check_label
@@ -485,13 +494,15 @@ def monitor(
     from generator.github.api import GitHub
     from generator.monitor import dry_run as plan_monitor
     from generator.monitor import monitor as run_monitor
+    from generator.reports.ready import Criteria
 
     if label is not None:
         try:
             check_label(label)
         except ValueError as exc:
             raise UsageError(f"--label {label!r} {exc}") from None
-    targets = [Target(d.domain, d) for d in _expected(domain, config, policy, sts_id)]
+    expected = _expected(domain, config, policy, sts_id)
+    targets = [Target(d.domain, d) for d in expected]
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout,
                            concurrency=50, smtp=smtp, github=config is not None and token_given())
     if dry_run:
@@ -503,13 +514,54 @@ def monitor(
         if summary is not None:
             append(summary, document([report for report, _ in planned]) + "\n")
         return
-    # The report goes into the summary before GitHub is asked, so a failure there keeps it.
-    checked = (lambda reports: append(summary, document(reports) + "\n")) if summary is not None else None
-    synced = run_monitor(targets, options, GitHub(), label=label, smtp=smtp, checked=checked)
+    wants = promote or any(d.monitor is not None and d.monitor.promote for d in expected)
+    reading = _monitor_reports(expected, reports, imap, imap_password_env, imap_ca_file, Criteria(window_days, min_organisations, min_sessions))
+
+    def checked(checks, sections):
+        # The report goes into the summary before GitHub is asked, so a failure there keeps it.
+        shown = "".join(f"\n### {md.text(name)}\n\n{text}" for name, text in sections.items())
+        append(summary, document(checks) + "\n" + (f"\n## TLS reports\n{shown}" if shown else ""))
+
+    synced = run_monitor(targets, options, GitHub(), label=label, smtp=smtp, checked=checked if summary is not None else None,
+                         reports=reading, promote=promote, config_path=_repository_path(config) if config is not None and wants else None)
     for item in synced:
         typer.echo(lines_for_terminal([item.line()]))
     if summary is not None:
         append(summary, "".join(f"- {s.line()}\n" for s in synced))
+
+
+def _monitor_reports(expected, sources, imap, password_env, ca_file, criteria):
+    """The TLS reports the monitor reads: the command line's, else those of
+    the domains' monitor.reports (one mailbox at most); None without any."""
+    import datetime as dt
+
+    from generator.monitor import Reading
+    from generator.reports.render import error_text
+
+    if not sources and imap is None:
+        given = [d.monitor.reports for d in expected if d.monitor is not None and d.monitor.reports is not None]
+        sources = [Path(p) for p in dict.fromkeys(p for g in given for p in g.paths)]
+        mailboxes = sorted({g.imap for g in given if g.imap})
+        if len(mailboxes) > 1:
+            raise UsageError(f"monitor.reports.imap names {len(mailboxes)} mailboxes across the domains; the monitor reads one: "
+                             "give the same URL to every domain, or --imap")
+        imap = mailboxes[0] if mailboxes else None
+    _, collection = _read_reports(sources, imap, password_env, ca_file, None, None)
+    if collection is None:
+        return None
+    for error in collection.errors:
+        _err(error_text(error))
+    return Reading(collection, dt.datetime.now(dt.UTC), criteria)
+
+
+def _repository_path(config: Path) -> str:
+    """The config's path in the repository: the monitor runs at its root."""
+    relative = Path(os.path.relpath(os.path.abspath(config), os.getcwd()))
+    if relative.parts[:1] == ("..",):
+        raise UsageError(f"--config {config}: run the monitor at the root of the repository that holds the config")
+    return relative.as_posix()
+
+
 dns_app = typer.Typer(
     name="dns",
     help="Publish the DNS records through the octoDNS provider of the config's dns: section.",

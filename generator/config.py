@@ -85,6 +85,7 @@ _CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 
                 ("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
                 ("day of week", 0, 6, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")))
 _CRON = r"\S+(?:[ \t]+\S+){4}"
+_IMAP_URL = r"[iI][mM][aA][pP][sS]://\S+@\S+"
 DEFAULT_SCHEDULE = "23 6 * * *"  # daily, off the top of the hour when GitHub's scheduler is busiest
 DEFAULT_LABEL = "mta-sts"
 
@@ -126,6 +127,39 @@ def check_label(value: str) -> str:
     if "${{" in value:
         raise ValueError("holds '${{', which the monitor workflow would evaluate as a GitHub Actions expression")
     return value
+
+
+def _imap_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme.lower() != "imaps":
+        raise ValueError("is not an imaps:// URL (TLS only): imaps://USER@HOST[:PORT]/FOLDER")
+    if parts.password is not None:
+        raise ValueError("holds a password: put it in the environment variable MTA_STS_PAGES_IMAP_PASSWORD (a repository secret)")
+    if not parts.username or not parts.hostname:
+        raise ValueError("needs a user and a host: imaps://reports%40example.com@imap.example.com/INBOX")
+    return value
+
+
+class _ImapUrl(Text):
+    """An imaps:// URL whose errors never repeat a password written into it."""
+
+    def __init__(self) -> None:
+        super().__init__(convert=_imap_url, pattern=_IMAP_URL)
+
+    def check(self, node, path, source):
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
+            try:
+                return _imap_url(node.value)
+            except ValueError as exc:
+                from urllib.parse import urlsplit
+
+                parts = urlsplit(node.value)
+                shown = node.value.replace(f":{parts.password}@", ":***@") if parts.password else node.value
+                source.error(path, f"{shown!r} {exc}", node)
+                return INVALID
+        return super().check(node, path, source)
 
 
 def _verification(value: str) -> str:
@@ -187,11 +221,27 @@ PAGES = Section(
     },
     doc="How GitHub Pages publishes the site.",
 )
+MONITOR_REPORTS = Section(
+    {
+        "imap": Key(
+            _ImapUrl(),
+            "imaps://USER@HOST[:PORT]/FOLDER of the mailbox the reports arrive in (read-only); the password comes from the environment variable MTA_STS_PAGES_IMAP_PASSWORD.",
+        ),
+        "paths": Key(ListOf(Text(), min_items=1), "Report files or folders (JSON, gzip, e-mails, mbox, Maildir), relative to where the monitor runs."),
+    },
+    doc="Where the monitor reads the domain's TLS reports (RFC 8460): their summary over the readiness window goes into the issue and job summary.",
+)
 MONITOR = Section(
     {
         "schedule": Key(Text(convert=_cron, pattern=_CRON), "When the monitor workflow checks the domain: a cron schedule in UTC (GitHub runs it at most every 5 minutes).", default=DEFAULT_SCHEDULE),
         "smtp": Key(Flag(), "Also probe every MX host's STARTTLS and certificate (needs outbound port 25, which GitHub's hosted runners may block).", default=False),
         "label": Key(Text(convert=check_label, pattern="(?!-)(?!.*\\$\\{\\{)[^,\\x00-\\x1f]{1,50}"), "The label on the issue the monitor keeps for the domain.", default=DEFAULT_LABEL),
+        "reports": Key(MONITOR_REPORTS, MONITOR_REPORTS.doc),
+        "promote": Key(
+            Flag(),
+            "Keep one pull request open that moves the domain from testing to enforce (the mode line alone) while its TLS reports say ready; needs reports.",
+            default=False,
+        ),
     },
     doc="Opt in to a scheduled workflow that checks the live domain and keeps one GitHub issue per domain open while it needs action.",
 )
@@ -235,12 +285,21 @@ MULTI = Section(
 # A NamedTuple, not a frozen dataclass: Python 3.11 compiles each of a
 # dataclass's methods from source when the module is imported, and every
 # command's start-up imports this one (README, Performance).
+class MonitorReports(NamedTuple):
+    """Where the monitor reads TLS reports."""
+
+    imap: str | None = None
+    paths: tuple[str, ...] = ()
+
+
 class Monitor(NamedTuple):
     """The `monitor:` section, resolved."""
 
     schedule: str = DEFAULT_SCHEDULE
     smtp: bool = False
     label: str = DEFAULT_LABEL
+    reports: MonitorReports | None = None
+    promote: bool = False
 
 
 class DomainConfig(NamedTuple):
@@ -348,6 +407,14 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
                          "so the site must be in a repository of that owner", line=line("pages.repository"))
             return None
     monitor = {**defaults.get("monitor", {}), **entry.get("monitor", {})} if "monitor" in defaults or "monitor" in entry else None
+    if monitor is not None and "reports" in monitor:
+        given = MonitorReports(monitor["reports"].get("imap"), tuple(monitor["reports"].get("paths", ())))
+        monitor["reports"] = given if given.imap or given.paths else None
+    if monitor is not None and monitor.get("promote") and not monitor.get("reports"):
+        where = f"{path}.monitor.promote" if path else "monitor.promote"
+        source.error(where, "needs monitor.reports (imap: or paths:): the pull request is opened only when the TLS reports say ready",
+                     line=line("monitor.promote"))
+        return None
     explicit_id = policy.get("id", "auto")
     _policy_warnings(pol, f"{where}", line, source)
     return DomainConfig(

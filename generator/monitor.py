@@ -8,6 +8,12 @@ which runs the `gh` CLI that GitHub's runners ship).
 - the same findings as the issue records: nothing (no duplicate, no noise);
 - healthy again: comment and close.
 
+With TLS reports to read, each domain's issue and the job summary show
+them over the readiness window (generator.reports.evidence), a domain in
+enforce gets their failures as findings, and with promote a domain in
+testing whose reports say ready gets one pull request to enforce
+(generator.autopilot).
+
 The issue body carries a marker, an HTML comment with the domain and a
 fingerprint of the findings, which is how the next run finds the issue and
 tells whether anything changed.
@@ -16,20 +22,27 @@ tells whether anything changed.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from generator.autopilot import PullSync, keep_pull
 from generator.check import codes
 from generator.check.domain import DomainReport
 from generator.check.markdown import domain_section
 from generator.check.options import CheckOptions, Target
 from generator.check.runner import run_checks
 from generator.config import DomainConfig, Monitor
+from generator.errors import UsageError
 from generator.findings import Finding, Severity
 from generator.github import issues
 from generator.github.api import GitHub
+from generator.reports import evidence
+from generator.reports.collect import Collection
+from generator.reports.evidence import Evidence, gather
+from generator.reports.ready import Criteria
 
 _MARKER = re.compile(r"<!-- mta-sts-pages monitor: domain=(\S+) fingerprint=([0-9a-f]+|none) -->")
 LABEL_COLOR = "d93f0b"
@@ -66,18 +79,19 @@ def title(domain: str) -> str:
     return f"MTA-STS: {domain} needs attention"
 
 
-def section(report: DomainReport) -> str:
-    """The domain's report, cut short where GitHub would refuse it."""
-    text = domain_section(report)
+def section(report: DomainReport, extra: str = "") -> str:
+    """The domain's report (and ``extra``, its TLS-report section), cut
+    short where GitHub would refuse it."""
+    text = domain_section(report) + (f"\n{extra}" if extra else "")
     if len(text) <= MAX_TEXT:
         return text
     return text[:MAX_TEXT].rsplit("\n", 1)[0] + "\n\n(The report is cut here; the run's job summary has all of it.)\n"
 
 
-def body(report: DomainReport, print_: str) -> str:
+def body(report: DomainReport, print_: str, extra: str = "") -> str:
     return "\n".join([
         marker(report.domain, print_),
-        section(report),
+        section(report, extra),
         "---",
         "Kept by the mta-sts-pages monitor workflow: it comments here when the findings change "
         "and closes this issue once the domain is healthy.",
@@ -128,19 +142,20 @@ def close_duplicates(client: GitHub, repo: str, kept: Sync, duplicates: list[tup
 
 
 def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int, str] | None, client: GitHub, repo: str,
-         label: str, labels: set[str] | None = None) -> Sync:
+         label: str, labels: set[str] | None = None, extra: str = "") -> Sync:
     """Bring the domain's issue in step with ``report``. ``labels``: the
-    labels known to exist, shared across domains so each is checked once."""
+    labels known to exist, shared across domains so each is checked once;
+    ``extra``: Markdown shown after the findings (the TLS reports)."""
     acting = [f for f in report.findings if needs_action(f, config)]
     print_ = fingerprint(acting)
     if not acting:
         if existing is None:
             return Sync(report, "healthy", None)
         number = existing[0]
-        issues.comment(client, repo, number, f"Healthy again.\n\n{section(report)}")
+        issues.comment(client, repo, number, f"Healthy again.\n\n{section(report, extra)}")
         issues.edit(client, repo, number, state="closed")
         return Sync(report, "closed", number)
-    text = body(report, print_)
+    text = body(report, print_, extra)
     if existing is None:
         if labels is None or label not in labels:
             issues.ensure_label(client, repo, label, LABEL_COLOR, "MTA-STS findings of the mta-sts-pages monitor")
@@ -150,31 +165,62 @@ def sync(report: DomainReport, config: DomainConfig | None, existing: tuple[int,
     number, recorded = existing
     if recorded == print_:
         return Sync(report, "unchanged", number)
-    issues.comment(client, repo, number, f"The findings changed.\n\n{section(report)}")
+    issues.comment(client, repo, number, f"The findings changed.\n\n{section(report, extra)}")
     issues.edit(client, repo, number, body=text)
     return Sync(report, "commented", number)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """The TLS reports the monitor read, and how `reports --ready` judges them."""
+
+    collection: Collection
+    until: dt.datetime
+    criteria: Criteria = Criteria()
+
+
 def monitor(targets: list[Target], options: CheckOptions, client: GitHub, *, label: str | None = None, smtp: bool = False,
-            checked: Callable[[list[DomainReport]], None] | None = None) -> list[Sync]:
+            checked: Callable[[list[DomainReport], dict[str, str]], None] | None = None, reports: Reading | None = None,
+            promote: bool = False, config_path: str | None = None) -> list[Sync | PullSync]:
     """Check every target, then keep each domain's issue in step.
 
-    Each domain's ``monitor:`` section gives its label and whether to probe
-    STARTTLS; ``label`` and ``smtp`` (the command line) override them.
-    ``checked`` gets the reports, in the targets' order, before GitHub is
-    asked: a job summary then holds the report even when GitHub fails.
+    Each domain's ``monitor:`` section gives its label, whether to probe
+    STARTTLS and whether to promote; ``label``, ``smtp`` and ``promote``
+    (the command line) override them. With ``reports``, each domain's issue
+    and summary gain its TLS-report section, a domain in enforce gains the
+    failures as findings, and a domain to promote gets its enforce pull
+    request kept in step (``config_path``: the config in the repository).
+    ``checked`` gets the reports and each domain's TLS-report section, in
+    the targets' order, before GitHub is asked: a job summary then holds
+    them even when GitHub fails.
     """
     settings = _settings(targets)
-    reports = _check(targets, options, smtp, settings)
+    promoted = [t.domain for t in targets if promote or settings[t.domain].promote]
+    if promoted and (reports is None or config_path is None):
+        raise UsageError("promoting needs the TLS reports (--reports, --imap or monitor.reports) and the config (--config), "
+                         "whose mode line the pull request changes")
+    checks = _check(targets, options, smtp, settings)
+    found: dict[str, Evidence] = {}
+    if reports is not None:
+        configs = [t.config for t in targets if t.config is not None]
+        found = gather(configs, reports.collection, reports.until, reports.criteria)
+        for domain, item in found.items():
+            checks[domain].findings.extend(evidence.findings(item))
+    sections = {domain: evidence.markdown(item) for domain, item in found.items()}
     if checked is not None:
-        checked([reports[t.domain] for t in targets])
-    labelled = [(reports[t.domain], t.config, label or settings[t.domain].label) for t in targets]
-    return keep_issues(labelled, client, issues.repository(client))
+        checked([checks[t.domain] for t in targets], sections)
+    labelled = [(checks[t.domain], t.config, label or settings[t.domain].label) for t in targets]
+    repo = issues.repository(client)
+    synced: list[Sync | PullSync] = list(keep_issues(labelled, client, repo, sections))
+    synced += [keep_pull(found[domain], config_path, client, repo) for domain in promoted]
+    return synced
 
 
-def keep_issues(labelled: list[tuple[DomainReport, DomainConfig | None, str]], client: GitHub, repo: str) -> list[Sync]:
+def keep_issues(labelled: list[tuple[DomainReport, DomainConfig | None, str]], client: GitHub, repo: str,
+                sections: dict[str, str] | None = None) -> list[Sync]:
     """Each (report, config, label)'s issue in step: one paginated list per
-    label, then a request only for a domain whose issue changes."""
+    label, then a request only for a domain whose issue changes. ``sections``:
+    each domain's Markdown to show after its findings."""
     listed: dict[str, dict[str, list[tuple[int, str]]]] = {}
     labels: set[str] = set()  # labels that exist: one has open issues, or was made sure of
     synced = []
@@ -184,7 +230,7 @@ def keep_issues(labelled: list[tuple[DomainReport, DomainConfig | None, str]], c
             if listed[name]:
                 labels.add(name)
         kept, *duplicates = listed[name].get(report.domain) or [None]
-        done = sync(report, config, kept, client, repo, name, labels)
+        done = sync(report, config, kept, client, repo, name, labels, (sections or {}).get(report.domain, ""))
         if duplicates:
             done = dataclasses.replace(done, duplicates=tuple(close_duplicates(client, repo, done, duplicates)))
         synced.append(done)

@@ -29,6 +29,7 @@ from tests.support.cli import run_cli
 from tests.support.dns_server import minimal_zone
 from tests.support.github import (
     README_MONITOR_WORKFLOW,
+    ActionRun,
     JobRunner,
     action_checkout,
     fresh_python,
@@ -450,3 +451,87 @@ def test_a_rate_limit_past_the_deadline_says_when_to_run_again(tmp_path, monkeyp
 
     with pytest.raises(GitHubError, match="rate limit holds for 36.. s more, past the time allowed: run again later"):
         keep_issues([(_broken("a.test"), None, "ops")], GitHub(wait=5), "example-org/policies")
+
+
+def _run_promoting(workflow_of, tmp_path, tools, dns_server_factory, tls_server_factory, local_github) -> ActionRun:
+    """A repository holding mta-sts.yml (monitor.promote, reports in tlsrpt/)
+    and ready reports, on the local GitHub too; the monitor job of
+    ``workflow_of(repo)`` run as the schedule runs it, with a token holding
+    the permissions that job asks for. The pull request it opens must change
+    the mode line alone."""
+    import datetime as dt
+
+    from tests.test_reports_ready import report, write_reports
+
+    config = CONFIG + "  promote: true\n  reports:\n    paths: [tlsrpt]\n"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "mta-sts.yml").write_text(config)
+    workflow = workflow_of(repo)
+    today = dt.datetime.now(dt.UTC).date()
+    write_reports(repo / "tlsrpt", [report("google", today - dt.timedelta(days=2), domain=DOMAIN),
+                                    report("microsoft", today - dt.timedelta(days=1), ok=10, domain=DOMAIN)])
+    permissions = yaml.safe_load(workflow.read_text())["jobs"]["monitor"]["permissions"]
+    assert permissions == {"contents": "write", "issues": "write", "pull-requests": "write"}
+    # GitHub's names for the permissions the job asks for, on the token the run gets.
+    token = local_github.token("github-actions[bot]", {name.replace("-", "_"): level for name, level in permissions.items()})
+    hosted = local_github.repo(REPOSITORY)
+    git = local_github._git
+    blob = git(hosted, "hash-object", "-w", "--stdin", stdin=config.encode()).stdout.decode().strip()
+    tree = git(hosted, "mktree", stdin=f"100644 blob {blob}\tmta-sts.yml\n".encode()).stdout.decode().strip()
+    git(hosted, "update-ref", "refs/heads/main",
+        git(hosted, "-c", "user.name=a", "-c", "user.email=a@a.test", "commit-tree", tree, "-m", "config").stdout.strip())
+    zone = minimal_zone(DOMAIN, to_bind([BUILT]) + TLSRPT + "\n" + MX + "\n")
+    nsd = dns_server_factory({DOMAIN: zone, "github.io": minimal_zone("github.io", "example-org A 127.0.0.1")})
+    https = tls_server_factory()
+    https.route(f"mta-sts.{DOMAIN}", Route(body=BUILT.policy_bytes))
+    action_dir, wheels, python_bin = tools
+    runner = JobRunner(
+        python_bin=python_bin, action_dir=action_dir, wheels=wheels, path=[],
+        env={**local_github.env(token, tmp_path), "MTA_STS_PAGES_NAMESERVER": nsd.address, "MTA_STS_PAGES_CA_FILE": str(https.ca_pem_path),
+             "MTA_STS_PAGES_CONNECT_TO": f"mta-sts.{DOMAIN}:443:example-org.github.io:{https.port}"},
+        context={"github.token": token, "github.repository": REPOSITORY},
+    )
+    result = run_job(workflow, "monitor", repo, runner, tmp_path / "run")
+    assert result.returncode == 0, result.log
+    assert "```mermaid" in result.summary and f"**{DOMAIN}: ready to enforce**" in result.summary
+    [pull] = hosted.issues.values()
+    assert pull.pull["head"] == f"mta-sts-pages/enforce-{DOMAIN}"
+    assert local_github.files(REPOSITORY, pull.pull["head"])["mta-sts.yml"].decode() == config.replace("mode: testing", "mode: enforce")
+    return result
+
+
+def test_the_generated_workflow_with_promote_opens_the_enforce_pull_request(tmp_path, tools, dns_server_factory, tls_server_factory,
+                                                                           local_github):
+    """Way 1: the workflow `build` writes for monitor.promote reads
+    monitor.reports from the checkout and asks for the permissions it needs."""
+    def generated(repo: Path) -> Path:
+        assert run_cli("build", "-c", repo / "mta-sts.yml", "-o", repo).code == 0
+        return repo / MONITOR_PATH
+
+    result = _run_promoting(generated, tmp_path, tools, dns_server_factory, tls_server_factory, local_github)
+    assert f"{DOMAIN}: the TLS reports say ready; opened pull request #1 to enforce" in result.log
+
+
+def test_the_way_2_workflow_with_promote_opens_the_enforce_pull_request_through_the_action(tmp_path, tools, dns_server_factory,
+                                                                                            tls_server_factory, local_github):
+    """Way 2: the docs' monitor workflow with the permissions docs/github.md
+    adds for promote; the action's monitor reads everything from the config."""
+    def documented(repo: Path) -> Path:
+        text = readme_workflow(README_MONITOR_WORKFLOW)
+        old = "      contents: read # check out mta-sts.yml\n      issues: write # open, comment on and close the domain's issue\n"
+        assert old in text
+        path = repo / ".github" / "workflows" / "mta-sts-monitor.yml"
+        path.parent.mkdir(parents=True)
+        path.write_text(text.replace(old, PROMOTE_PERMISSIONS))
+        return path
+
+    _run_promoting(documented, tmp_path, tools, dns_server_factory, tls_server_factory, local_github)
+
+
+# The permissions docs/github.md tells way 2 to give its monitor job for promote.
+PROMOTE_PERMISSIONS = "      contents: write # mta-sts.yml; the enforce branch\n      issues: write # the domain's issue\n      pull-requests: write # the enforce pull request\n"
+
+
+def test_the_docs_give_way_2_the_permissions_promote_needs():
+    assert PROMOTE_PERMISSIONS in (Path(__file__).parents[1] / "docs" / "github.md").read_text()

@@ -57,6 +57,12 @@ domain: example.org
 policy: {mode: enforce, mx: [mx.example.org]}
 monitor: {schedule: "*/30 1-5 * JAN-MAR MON,FRI", smtp: true, label: "mta-sts: 'health' $x"}
 """
+# The autopilot: reports from a folder and a mailbox whose names need quoting, and promote on.
+PROMOTING = """\
+domain: example.net
+policy: {mode: testing, mx: [mx.example.net]}
+monitor: {promote: true, reports: {imap: "imaps://r%40example.net@imap.example.net/TLS $(x)", paths: ["reports/", "-a b; c"]}}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +92,9 @@ def monitors(tmp_path_factory) -> list[Path]:
     (out / "mta-sts.yml").write_text(MONITORED)
     build(load(str(out / "mta-sts.yml")), out / "site")
     (out / "readme-monitor.yml").write_text(readme_workflow_text(README_MONITOR_WORKFLOW))
-    return [out / "site" / MONITOR_PATH, out / "readme-monitor.yml"]
+    (out / "promoting.yml").write_text(PROMOTING)
+    build(load(str(out / "promoting.yml")), out / "promoting")
+    return [out / "site" / MONITOR_PATH, out / "readme-monitor.yml", out / "promoting" / MONITOR_PATH]
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +172,10 @@ def test_guard_and_monitor_hold_only_the_permissions_they_need(generated, monito
     for path in monitors:
         workflow = yaml.safe_load(path.read_text())
         assert workflow["permissions"] == {}
-        assert {name: job["permissions"] for name, job in workflow["jobs"].items()} == {"monitor": {"contents": "read", "issues": "write"}}
+        wanted = {"contents": "read", "issues": "write"}
+        if "--promote" in workflow["jobs"]["monitor"]["steps"][-1].get("run", ""):  # only then may it write a branch and a pull request
+            wanted = {"contents": "write", "issues": "write", "pull-requests": "write"}
+        assert {name: job["permissions"] for name, job in workflow["jobs"].items()} == {"monitor": wanted}
         assert workflow[True]["schedule"] in ([{"cron": "*/30 1-5 * JAN-MAR MON,FRI"}], [{"cron": "23 6 * * *"}])
 
 

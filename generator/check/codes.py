@@ -128,5 +128,8 @@ SMTP_CERT_EXPIRED = _code("smtp-cert-expired", "error", "The MX certificate has 
 SMTP_CERT_EXPIRING = _code("smtp-cert-expiring", "warning", "The MX certificate expires in under 14 days.")
 SMTP_TIMEOUT = _code("smtp-timeout", "error", "The domain's deadline passed during the SMTP conversation.")
 
+# TLS reports (the monitor, with reports to read)
+REPORTS_FAILURES = _code("reports-failures", "error", "In `enforce`, senders' TLS reports (RFC 8460) of the readiness window show failed sessions to an MX host or failed policy fetches: mail that was not delivered, even when the live check passes.")
+
 # The check itself
 INTERNAL_ERROR = _code("internal-error", "error", "A bug stopped this domain's check (the message names the exception); the other domains are still checked.")

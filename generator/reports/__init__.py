@@ -6,5 +6,6 @@ Layers: ``parse`` (one JSON document to dataclasses, pure), ``sources``
 mailbox over TLS, read-only), ``collect`` (payloads to de-duplicated,
 filtered reports plus the inputs that failed), ``command`` (what the
 `reports` and `promote` commands share), ``summary``, ``advice``, ``ready``
-and ``render`` (pure), ``promote`` (the one-line config edit).
+and ``render`` (pure), ``promote`` (the one-line config edit), ``evidence``
+(what the monitor shows and judges for each domain).
 """

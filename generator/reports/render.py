@@ -153,8 +153,7 @@ def to_markdown(summaries: Sequence[DomainSummary], collection: Collection, verd
     lines = ["## TLS reports", "", _totals_line(collection) + "."]
     lines += ["", *(f"- {md.text(_unreported_line(domain))}" for domain in unreported)] if unreported else []
     for verdict in verdicts or ():
-        lines += ["", f"**{verdict.domain}: {'ready to enforce' if verdict.ready else 'not ready to enforce'}**"]
-        lines += [f"- `{r.code}`: {md.text(r.message)}" for r in verdict.reasons]
+        lines += ["", *verdict_markdown(verdict)]
     for s in summaries:
         lines += ["", f"### {md.text(s.domain)}", "",
                   f"{_plural(s.reports, 'report')} from {_time(s.start)} to {_time(s.end)}; "
@@ -164,11 +163,22 @@ def to_markdown(summaries: Sequence[DomainSummary], collection: Collection, verd
         lines += ["", "| Sender | Reports | Successful | Failed |", "|---|---:|---:|---:|"]
         lines += [f"| {md.text(c.key)} | {c.reports} | {c.successful} | {c.failed} |" for c in s.senders]
         if s.failures:
-            lines += ["", "| Result type | MX host | Receiving IP | Sending MTA IP | Sessions | Likely cause | Fix |", "|---|---|---|---|---:|---|---|"]
-            lines += [f"| {md.code(f.result_type)} | {md.text(f.receiving_mx_hostname or '(not named)')} | {md.text(_some(f.receiving_ips))} "
-                      f"| {md.text(_some(f.sending_mta_ips))} | {f.sessions} | {md.text(f.advice.cause)} | {md.text(f.advice.fix)} |"
-                      for f in s.failures]
+            lines += ["", *failures_markdown(s)]
     if collection.errors:
         lines += ["", "### Unreadable inputs", ""]
         lines += [f"- {md.text(e.source)}: {md.text(e.message)}" for e in collection.errors]
     return without_commands("\n".join(lines)) + "\n"
+
+
+def verdict_markdown(verdict: Readiness) -> list[str]:
+    """One domain's readiness and its reasons, as Markdown lines."""
+    head = f"**{md.text(verdict.domain)}: {'ready to enforce' if verdict.ready else 'not ready to enforce'}**"
+    return [head, *(f"- `{r.code}`: {md.text(r.message)}" for r in verdict.reasons)]
+
+
+def failures_markdown(summary: DomainSummary) -> list[str]:
+    """The failures by result type and MX host, with cause and fix, as a Markdown table."""
+    lines = ["| Result type | MX host | Receiving IP | Sending MTA IP | Sessions | Likely cause | Fix |", "|---|---|---|---|---:|---|---|"]
+    return lines + [f"| {md.code(f.result_type)} | {md.text(f.receiving_mx_hostname or '(not named)')} | {md.text(_some(f.receiving_ips))} "
+                    f"| {md.text(_some(f.sending_mta_ips))} | {f.sessions} | {md.text(f.advice.cause)} | {md.text(f.advice.fix)} |"
+                    for f in summary.failures]

@@ -784,6 +784,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             index.unlink(missing_ok=True)
         git(repo, "update-ref", f"refs/heads/{branch}", commit)
         _, content, _ = self._get_content(repo, path, f"refs/heads/{branch}")
+        # A PUT's answer names every URL of the file (the description allows no null there).
+        html = f"https://{self.github.host_name}/{repo.full_name}/blob/{branch}/{path}"
+        git_url = self.github._url(f"/repos/{repo.full_name}/git/blobs/{blob}")
+        content |= {"html_url": html, "git_url": git_url, "download_url": html + "?raw=true"}
+        content["_links"] |= {"git": git_url, "html": html}
         return (200 if current else 201), {"content": content, "commit": {"sha": commit, "message": body["message"]}}, []
 
     # -- git smart HTTP ------------------------------------------------------------------------
