@@ -449,3 +449,17 @@ def test_a_policy_domain_written_in_unicode_is_the_same_domain_in_a_labels(tmp_p
     config.write_text("domain: bücher.example\npolicy:\n  mode: testing\n  mx: [mx.bücher.example]\n")
     ready = run_cli("reports", tmp_path / "a.json", tmp_path / "u.json", "-c", config, "--ready", "--until", "2025-05-30")
     assert ready.code == 1 and "certificate-expired" in ready.out, ready.output
+
+
+def test_an_e_mail_bigger_than_any_report_e_mail_is_named_not_parsed(tmp_path):
+    """The limit IMAP applies before fetching holds for files and mbox messages too."""
+    report = gzip.compress(json.dumps(GOOGLE).encode())
+    big = _report_mail(report).replace(b"\n\n", b"\nX-Padding: " + b"x" * 9 * 1024 * 1024 + b"\n\n", 1)
+    (tmp_path / "big.eml").write_bytes(big)
+    (tmp_path / "mail.mbox").write_bytes(b"From a@b Sat Dec  5 00:00:00 2026\n" + big + b"\n")
+    (tmp_path / "good.eml").write_bytes(_report_mail(report))
+    code, document = reports_json(tmp_path)
+    assert code == 1 and document["reports"] == 1
+    message = f"{len(big):,} bytes, more than a report e-mail needs (at most 8 MiB): not read"
+    assert sorted((Path(e["source"]).name, e["message"]) for e in document["errors"]) == [
+        ("big.eml", message), ("mail.mbox message 1", message)], document["errors"]

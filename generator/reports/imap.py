@@ -20,19 +20,17 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from generator.errors import MailboxError, UsageError
-from generator.reports.sources import InputError, Item, message_payloads
+from generator.reports.sources import MAX_MESSAGE_BYTES, InputError, Item, message_payloads, oversized
 
 TIMEOUT = 60.0
-# A report unpacks to at most MAX_REPORT_BYTES; as base64 of gzip or of plain
-# JSON its e-mail is smaller than this. A larger message is not fetched at
-# all: the limit is known from RFC822.SIZE before any of it crosses the wire.
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 # Messages per UID SEARCH and per RFC822.SIZE listing: the SEARCH reply is one
 # line of at most ~55 KB, while imaplib refuses lines over 1 MB (a mailbox of
 # about 100,000 messages in one SEARCH).
 _WINDOW = 5_000
 # Messages per FETCH of whole messages: few round trips, and at most
-# _BATCH_BYTES in memory at once whatever the mailbox holds.
+# _BATCH_BYTES in memory at once whatever the mailbox holds. A message over
+# MAX_MESSAGE_BYTES is not fetched at all: RFC822.SIZE tells before any of
+# it crosses the wire.
 _BATCH = 200
 _BATCH_BYTES = MAX_MESSAGE_BYTES
 # Connections opened again after one is lost with messages read on it.
@@ -255,8 +253,7 @@ class _Reader:
                 if uid in self.too_big:
                     continue
                 self.too_big.add(uid)
-                yield InputError(f"{self.where} UID {uid}", f"{size:,} bytes, more than a report e-mail needs "
-                                                            f"(at most {MAX_MESSAGE_BYTES // (1024 * 1024)} MiB): not read")
+                yield InputError(f"{self.where} UID {uid}", oversized(size))
                 continue
             if batch and (len(batch) == _BATCH or batch_bytes + size > _BATCH_BYTES):
                 yield from self._fetch(batch)

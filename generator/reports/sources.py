@@ -32,6 +32,11 @@ from generator.reports.parse import MalformedReport
 # 32 MiB a 32 KB gzip bomb unpacks to.
 MAX_REPORT_BYTES = 4 * 1024 * 1024
 MAX_INPUT_BYTES = 256 * 1024 * 1024
+# A report unpacks to at most MAX_REPORT_BYTES; as base64 of gzip or of plain
+# JSON its e-mail is smaller than this, and a larger one (a file, a message
+# of an mbox, or over IMAP) is not parsed: the email package holds a few
+# times the message's size while it splits it.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 # A Content-Type or Content-Disposition header is under 300 characters with a
 # few parameters from every sender seen (RFC 5322 lines stop at 998); a long
 # file name split by RFC 2231 takes dozens of parameters.
@@ -219,8 +224,16 @@ class _LongHeader(ValueError):
 _POLICY = _HeaderText()
 
 
+def oversized(size: int) -> str:
+    """Why an e-mail of ``size`` bytes (over :data:`MAX_MESSAGE_BYTES`) is not read."""
+    return f"{size:,} bytes, more than a report e-mail needs (at most {MAX_MESSAGE_BYTES // (1024 * 1024)} MiB): not read"
+
+
 def message_payloads(data: bytes, origin: str) -> Iterator[Item]:
     """The report attachments of one e-mail (any MIME depth)."""
+    if len(data) > MAX_MESSAGE_BYTES:
+        yield InputError(origin, oversized(len(data)))
+        return
     try:
         message = email.message_from_bytes(data, policy=_POLICY)
         assert isinstance(message, EmailMessage)
