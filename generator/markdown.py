@@ -30,7 +30,7 @@ _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 # "$...$" is math in issues and comments (MathJax, where "\\$" does not
 # escape reliably): as a character reference it renders the same and is not.
 _JOIN = "\u2060"
-_BREAKS = re.compile(r"[@#]|:(?=/)|(?<=www)(?=\.)|-(?=[0-9])|(?<![0-9a-f])(?<!\\U)[0-9a-f]{7,}(?![0-9a-f])", re.IGNORECASE)
+_BREAKS = re.compile(r"[@#]|:(?=/)|(?<=www)(?=\.)|-(?=[0-9])|(?<![0-9a-f])[0-9a-f]{7,}(?![0-9a-f])", re.IGNORECASE)
 
 
 def _break(match: re.Match) -> str:

@@ -27,7 +27,8 @@ HOSTILE = "https://evil.example/<img src=x onerror=alert(1)>|`@octocat #12 **bol
         ("line\r\nnext", "line next"),
         ("\x1b[2J\u202e", r"\\u001b\[2J\\u202e"),
         # A line separator, a bidi mark, a soft hyphen and invisible tag characters.
-        ("a\u2028b\u061cc\u00add\U000e0041", r"a\\u2028b\\u061cc\\u00add\\U000e0041"),
+        # (Eight hex digits in a row get a word joiner, as a commit SHA would.)
+        ("a\u2028b\u061cc\u00add\U000e0041", "a\\\\u2028b\\\\u061cc\\\\u00add\\\\U000e00\u206041"),
         ("mail@example.com", "mail@\u2060example.com"),
         # GitHub renders $...$ as MathJax in issues, where \$ is no sure escape.
         ("$\\color{red}{URGENT}$ costs $5", "&#36;\\\\color{red}{URGENT}&#36; costs &#36;5"),

@@ -21,7 +21,11 @@ from hypothesis import strategies as st
 from generator import markdown as md
 from generator.check.domain import DomainReport
 from generator.check.markdown import document
+from generator.config import loads
 from generator.findings import error
+from generator.monitor import body
+from generator.verify import Verdict
+from generator.verify import markdown as verify_markdown
 from tests.support.cli import run_cli
 from tests.support.tools import require_tool
 from tests.test_reports_hostile import _doc
@@ -108,6 +112,16 @@ def test_a_check_report_with_hostile_server_text_renders_without_links() -> None
     report = DomainReport("example.com", [error("policy-redirect", f"a redirect to {hostile}", f"fix {hostile}")])
     report.mx_hosts = ["www.evil.example", "@octocat"]
     assert leaks(document([report])) == []
+
+
+def test_an_issue_body_and_a_verify_summary_with_hostile_server_text_render_without_links() -> None:
+    hostile = " ".join(NAMED.values())
+    report = DomainReport("example.com", [error("policy-redirect", f"a redirect to {hostile}", f"fix {hostile}")])
+    assert leaks(body(report, "0123456789abcdef").split("-->", 1)[1]) == []  # after the monitor's own marker
+    domain = loads("domain: example.com\npolicy:\n  mx: [mx1.example.com]\n").domains[0]
+    verdict = Verdict(domain, findings=[error("policy-differs", hostile)], dns_findings=[error("sts-record-invalid", hostile)])
+    assert "octocat" in verify_markdown(verdict)
+    assert leaks(verify_markdown(verdict)) == []
 
 
 def test_reports_markdown_with_hostile_sender_text_renders_without_links(tmp_path) -> None:

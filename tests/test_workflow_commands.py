@@ -124,3 +124,13 @@ def test_monitor_prints_no_workflow_command_from_github(tmp_path, monkeypatch) -
     shown = run_cli("monitor", "-c", tmp_path / "mta-sts.yml", "--nameserver", "127.0.0.1:1", "--timeout", "5")
     assert shown.code != 0 and "stop-commands" in shown.err, shown.output
     assert workflow_commands(shown.out) == [] and workflow_commands(shown.err) == []
+
+
+def test_validate_prints_no_workflow_command_from_a_fetched_policy_or_record(tmp_path) -> None:
+    """`validate --policy` and `--txt` lint what was fetched from a server or DNS."""
+    policy = tmp_path / "mta-sts.txt"
+    policy.write_bytes(f"version: STSv1\r\n{ERROR}\r\nmode: enforce {LEGACY}\r\nmx: {MASK}\r\nmax_age: 86400\r\n".encode())
+    for args in (["--policy", policy], ["--txt", f"v=STSv1; id={ERROR} {LEGACY}"], ["--tlsrpt", ERROR]):
+        shown = run_cli("validate", *args)
+        assert shown.code == 1 and "error" in shown.out, shown.output
+        assert workflow_commands(shown.out) == [] and workflow_commands(shown.err) == []
