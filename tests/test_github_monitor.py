@@ -290,6 +290,24 @@ def test_dry_run_prints_the_report_and_the_issue_actions_without_gh(tmp_path, mo
     assert "## MTA-STS check" in (tmp_path / "summary.md").read_text()
 
 
+@pytest.mark.timeout(30)
+def test_dry_run_of_a_healthy_domain_would_close_its_issue(tmp_path, monkeypatch, dns_server_factory, tls_server_factory):
+    from tests.support.check_run import HEALTHY, policy_bytes
+
+    domain = "fine.test"
+    nsd = dns_server_factory({domain: minimal_zone(domain, HEALTHY)})
+    https = tls_server_factory()
+    https.route(f"mta-sts.{domain}", Route(body=policy_bytes(domain)))
+    policy = tmp_path / "mta-sts.txt"
+    policy.write_bytes(policy_bytes(domain))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-gh-here"))
+    result = run_cli("monitor", domain, "--policy", policy, "--id", "abc123", "--dry-run", "--nameserver", nsd.address,
+                     "--ca-file", https.ca_pem_path, "--connect-to", f":443:127.0.0.1:{https.port}", "--timeout", "5")
+    assert result.code == 0, result.output
+    assert f"{domain}: passed" in result.out
+    assert f"Without --dry-run:\n{domain}: healthy; would close its open issue labelled 'mta-sts', if there is one\n" in result.out
+
+
 def test_a_huge_report_is_cut_to_what_github_accepts():
     report = DomainReport(DOMAIN, [error(codes.POLICY_REDIRECT, f"redirect {i} to https://x.test/" + "a" * 2000) for i in range(100)])
     text = body(report, fingerprint(report.findings))
