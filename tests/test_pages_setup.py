@@ -68,7 +68,7 @@ def test_from_nothing_to_enforced_https_then_a_second_run_writes_nothing(tmp_pat
     # The custom domain came before the content, and HTTPS once issued.
     writes = [c.operation or c.path for c in github.writes()]
     assert writes == ["POST /user/repos", "POST /repos/{owner}/{repo}/pages", SET_SITE, f"/git/{REPO}.git/git-receive-pack", SET_SITE]
-    assert github.calls[-1].operation == READ_SITE
+    assert github.calls[-1].operation == SET_SITE and github.calls[-1].body == {"https_enforced": True}
 
     before = len(github.calls)
     again = setup(tmp_path)
