@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.local_github import LocalGitHub
-from tests.support.openapi_check import Description
+from tests.support.openapi_check import DESCRIPTION, Description
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -23,9 +25,9 @@ def gh(github: LocalGitHub, token: str, home: Path, *args: str, stdin: str | Non
 
 
 def test_the_cut_records_its_source_and_holds_the_operations_the_script_lists():
-    document = json.loads(Path("tests/support/github-openapi.json").read_text())
+    document = json.loads(DESCRIPTION.read_text())
     source = document["info"]["x-source"]
-    script = runpy.run_path("scripts/update-github-openapi")
+    script = runpy.run_path(str(ROOT / "scripts" / "update-github-openapi"))
     assert (source["package"], source["version"], source["cut-by"]) == (script["PACKAGE"], script["VERSION"], "scripts/update-github-openapi")
     cut = {(method, path) for path, item in document["paths"].items() for method in item if method != "parameters"}
     assert cut == set(script["OPERATIONS"])

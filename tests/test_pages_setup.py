@@ -68,7 +68,7 @@ def test_from_nothing_to_enforced_https_then_a_second_run_writes_nothing(tmp_pat
     # The custom domain came before the content, and HTTPS once issued.
     writes = [c.operation or c.path for c in github.writes()]
     assert writes == ["POST /user/repos", "POST /repos/{owner}/{repo}/pages", SET_SITE, f"/git/{REPO}.git/git-receive-pack", SET_SITE]
-    assert github.calls[-1].operation == READ_SITE
+    assert github.calls[-1].operation == SET_SITE and github.calls[-1].body == {"https_enforced": True}
 
     before = len(github.calls)
     again = setup(tmp_path)
@@ -288,3 +288,16 @@ def test_a_file_edited_in_the_repository_stops_that_domain_only(tmp_path, github
     assert "a.test: alice/mta-sts.a.test: the files of alice/mta-sts.a.test conflict with the build" in result.out
     assert "index.html" in result.out and "/clone" not in result.out
     assert "b.test: alice/mta-sts.b.test:\n  did: pushed the site" in result.out and "enforced HTTPS" in result.out
+
+
+def test_a_branch_deploy_pushes_first_then_publishes_the_branch(tmp_path, github):
+    result = setup(tmp_path, CONFIG + "  deploy: branch\n", "--wait", "5")
+
+    assert result.code == 0, result.output
+    site = github.repos[REPO].site
+    assert (site.build_type, site.cname, site.https_enforced) == ("legacy", "mta-sts.a.test", True)
+    writes = [c.operation or c.path for c in github.writes()]
+    assert writes[:3] == ["POST /user/repos", f"/git/{REPO}.git/git-receive-pack", "POST /repos/{owner}/{repo}/pages"]
+    created = next(c for c in github.calls if c.operation == "POST /repos/{owner}/{repo}/pages")
+    assert created.body == {"build_type": "legacy", "source": {"branch": "main", "path": "/"}}
+    assert WORKFLOW_PATH not in github.files(REPO) and "CNAME" in github.files(REPO)

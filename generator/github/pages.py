@@ -158,7 +158,9 @@ class Setup:
             outcome.writes += 1
             if made.status == 201:
                 outcome.done.append(f"created the Pages site ({'GitHub Actions' if config.deploy == 'workflow' else 'from the branch'})")
-            found = self.client.get(f"repos/{full}/pages", needs="pages: read")
+                found = made
+            else:  # 409: enabled meanwhile; read what it is
+                found = self.client.get(f"repos/{full}/pages", needs="pages: read")
         site = found.body if isinstance(found.body, dict) else {}
         if site.get("build_type") != wanted["build_type"]:
             self.client.request("PUT", f"repos/{full}/pages", wanted, needs="pages: write")
@@ -223,13 +225,10 @@ class Setup:
     def _https(self, config: DomainConfig, outcome: Outcome) -> None:
         full = config.repository
         start = self.clock()
-        enforced_now = False
         while True:
             site = self.client.get(f"repos/{full}/pages", needs="pages: read").body
             site = site if isinstance(site, dict) else {}
             if site.get("https_enforced"):
-                if enforced_now:
-                    outcome.done.append("enforced HTTPS")
                 return
             certificate = site.get("https_certificate") if isinstance(site.get("https_certificate"), dict) else {}
             state = str(certificate.get("state") or "none yet")
@@ -240,8 +239,8 @@ class Setup:
                 tried = self.client.request("PUT", f"repos/{full}/pages", {"https_enforced": True}, ok=(400, 404), needs="pages: write")
                 outcome.writes += 1
                 if tried.status < 300:
-                    enforced_now = True
-                    continue
+                    outcome.done.append("enforced HTTPS")
+                    return
             waited = self.clock() - start
             if waited + POLL > self.wait:
                 outcome.left.append(f"HTTPS: the certificate for {config.policy_host} is {state}; once the DNS records are published "
