@@ -270,8 +270,11 @@ def check(
 
 # TLS reports (generator/reports/): `reports` reads them, `promote` acts on them.
 ReportSources = Annotated[Optional[list[Path]], typer.Argument(metavar="[SOURCE]...", help="Report files (.json, .json.gz), e-mails (.eml), mboxes, Maildirs or folders (searched recursively).", show_default=False)]
-ImapOption = Annotated[Optional[str], typer.Option("--imap", metavar="URL", help="Also read an IMAP mailbox over TLS, read-only: imaps://user@host[:port]/Folder.")]
-ImapPasswordOption = Annotated[str, typer.Option("--imap-password-env", metavar="NAME", help="The environment variable holding the IMAP password.")]
+IMAP_HELP = "Also read an IMAP mailbox over TLS, read-only: imaps://user@host[:port]/Folder."
+IMAP_PASSWORD_HELP = "The environment variable holding the IMAP password."
+REPORTS_PANEL = "TLS reports"
+ImapOption = Annotated[Optional[str], typer.Option("--imap", metavar="URL", help=IMAP_HELP)]
+ImapPasswordOption = Annotated[str, typer.Option("--imap-password-env", metavar="NAME", help=IMAP_PASSWORD_HELP)]
 ImapCaOption = Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="Trust only the CA certificates in this file for --imap, not the system's.", dir_okay=False)]
 SinceOption = Annotated[Optional[str], typer.Option("--since", metavar="DATE", help="Only reports whose date range ends after DATE (2026-11-01, or a date-time).")]
 UntilOption = Annotated[Optional[str], typer.Option("--until", metavar="DATE", help="Only reports whose date range starts before the end of DATE; also the end of the --ready window (default: now).")]
@@ -475,14 +478,17 @@ def monitor(
     connect_to: ConnectToOption = None,
     timeout: Annotated[float, typer.Option("--timeout", metavar="S", help="Deadline for all the checks of one domain, in seconds.")] = 20.0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the report and what would be done about each domain's issue, without gh.")] = False,
-    reports: Annotated[Optional[list[Path]], typer.Option("--reports", metavar="SOURCE", help="Read TLS reports from this file or folder (repeatable). Default: the config's monitor.reports.")] = None,
-    imap: ImapOption = None,
-    imap_password_env: ImapPasswordOption = "MTA_STS_PAGES_IMAP_PASSWORD",
-    imap_ca_file: Annotated[Optional[Path], typer.Option("--imap-ca-file", metavar="PEM", help="Trust only the CA certificates in this file for --imap, not the system's.", dir_okay=False)] = None,
-    promote: Annotated[bool, typer.Option("--promote", help="Keep one pull request open that moves each domain in testing whose reports say ready to enforce (default: each domain's monitor.promote).")] = False,
-    window_days: Annotated[int, typer.Option("--window-days", min=1, help="Readiness: how many days up to now the reports must cover.")] = 14,
-    min_organisations: OrganisationsOption = 2,
-    min_sessions: SessionsOption = 20,
+    # The TLS-report options get their own help panel: Rich sizes each
+    # panel's columns apart, and beside --connect-to's long metavar an IMAP
+    # URL or the password variable's name would be cut at 80 columns.
+    reports: Annotated[Optional[list[Path]], typer.Option("--reports", metavar="SOURCE", rich_help_panel=REPORTS_PANEL, help="Read TLS reports from this file or folder (repeatable). Default: the config's monitor.reports.")] = None,
+    imap: Annotated[Optional[str], typer.Option("--imap", metavar="URL", rich_help_panel=REPORTS_PANEL, help=IMAP_HELP)] = None,
+    imap_password_env: Annotated[str, typer.Option("--imap-password-env", metavar="NAME", rich_help_panel=REPORTS_PANEL, help=IMAP_PASSWORD_HELP)] = "MTA_STS_PAGES_IMAP_PASSWORD",
+    imap_ca_file: Annotated[Optional[Path], typer.Option("--imap-ca-file", metavar="PEM", rich_help_panel=REPORTS_PANEL, help="Trust only the CA certificates in this file for --imap, not the system's.", dir_okay=False)] = None,
+    promote: Annotated[bool, typer.Option("--promote", rich_help_panel=REPORTS_PANEL, help="Keep one pull request open that moves each domain in testing whose reports say ready to enforce (default: each domain's monitor.promote).")] = False,
+    window_days: Annotated[int, typer.Option("--window-days", min=1, metavar="DAYS", rich_help_panel=REPORTS_PANEL, help="Readiness: how many days up to now the reports must cover.")] = 14,
+    min_organisations: Annotated[int, typer.Option("--min-organisations", min=1, metavar="N", rich_help_panel=REPORTS_PANEL, help="Readiness: how many organisations must have reported.")] = 2,
+    min_sessions: Annotated[int, typer.Option("--min-sessions", min=0, metavar="N", rich_help_panel=REPORTS_PANEL, help="Readiness: how many sessions must have been checked against the sts policy.")] = 20,
 ) -> None:
     """Check the live domains and keep one GitHub issue per domain in step (uses gh); with TLS reports, show them and open the enforce pull request."""
     from generator import markdown as md

@@ -346,7 +346,7 @@ def test_octodns_yaml_provider_keeps_the_other_records(tmp_path):
     assert written["_mta-sts"]["values"] == ["keep=1", f"v=STSv1\\; id={domain.id}"]
     assert written["_smtp._tls"]["value"] == "v=TLSRPTv1\\; rua=mailto:tls@example.com"
     # A short TTL while testing: --ttl sets it on the sets this tool owns, and nowhere else.
-    result = run_cli("dns", "apply", "--force", "-c", config, "--ttl", "300")
+    result = run_cli("dns", "apply", "--force", "--rewrite-files", "-c", config, "--ttl", "300")
     assert result.code == 0, result.output
     assert "(TTL 3600 -> 300)" in result.out
     written = yaml.safe_load((zones / "example.com.yaml").read_text())
@@ -369,7 +369,7 @@ def test_dns_says_nothing_of_root_ns_and_asks_to_apply_again_only_after_an_apply
     diff = run_cli("dns", "diff", "-c", config, *nowhere)
     assert diff.code == 1, diff.output
     assert "Deploy the site, then run `mta-sts-pages dns apply` to publish" in diff.out
-    applied = run_cli("dns", "apply", "-c", config, *nowhere)
+    applied = run_cli("dns", "apply", "--rewrite-files", "-c", config, *nowhere)
     assert "Deploy the site, then run `mta-sts-pages dns apply` again to publish" in applied.out
     for result in (diff, applied):
         assert "root NS" not in result.err and "octoDNS:" not in result.err, result.err

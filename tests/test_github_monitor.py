@@ -503,9 +503,9 @@ def _run_promoting(workflow_of, tmp_path, tools, dns_server_factory, tls_server_
     nsd = dns_server_factory({DOMAIN: zone, "github.io": minimal_zone("github.io", "example-org A 127.0.0.1")})
     https = tls_server_factory()
     https.route(f"mta-sts.{DOMAIN}", Route(body=BUILT.policy_bytes))
-    action_dir, wheels, python_bin = tools
+    action_dir, python_bin = tools
     runner = JobRunner(
-        python_bin=python_bin, action_dir=action_dir, wheels=wheels, path=[],
+        python_bin=python_bin, action_dir=action_dir, path=[],
         env={**local_github.env(token, tmp_path), "MTA_STS_PAGES_NAMESERVER": nsd.address, "MTA_STS_PAGES_CA_FILE": str(https.ca_pem_path),
              "MTA_STS_PAGES_CONNECT_TO": f"mta-sts.{DOMAIN}:443:example-org.github.io:{https.port}"},
         context={"github.token": token, "github.repository": REPOSITORY},

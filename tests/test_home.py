@@ -23,7 +23,7 @@ HOME = URL.removeprefix("https://github.com/")
 TEXTS = [ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").glob("*.md"), *(ROOT / ".github").rglob("*.yml"),
          *(p for p in (ROOT / "examples").rglob("*") if p.is_file() and p.suffix in (".md", ".yml", ".yaml", ".json"))]
 # Others' projects the texts link to or use.
-ELSEWHERE = {"actions", "pypa", "octodns"}
+ELSEWHERE = {"actions", "pypa", "octodns", "github"}  # other projects a document names
 
 
 def test_the_home_is_a_github_repository_and_every_url_lives_under_it():

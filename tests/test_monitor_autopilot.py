@@ -123,7 +123,7 @@ def test_the_enforce_pull_request_is_opened_kept_updated_and_closed(site):
     assert "## TLS reports" in summary and "**auto.test: not ready to enforce**" in summary
     assert "- `mx-failures`: 4 session(s) to mx1.auto.test failed with certificate-expired" in summary
     assert "- `few-organisations`:" in summary
-    assert "```mermaid\nxychart-beta\n" in summary and "| `certificate-expired` | mx1.auto.test | 4 |" in summary
+    assert "```mermaid\nxychart-beta\n" in summary and "| `certificate-expired` | mx1.auto.test | 173.212.201.41 | 209.85.222.201 | 4 |" in summary
 
     # Clean reports from two senders: one pull request, the mode line its only change.
     for path in site.reports.iterdir():
@@ -241,7 +241,7 @@ def test_sender_text_in_the_evidence_stays_text(site):
     write_reports(site.reports, [CLEAN[0], evil[1]])
     site.monitor("--promote")
     [pull] = site.pulls()
-    assert "Evil &#64;octocat \\[x\\](https://e.test) &lt;img src=x&gt; \\`\\`\\`" in pull.body
+    assert "Evil @\u2060octocat \\[x\\](https:\u2060//e.test) &lt;img src=x&gt; \\`\\`\\`" in pull.body
     assert "@octocat" not in pull.body and "<img" not in pull.body
     summary = site.summary.read_text()
     chart = summary[summary.index("```mermaid"):]

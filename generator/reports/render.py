@@ -173,12 +173,12 @@ def to_markdown(summaries: Sequence[DomainSummary], collection: Collection, verd
 def verdict_markdown(verdict: Readiness) -> list[str]:
     """One domain's readiness and its reasons, as Markdown lines."""
     head = f"**{md.text(verdict.domain)}: {'ready to enforce' if verdict.ready else 'not ready to enforce'}**"
-    return [head, *(f"- `{r.code}`: {md.text(r.message)}" for r in verdict.reasons)]
+    return [head, *(f"- `{r.code}`: {md.prose(r.message)}" for r in verdict.reasons)]
 
 
 def failures_markdown(summary: DomainSummary) -> list[str]:
     """The failures by result type and MX host, with cause and fix, as a Markdown table."""
     lines = ["| Result type | MX host | Receiving IP | Sending MTA IP | Sessions | Likely cause | Fix |", "|---|---|---|---|---:|---|---|"]
     return lines + [f"| {md.code(f.result_type)} | {md.text(f.receiving_mx_hostname or '(not named)')} | {md.text(_some(f.receiving_ips))} "
-                    f"| {md.text(_some(f.sending_mta_ips))} | {f.sessions} | {md.text(f.advice.cause)} | {md.text(f.advice.fix)} |"
+                    f"| {md.text(_some(f.sending_mta_ips))} | {f.sessions} | {md.prose(f.advice.cause)} | {md.prose(f.advice.fix)} |"
                     for f in summary.failures]
