@@ -97,7 +97,7 @@ def test_regeneration_records_a_change_and_asks_for_its_changelog_line(tmp_path)
     tree = _copy(tmp_path)
     cli = tree / "generator" / "cli.py"
     text = cli.read_text()
-    anchor = "    strict: StrictOption = False,\n) -> None:\n    \"\"\"Write the GitHub Pages site"
+    anchor = ") -> None:\n    \"\"\"Write the GitHub Pages site"
     assert anchor in text
     cli.write_text(text.replace(anchor, '    brand_new: Annotated[bool, typer.Option("--brand-new", help="x")] = False,\n' + anchor, 1))
 
