@@ -331,3 +331,19 @@ def test_promote_without_reports_or_config_is_a_usage_error(tmp_path):
     policy.write_bytes(loads(CONFIG).domains[0].policy_bytes)
     result = run_cli("monitor", DOMAIN, "--policy", policy, "--promote")
     assert result.code == 2 and "promoting needs the TLS reports" in result.output, result.output
+
+
+def test_a_pull_request_whose_answer_was_lost_is_found_not_opened_twice(site):
+    """GitHub opened the pull request, then the answer never came (a 502
+    after the work): the run fails, and the next one finds the open pull
+    request by its branch instead of opening a second."""
+    write_reports(site.reports, CLEAN)
+    site.github.fail("POST", r"/repos/[^/]+/[^/]+/pulls", 502, after=True)
+    result = run_cli("monitor", DOMAIN, "--config", "mta-sts.yml", "--promote", "--reports", site.reports,
+                     "--nameserver", site.nsd.address, "--ca-file", site.ca_pem,
+                     "--connect-to", f"mta-sts.{DOMAIN}:443:example-org.github.io:{site.https.port}", cwd=site.work)
+    assert result.code == 1 and "Traceback" not in result.output, result.output
+    assert "HTTP 502" in result.err, result.err
+    assert len(site.pulls()) == 1
+    _, calls = site.monitor("--promote")
+    assert writes(calls) == [] and len(site.pulls()) == 1
