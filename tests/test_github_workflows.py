@@ -172,9 +172,10 @@ def test_guard_and_monitor_hold_only_the_permissions_they_need(generated, monito
     for path in monitors:
         workflow = yaml.safe_load(path.read_text())
         assert workflow["permissions"] == {}
-        wanted = {"contents": "read", "issues": "write"}
+        # pages: read lets it add GitHub's view of the site (certificate, custom domain, HTTPS).
+        wanted = {"contents": "read", "issues": "write", "pages": "read"}
         if "--promote" in workflow["jobs"]["monitor"]["steps"][-1].get("run", ""):  # only then may it write a branch and a pull request
-            wanted = {"contents": "write", "issues": "write", "pull-requests": "write"}
+            wanted = {"contents": "write", "issues": "write", "pages": "read", "pull-requests": "write"}
         assert {name: job["permissions"] for name, job in workflow["jobs"].items()} == {"monitor": wanted}
         assert workflow[True]["schedule"] in ([{"cron": "*/30 1-5 * JAN-MAR MON,FRI"}], [{"cron": "23 6 * * *"}])
 
