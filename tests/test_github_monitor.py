@@ -515,7 +515,7 @@ def _run_promoting(workflow_of, tmp_path, tools, dns_server_factory, tls_server_
     write_reports(repo / "tlsrpt", [report("google", today - dt.timedelta(days=2), domain=DOMAIN),
                                     report("microsoft", today - dt.timedelta(days=1), ok=10, domain=DOMAIN)])
     permissions = yaml.safe_load(workflow.read_text())["jobs"]["monitor"]["permissions"]
-    assert permissions == {"contents": "write", "issues": "write", "pull-requests": "write"}
+    assert permissions == {"contents": "write", "issues": "write", "pages": "read", "pull-requests": "write"}
     # GitHub's names for the permissions the job asks for, on the token the run gets.
     token = local_github.token("github-actions[bot]", {name.replace("-", "_"): level for name, level in permissions.items()})
     hosted = local_github.repo(REPOSITORY)
@@ -573,7 +573,8 @@ def test_the_way_2_workflow_with_promote_opens_the_enforce_pull_request_through_
 
 
 # The permissions docs/github.md tells way 2 to give its monitor job for promote.
-PROMOTE_PERMISSIONS = "      contents: write # mta-sts.yml; the enforce branch\n      issues: write # the domain's issue\n      pull-requests: write # the enforce pull request\n"
+PROMOTE_PERMISSIONS = ("      contents: write # mta-sts.yml; the enforce branch\n      issues: write # the domain's issue\n"
+                       "      pages: read # GitHub's view of the site\n      pull-requests: write # the enforce pull request\n")
 
 
 def test_the_docs_give_way_2_the_permissions_promote_needs():
