@@ -356,3 +356,20 @@ def test_way_2_needs_a_workflow_deploy(tmp_path, github):
     assert result.code == 2, result.output
     assert "pages.content: config needs deploy: workflow" in result.err and "mta-sts.yml:" in result.err
     assert github.calls == []
+
+
+def test_a_token_without_workflows_permission_is_told_so(tmp_path, github, monkeypatch):
+    """GitHub refuses a push that adds a workflow to a token without
+    workflows: write (a fine-grained token without it, a workflow's
+    GITHUB_TOKEN); both ways push one."""
+    github.repo(REPO)
+    github.environ(monkeypatch, github.token("alice", {"contents": "write", "pages": "write"}), tmp_path)
+
+    result = setup(tmp_path, WAY_2)
+
+    assert result.code == 1, result.output
+    assert "refusing to allow a GitHub App to create or update workflow `.github/workflows/" in result.out
+    assert "the token needs workflows: write" in result.out
+    assert "Traceback" not in result.output
+    pushed = github._git(github.repos[REPO], "rev-parse", "--verify", "--quiet", "refs/heads/main", check=False)
+    assert pushed.returncode != 0  # nothing reached the branch

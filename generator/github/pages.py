@@ -219,6 +219,9 @@ class Setup:
             raise GitHubError(f"git {args[0]} did not finish within 300 s") from None
         if check and run.returncode != 0:
             hint = f" (the token needs {needs})" if needs and ("403" in run.stderr or "denied" in run.stderr) else ""
+            if "refusing to allow" in run.stderr and "workflow" in run.stderr:
+                hint = (" (the token needs workflows: write, or a classic token the workflow scope; "
+                        "a workflow's GITHUB_TOKEN can never push a workflow)")
             raise GitHubError(f"git {args[0]} failed{hint}: {said(run.stderr)}")
         return run.stdout
 
