@@ -579,3 +579,16 @@ PROMOTE_PERMISSIONS = ("      contents: write # mta-sts.yml; the enforce branch\
 
 def test_the_docs_give_way_2_the_permissions_promote_needs():
     assert PROMOTE_PERMISSIONS in (Path(__file__).parents[1] / "docs" / "github.md").read_text()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("-c", "CONFIG", "--pages-repository", "example-org/x"), "--pages-repository goes with --policy; with --config, pages.repository gives it"),
+    (("--policy", "POLICY", "--pages-repository", "example-org"), "--pages-repository 'example-org' is not OWNER/NAME of a GitHub repository"),
+])
+def test_pages_repository_mistakes_are_usage_errors(tmp_path, args, message):
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    (tmp_path / "mta-sts.txt").write_bytes(BUILT.policy_bytes)
+    paths = {"CONFIG": str(tmp_path / "mta-sts.yml"), "POLICY": str(tmp_path / "mta-sts.txt")}
+    result = run_cli("monitor", DOMAIN, *(paths.get(a, a) for a in args), "--dry-run")
+    assert result.code == 2, result.output
+    assert message in result.err and "Traceback" not in result.output
