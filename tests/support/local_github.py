@@ -590,6 +590,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     raise ApiError(422, "Your current plan does not support GitHub Pages for this repository.")
                 if repo.site is not None:
                     raise ApiError(409, "GitHub Pages is already enabled.")
+                self._branch_exists(repo, body)
                 repo.site = Site(build_type=body.get("build_type", "legacy"))
                 return 201, github._site_json(repo), []
             case ("PUT", "/repos/{owner}/{repo}/pages"):
@@ -677,11 +678,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self._put_content(repo, params["path"], body, token)
         raise AssertionError(f"the local GitHub has no handler for {key}")
 
+    def _branch_exists(self, repo: Repository, body: dict) -> None:
+        """A site built from a branch (legacy) needs the branch, as GitHub refuses it otherwise."""
+        if body.get("build_type") == "workflow":
+            return
+        branch = (body.get("source") or {}).get("branch") or repo.default_branch
+        if self.github._git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode != 0:
+            raise ApiError(422, f"The {branch} branch must exist before GitHub Pages can be built.")
+
     def _update_site(self, repo: Repository, body: dict):
         site = repo.site
         if site is None:
             raise ApiError(404, "Not Found")
         if "build_type" in body:
+            self._branch_exists(repo, body)
             site.build_type = body["build_type"]
         if "cname" in body and body["cname"] != site.cname:
             site.cname = body["cname"]
