@@ -643,7 +643,7 @@ def pages_setup(
     config: ConfigOption = Path("mta-sts.yml"),
     wait: Annotated[float, typer.Option("--wait", metavar="S", help="Seconds to wait for each certificate (and at least 60 for rate limits); 0 looks once.")] = 0.0,
 ) -> None:
-    """Create or reuse each domain's repository, push the site build writes, set up Pages with the custom domain, enforce HTTPS once the certificate is issued."""
+    """Create or reuse each domain's repository, push the site build writes (pages.content: config: mta-sts.yml and its workflow), set up Pages with the custom domain, enforce HTTPS once the certificate is issued."""
     from generator.github.command import setup
 
     if wait < 0:

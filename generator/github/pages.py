@@ -9,8 +9,8 @@ it is not done yet (a second run writes nothing):
    branch``) and the custom domain ``mta-sts.<domain>``, set before any DNS
    record points there (GitHub's advice against domain takeover);
 3. the content: what `build` writes (way 2, ``pages.content: config``:
-   mta-sts.yml and the workflow that builds it with the action), pushed with git and `gh` as the
-   credential helper (nothing when it is unchanged);
+   mta-sts.yml and the workflow that builds it with the action), pushed
+   with git and `gh` as the credential helper (nothing when it is unchanged);
 4. HTTPS: the certificate's state polled until ``--wait`` runs out, then
    ``https_enforced`` once it is issued.
 
