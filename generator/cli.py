@@ -423,6 +423,18 @@ def _expected(domain: str | None, config: Path | None, policy: Path | None, sts_
     return _domains_of(_load(config, strict=False), [domain] if domain else [])
 
 
+def _with_repository(expected, repository: str, policy: Path | None):
+    """The --policy domain with its Pages site's repository, for GitHub's view."""
+    from generator.config import check_repository
+
+    if policy is None:
+        raise UsageError("--pages-repository goes with --policy; with --config, pages.repository gives it")
+    try:
+        return expected._replace(repository=check_repository(repository))
+    except ValueError as exc:
+        raise UsageError(f"--pages-repository {repository!r} {exc}") from None
+
+
 def _domains_of(loaded, names: list[str]) -> list:
     """The config's domains named (each must be in it), in the order given, each once; all when none is named."""
     from generator.check.targets import Targets
@@ -486,6 +498,7 @@ def monitor(
     imap_password_env: Annotated[str, typer.Option("--imap-password-env", metavar="NAME", rich_help_panel=REPORTS_PANEL, help=IMAP_PASSWORD_HELP)] = "MTA_STS_PAGES_IMAP_PASSWORD",
     imap_ca_file: Annotated[Optional[Path], typer.Option("--imap-ca-file", metavar="PEM", rich_help_panel=REPORTS_PANEL, help="Trust only the CA certificates in this file for --imap, not the system's.", dir_okay=False)] = None,
     promote: Annotated[bool, typer.Option("--promote", rich_help_panel=REPORTS_PANEL, help="Keep one pull request open that moves each domain in testing whose reports say ready to enforce (default: each domain's monitor.promote).")] = False,
+    pages_repository: Annotated[Optional[str], typer.Option("--pages-repository", metavar="OWNER/NAME", help="With --policy: the repository of the domain's Pages site, whose GitHub view (certificate, custom domain, HTTPS) joins the report when a token can read it. With --config, pages.repository gives it.")] = None,
     window_days: Annotated[int, typer.Option("--window-days", min=1, metavar="DAYS", rich_help_panel=REPORTS_PANEL, help="Readiness: how many days up to now the reports must cover.")] = 14,
     min_organisations: Annotated[int, typer.Option("--min-organisations", min=1, metavar="N", rich_help_panel=REPORTS_PANEL, help="Readiness: how many organisations must have reported.")] = 2,
     min_sessions: Annotated[int, typer.Option("--min-sessions", min=0, metavar="N", rich_help_panel=REPORTS_PANEL, help="Readiness: how many sessions must have been checked against the sts policy.")] = 20,
@@ -508,9 +521,11 @@ def monitor(
         except ValueError as exc:
             raise UsageError(f"--label {label!r} {exc}") from None
     expected = _expected(domain, config, policy, sts_id)
+    if pages_repository is not None:
+        expected = [_with_repository(d, pages_repository, policy) for d in expected]
     targets = [Target(d.domain, d) for d in expected]
     options = make_options(nameservers=nameserver or [], ca_file=ca_file, connect_to=connect_to or [], timeout=timeout,
-                           concurrency=50, smtp=smtp, github=config is not None and token_given())
+                           concurrency=50, smtp=smtp, github=token_given() and any(d.repository for d in expected))
     if dry_run:
         from generator.check.report import human
 
@@ -634,7 +649,7 @@ def pages_setup(
     config: ConfigOption = Path("mta-sts.yml"),
     wait: Annotated[float, typer.Option("--wait", metavar="S", help="Seconds to wait for each certificate (and at least 60 for rate limits); 0 looks once.")] = 0.0,
 ) -> None:
-    """Create or reuse each domain's repository, push the site build writes, set up Pages with the custom domain, enforce HTTPS once the certificate is issued."""
+    """Create or reuse each domain's repository, push the site build writes (pages.content: config: mta-sts.yml and its workflow), set up Pages with the custom domain, enforce HTTPS once the certificate is issued."""
     from generator.github.command import setup
 
     if wait < 0:

@@ -66,7 +66,7 @@ _BRANCH = r"(?!-|/|@$)(?!.*(?:\.\.|//|@\{|\.lock(?:/|$)|(?:^|/)\.|/$|\.$))[A-Za-
 _REPOSITORY = _OWNER + r"/(?!\.\.?$)[A-Za-z0-9._-]{1,100}"
 
 
-def _repository(value: str) -> str:
+def check_repository(value: str) -> str:
     if re.fullmatch(_REPOSITORY, value):
         owner, name = value.split("/")
         return f"{owner.lower()}/{name}"
@@ -209,13 +209,18 @@ PAGES = Section(
         "deploy": Key(Choice(("workflow", "branch")), "workflow: a GitHub Actions workflow deploys the site; branch: Pages publishes a branch.", default="workflow"),
         "owner": Key(Text(convert=_owner, pattern=_OWNER), "GitHub user or organization that owns the Pages repository; gives the mta-sts CNAME record."),
         "repository": Key(
-            Text(convert=_repository, pattern=_REPOSITORY),
+            Text(convert=check_repository, pattern=_REPOSITORY),
             "OWNER/NAME of the repository `pages setup` creates or reuses for the domain's site. Default: <owner>/mta-sts.<domain>; its owner is pages.owner.",
         ),
         "branch": Key(Text(convert=_branch, pattern=_BRANCH), "The branch whose pushes run the generated deploy workflow (the repository's default branch).", default="main"),
         "verification": Key(
             Text(convert=_verification, pattern="[A-Za-z0-9]{10,64}"),
             "The code GitHub gives when you verify the domain for the owner (Settings > Pages > Add a domain); gives the _github-pages-challenge TXT record. Needs owner.",
+        ),
+        "content": Key(
+            Choice(("site", "config")),
+            "What pages setup pushes to the repository: site (way 1: what build writes) or config (way 2: mta-sts.yml and a workflow that builds and deploys it with the action).",
+            default="site",
         ),
         "index": Key(Flag(), "true: build writes index.html, a small landing page; false: it writes none, and leaves an index.html of your own alone.", default=True),
     },
@@ -318,6 +323,7 @@ class DomainConfig(NamedTuple):
     index: bool = True  # build writes the landing page
     ttl: int | None = None  # dns.ttl; None: 3600 for a new record, an existing one's kept
     repository: str | None = None  # OWNER/NAME of the site's repository; None without pages.owner
+    content: str = "site"  # what pages setup pushes: "site" (way 1) or "config" (way 2)
     monitor: Monitor | None = None  # None: no monitor workflow
     dns: DnsConfig | None = None
 
@@ -392,6 +398,11 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
     if "branch" in pages and pages.get("deploy", "workflow") == "branch":
         source.warn(f"{path}.pages.branch" if path else "pages.branch", "branch only sets the deploy workflow's trigger; with deploy: branch no workflow is written",
                     line=line("pages.branch"))
+    if pages.get("content") == "config" and pages.get("deploy", "workflow") != "workflow":
+        source.error(f"{path}.pages.content" if path else "pages.content",
+                     "config needs deploy: workflow: the repository's workflow builds the site with the action and deploys it",
+                     line=line("pages.content"))
+        return None
     if "verification" in pages and "owner" not in pages and "repository" not in pages:
         source.error(f"{path}.pages.verification" if path else "pages.verification",
                      "needs pages.owner: the record is _github-pages-challenge-<owner>.<domain>", line=line("pages.verification"))
@@ -430,6 +441,7 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
         verification=pages.get("verification"),
         index=pages.get("index", True),
         repository=repository or (f"{owner}/mta-sts.{domain}" if owner else None),
+        content=pages.get("content", "site"),
         monitor=Monitor(**monitor) if monitor is not None else None,
         dns=resolve_dns(entry, defaults, path, domain, source),
         ttl={**(defaults.get("dns") or {}), **(entry.get("dns") or {})}.get("ttl"),

@@ -16,6 +16,7 @@ WORKFLOW_PATH = ".github/workflows/mta-sts-pages.yml"
 MONITOR_PATH = ".github/workflows/mta-sts-monitor.yml"
 INDEX_PATH = "index.html"
 DEPENDABOT_PATH = ".github/dependabot.yml"
+CONFIG_PATH = "mta-sts.yml"
 
 
 def site_files(domain: DomainConfig) -> dict[str, bytes]:
@@ -45,6 +46,24 @@ def site_files(domain: DomainConfig) -> dict[str, bytes]:
     if WORKFLOW_PATH in files or MONITOR_PATH in files:
         # The workflows pin their actions by commit; Dependabot moves the pins.
         files[DEPENDABOT_PATH] = _same_for_all("dependabot.yml.j2")
+    return files
+
+
+def config_files(domain: DomainConfig, config: bytes) -> dict[str, bytes]:
+    """Every file of a repository that holds only the domain's config (way 2,
+    ``pages.content: config``): ``config`` as mta-sts.yml, the workflow that
+    builds it with the action and deploys it (the cookiecutter template's,
+    pinned to this release), the monitor's when the domain has one."""
+    action = action_ref()
+    pinned = action.commit is not None
+    uses = f"{action.repository}@{action.commit} # {action.tag}" if pinned else f"{action.repository}@{action.tag}"
+    files = {
+        CONFIG_PATH: config,
+        WORKFLOW_PATH: render("config-workflow.yml.j2", host=domain.policy_host, branch=domain.branch, uses=uses, pinned=pinned).encode(),
+        DEPENDABOT_PATH: _same_for_all("dependabot.yml.j2"),
+    }
+    if domain.monitor is not None:
+        files[MONITOR_PATH] = render("monitor-workflow.yml.j2", domain=domain, action=action).encode()
     return files
 
 

@@ -12,8 +12,9 @@ import yaml
 from typer.testing import CliRunner
 
 from generator.cli import app
-from generator.config import load
-from generator.site import POLICY_PATH
+from generator.config import load, loads
+from generator.release import action_ref
+from generator.site import DEPENDABOT_PATH, POLICY_PATH, WORKFLOW_PATH, config_files
 from tests.support.github import (
     ROOT,
     action_checkout,
@@ -131,3 +132,17 @@ def test_a_tag_ref_is_marked_and_a_commit_ref_is_not(tmp_path):
     assert "pin a commit instead" in tagged
     assert "zizmor" not in pinned and "pin a commit" not in pinned
     assert f"uses: example-org/mta-sts-pages@{SHA} # v1.2.0\n" in pinned
+
+
+@pytest.mark.parametrize("pinned", [True, False], ids=["commit", "tag"])
+def test_pages_setup_pushes_the_template_workflow(tmp_path, monkeypatch, pinned):
+    """Way 2's workflow has one text: the template's (which the README shows
+    verbatim) is the one `pages setup` pushes, pinned to this release."""
+    ref = action_ref() if pinned else action_ref()._replace(commit=None)
+    monkeypatch.setattr("generator.site.action_ref", lambda: ref)
+    uses = f"{ref.repository}@{ref.commit} # {ref.tag}" if pinned else f"{ref.repository}@{ref.tag}"
+    repo = render_template(tmp_path / "out", "domain=a.example", "branch=trunk", f"action={uses}")
+    [domain] = loads("domain: a.example\npolicy: {mode: testing, mx: [mx.a.example]}\npages: {branch: trunk}\n").domains
+    pushed = config_files(domain, b"")
+    assert pushed[WORKFLOW_PATH] == (repo / WORKFLOW_PATH).read_bytes()
+    assert pushed[DEPENDABOT_PATH] == (repo / DEPENDABOT_PATH).read_bytes()

@@ -16,14 +16,14 @@ import yaml
 
 from generator.check import codes
 from generator.check.domain import DomainReport
-from generator.config import loads
+from generator.config import load, loads
 from generator.findings import error, info, warning
 from generator.check.options import Target, make_options
 from generator.github import api
 from generator.github.api import GitHub, GitHubError
 from generator.monitor import body, fingerprint, keep_issues, marker, monitor, needs_action, open_issues, sync, title
 from generator.records import to_bind
-from generator.site import MONITOR_PATH
+from generator.site import MONITOR_PATH, config_files
 from tests.support.check_run import MX, TLSRPT
 from tests.support.cli import run_cli
 from tests.support.dns_server import minimal_zone
@@ -36,7 +36,7 @@ from tests.support.github import (
     readme_workflow,
     run_job,
 )
-from tests.support.local_github import LocalGitHub, Repository
+from tests.support.local_github import LocalGitHub, Repository, Site
 from tests.support.tls_server import Route, TlsServer
 
 pytestmark = pytest.mark.timeout(240)
@@ -65,7 +65,8 @@ OPEN = "POST /repos/{owner}/{repo}/issues"
 COMMENT = "POST /repos/{owner}/{repo}/issues/{issue_number}/comments"
 EDIT = "PATCH /repos/{owner}/{repo}/issues/{issue_number}"
 # A workflow's GITHUB_TOKEN under the monitor workflow's permissions.
-WORKFLOW_TOKEN = {"contents": "read", "issues": "write"}
+WORKFLOW_TOKEN = {"contents": "read", "issues": "write", "pages": "read"}
+
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +109,8 @@ def scheduler(tmp_path, tools, dns_server_factory, tls_server_factory, local_git
     zone = minimal_zone(DOMAIN, to_bind([BUILT]) + TLSRPT + "\n" + MX + "\n")
     nsd = dns_server_factory({DOMAIN: zone, "github.io": minimal_zone("github.io", "example-org A 127.0.0.1")})
     https = tls_server_factory()
-    local_github.repo(REPOSITORY)
+    # The repository's Pages site as GitHub reports a healthy one.
+    local_github.repo(REPOSITORY, site=Site(cname=f"mta-sts.{DOMAIN}", https_enforced=True, certificate=["issued"]))
     token = local_github.token("github-actions[bot]", WORKFLOW_TOKEN)
     runner = JobRunner(
         python_bin=python_bin, action_dir=action_dir, path=[],
@@ -136,7 +138,7 @@ def test_one_issue_opened_kept_updated_and_closed(tmp_path, scheduler):
     spec = yaml.safe_load(workflow.read_text())
     assert spec[True] == {"schedule": [{"cron": "5 4 * * 1-5"}], "workflow_dispatch": None}
     assert spec["permissions"] == {}
-    assert spec["jobs"]["monitor"]["permissions"] == {"contents": "read", "issues": "write"}
+    assert spec["jobs"]["monitor"]["permissions"] == WORKFLOW_TOKEN
 
     # Broken: the policy answers 404. One issue, labelled, with the report.
     recorded, calls = scheduler.run(workflow, repo, NOT_FOUND)
@@ -168,6 +170,29 @@ def test_one_issue_opened_kept_updated_and_closed(tmp_path, scheduler):
     assert calls == [LIST]
     assert len(recorded.issues) == 1
     assert scheduler.https.errors == []
+
+
+@pytest.mark.parametrize("way", ["site", "config"])
+def test_the_monitor_reports_what_github_says_of_the_site(tmp_path, scheduler, way):
+    """Way 1's monitor names this repository as the site's (it holds no
+    mta-sts.yml); way 2's reads the config: both add GitHub's view."""
+    config = tmp_path / "mta-sts.yml"
+    config.write_text(CONFIG.replace("  owner: example-org", f"  repository: {REPOSITORY}\n  content: {way}"))
+    repo = tmp_path / "repo"
+    if way == "site":
+        assert run_cli("build", "-c", config, "-o", repo).code == 0
+    else:
+        files = config_files(load(str(config)).domains[0], config.read_bytes())
+        for name, data in files.items():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            (repo / name).write_bytes(data)
+    scheduler.github.repos[REPOSITORY].site.certificate = ["errored"]
+
+    recorded, calls = scheduler.run(repo / MONITOR_PATH, repo, Route(body=BUILT.policy_bytes))
+    assert calls == [LIST, LABEL, NEW_LABEL, OPEN]
+    [issue] = recorded.issues.values()
+    assert "`github-pages-cert-failed`" in issue.body and "errored" in issue.body
+    assert "GET /repos/{owner}/{repo}/pages" in [c.operation for c in scheduler.github.calls]
 
 
 def test_the_readme_workflow_for_way_2_uses_the_action(tmp_path, scheduler):
@@ -490,7 +515,7 @@ def _run_promoting(workflow_of, tmp_path, tools, dns_server_factory, tls_server_
     write_reports(repo / "tlsrpt", [report("google", today - dt.timedelta(days=2), domain=DOMAIN),
                                     report("microsoft", today - dt.timedelta(days=1), ok=10, domain=DOMAIN)])
     permissions = yaml.safe_load(workflow.read_text())["jobs"]["monitor"]["permissions"]
-    assert permissions == {"contents": "write", "issues": "write", "pull-requests": "write"}
+    assert permissions == {"contents": "write", "issues": "write", "pages": "read", "pull-requests": "write"}
     # GitHub's names for the permissions the job asks for, on the token the run gets.
     token = local_github.token("github-actions[bot]", {name.replace("-", "_"): level for name, level in permissions.items()})
     hosted = local_github.repo(REPOSITORY)
@@ -548,8 +573,22 @@ def test_the_way_2_workflow_with_promote_opens_the_enforce_pull_request_through_
 
 
 # The permissions docs/github.md tells way 2 to give its monitor job for promote.
-PROMOTE_PERMISSIONS = "      contents: write # mta-sts.yml; the enforce branch\n      issues: write # the domain's issue\n      pull-requests: write # the enforce pull request\n"
+PROMOTE_PERMISSIONS = ("      contents: write # mta-sts.yml; the enforce branch\n      issues: write # the domain's issue\n"
+                       "      pages: read # GitHub's view of the site\n      pull-requests: write # the enforce pull request\n")
 
 
 def test_the_docs_give_way_2_the_permissions_promote_needs():
     assert PROMOTE_PERMISSIONS in (Path(__file__).parents[1] / "docs" / "github.md").read_text()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("-c", "CONFIG", "--pages-repository", "example-org/x"), "--pages-repository goes with --policy; with --config, pages.repository gives it"),
+    (("--policy", "POLICY", "--pages-repository", "example-org"), "--pages-repository 'example-org' is not OWNER/NAME of a GitHub repository"),
+])
+def test_pages_repository_mistakes_are_usage_errors(tmp_path, args, message):
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    (tmp_path / "mta-sts.txt").write_bytes(BUILT.policy_bytes)
+    paths = {"CONFIG": str(tmp_path / "mta-sts.yml"), "POLICY": str(tmp_path / "mta-sts.txt")}
+    result = run_cli("monitor", DOMAIN, *(paths.get(a, a) for a in args), "--dry-run")
+    assert result.code == 2, result.output
+    assert message in result.err and "Traceback" not in result.output

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from generator.build import build, site_folder
-from generator.config import load
+from generator.config import load, loads
 from generator import __version__
 from generator.release import action_ref
-from generator.site import DEPENDABOT_PATH, MONITOR_PATH, WORKFLOW_PATH
+from generator.site import DEPENDABOT_PATH, MONITOR_PATH, WORKFLOW_PATH, config_files
 from tests.support.cli import run_cli
 from tests.support.github import (
     ROOT,
@@ -94,7 +94,10 @@ def monitors(tmp_path_factory) -> list[Path]:
     (out / "readme-monitor.yml").write_text(readme_workflow_text(README_MONITOR_WORKFLOW))
     (out / "promoting.yml").write_text(PROMOTING)
     build(load(str(out / "promoting.yml")), out / "promoting")
-    return [out / "site" / MONITOR_PATH, out / "readme-monitor.yml", out / "promoting" / MONITOR_PATH]
+    # Way 2: the monitor workflow pages setup pushes beside mta-sts.yml.
+    way_2 = MONITORED.replace("monitor:", "pages: {content: config}\nmonitor:")
+    (out / "way-2-monitor.yml").write_bytes(config_files(loads(way_2).domains[0], way_2.encode())[MONITOR_PATH])
+    return [out / "site" / MONITOR_PATH, out / "readme-monitor.yml", out / "promoting" / MONITOR_PATH, out / "way-2-monitor.yml"]
 
 
 @pytest.fixture(scope="module")
@@ -172,9 +175,10 @@ def test_guard_and_monitor_hold_only_the_permissions_they_need(generated, monito
     for path in monitors:
         workflow = yaml.safe_load(path.read_text())
         assert workflow["permissions"] == {}
-        wanted = {"contents": "read", "issues": "write"}
+        # pages: read lets it add GitHub's view of the site (certificate, custom domain, HTTPS).
+        wanted = {"contents": "read", "issues": "write", "pages": "read"}
         if "--promote" in workflow["jobs"]["monitor"]["steps"][-1].get("run", ""):  # only then may it write a branch and a pull request
-            wanted = {"contents": "write", "issues": "write", "pull-requests": "write"}
+            wanted = {"contents": "write", "issues": "write", "pages": "read", "pull-requests": "write"}
         assert {name: job["permissions"] for name, job in workflow["jobs"].items()} == {"monitor": wanted}
         assert workflow[True]["schedule"] in ([{"cron": "*/30 1-5 * JAN-MAR MON,FRI"}], [{"cron": "23 6 * * *"}])
 

@@ -86,6 +86,18 @@ def test_an_integration_token_is_refused_naming_the_permission(local_github, tmp
     assert "Resource not accessible by integration" in refused.stdout
 
 
+def test_a_branch_site_needs_its_branch_first(local_github, tmp_path):
+    """As GitHub: 422 "The main branch must exist before GitHub Pages can be
+    built" for a branch site on an empty repository; a workflow site may."""
+    local_github.repo("alice/empty")
+    token = local_github.token("alice")
+    refused = gh(local_github, token, tmp_path, "--method", "POST", "repos/alice/empty/pages", "--input", "-",
+                 stdin='{"build_type": "legacy", "source": {"branch": "main", "path": "/"}}')
+    assert refused.returncode == 1 and "The main branch must exist before GitHub Pages can be built" in refused.stderr
+    made = gh(local_github, token, tmp_path, "--method", "POST", "repos/alice/empty/pages", "--input", "-", stdin='{"build_type": "workflow"}')
+    assert made.returncode == 0, made.stderr
+
+
 def test_faults_rate_limits_and_pagination(local_github, tmp_path):
     repo = local_github.repo("org/site")
     token = local_github.token("alice")

@@ -10,10 +10,12 @@ import datetime
 
 import pytest
 
+from generator import __version__
 from generator.config import loads
 from generator.github import api, pages
 from generator.github.pages import SiteView, site_findings
-from generator.site import WORKFLOW_PATH, site_files
+from generator.release import action_ref
+from generator.site import MONITOR_PATH, WORKFLOW_PATH, site_files
 from tests.support.cli import run_cli
 from tests.support.local_github import LocalGitHub, Site
 
@@ -301,3 +303,73 @@ def test_a_branch_deploy_pushes_first_then_publishes_the_branch(tmp_path, github
     created = next(c for c in github.calls if c.operation == "POST /repos/{owner}/{repo}/pages")
     assert created.body == {"build_type": "legacy", "source": {"branch": "main", "path": "/"}}
     assert WORKFLOW_PATH not in github.files(REPO) and "CNAME" in github.files(REPO)
+
+
+WAY_2 = CONFIG + "  content: config\n"
+
+
+def test_way_2_pushes_the_config_and_its_workflow_then_a_second_run_writes_nothing(tmp_path, github):
+    result = setup(tmp_path, WAY_2, "--wait", "5")
+
+    assert result.code == 0, result.output
+    pushed = github.files(REPO)
+    assert pushed.pop(".mta-sts-pages-manifest.json")
+    assert sorted(pushed) == [".github/dependabot.yml", WORKFLOW_PATH, "mta-sts.yml"]
+    assert pushed["mta-sts.yml"] == WAY_2.encode()  # the file itself, comments and all
+    # The workflow the cookiecutter template writes, pinned to this release.
+    ref = action_ref()
+    workflow = pushed[WORKFLOW_PATH].decode()
+    assert workflow.count(f"uses: {ref.repository}@{ref.commit} # v{__version__}\n") == 2
+    assert "config: mta-sts.yml" in workflow and "to mta-sts.a.test there" in workflow
+    assert "pushed mta-sts.yml and its workflow to main" in result.out
+    assert github.repos[REPO].site.https_enforced
+
+    before = len(github.calls)
+    again = setup(tmp_path, WAY_2)
+    assert again.code == 0 and "nothing changed (no write request, nothing pushed)" in again.out, again.output
+    assert [c for c in github.calls[before:] if c.writes] == []
+
+
+def test_way_2_for_many_domains_gives_each_its_own_config(tmp_path, github):
+    """The action builds one domain per config: each repository gets the
+    domain's entry over the defaults, which loads to the same domain."""
+    text = ("# many domains\ndefaults:\n  policy: {mode: testing, mx: [mx.example.net], max_age: 2w}\n"
+            "  tlsrpt: {rua: ['mailto:tls@example.net']}\n  pages: {owner: alice, content: config}\n"
+            "  monitor: {label: mail}\n"
+            "domains:\n  - domain: a.test\n  - domain: bücher.test\n    policy: {mode: enforce}\n    monitor: {smtp: true}\n")
+
+    result = setup(tmp_path, text, "--wait", "5")
+
+    assert result.code == 0, result.output
+    for domain in loads(text).domains:
+        pushed = github.files(domain.repository)
+        [own] = loads(pushed["mta-sts.yml"].decode()).domains
+        assert own == domain
+        assert MONITOR_PATH in pushed and "--config mta-sts.yml" in pushed[MONITOR_PATH].decode()
+    before = len(github.calls)
+    assert setup(tmp_path, text).code == 0
+    assert [c for c in github.calls[before:] if c.writes] == []
+
+
+def test_way_2_needs_a_workflow_deploy(tmp_path, github):
+    result = setup(tmp_path, WAY_2.replace("  owner: alice\n", "  owner: alice\n  deploy: branch\n"))
+    assert result.code == 2, result.output
+    assert "pages.content: config needs deploy: workflow" in result.err and "mta-sts.yml:" in result.err
+    assert github.calls == []
+
+
+def test_a_token_without_workflows_permission_is_told_so(tmp_path, github, monkeypatch):
+    """GitHub refuses a push that adds a workflow to a token without
+    workflows: write (a fine-grained token without it, a workflow's
+    GITHUB_TOKEN); both ways push one."""
+    github.repo(REPO)
+    github.environ(monkeypatch, github.token("alice", {"contents": "write", "pages": "write"}), tmp_path)
+
+    result = setup(tmp_path, WAY_2)
+
+    assert result.code == 1, result.output
+    assert "refusing to allow a GitHub App to create or update workflow `.github/workflows/" in result.out
+    assert "the token needs workflows: write" in result.out
+    assert "Traceback" not in result.output
+    pushed = github._git(github.repos[REPO], "rev-parse", "--verify", "--quiet", "refs/heads/main", check=False)
+    assert pushed.returncode != 0  # nothing reached the branch

@@ -11,7 +11,8 @@ from generator.findings import Severity
 from generator.github.api import GitHub, GitHubError
 from generator.github.pages import Setup, read_site, site_findings
 from generator.records import to_bind
-from generator.site import site_files
+from generator.site import config_files, site_files
+from generator.split import domain_config
 from generator.terminal import printable
 
 # Rate limits are waited out for --wait, and at least this long.
@@ -39,7 +40,8 @@ def setup(config: Config, domains: list[str], *, wait: float, out: TextIO, err: 
     runner = Setup(GitHub(wait=max(wait, MIN_RATE_LIMIT_WAIT)), wait=wait, progress=lambda line: print(line, file=err, flush=True))
     failed = False
     for domain in picked:
-        outcome = runner.domain(domain, site_files(domain))
+        files = config_files(domain, domain_config(config, domain)) if domain.content == "config" else site_files(domain)
+        outcome = runner.domain(domain, files)
         failed |= outcome.problem is not None
         for line in outcome.lines():
             print(line, file=out)

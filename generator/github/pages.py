@@ -8,8 +8,9 @@ it is not done yet (a second run writes nothing):
 2. the Pages site (``build_type: workflow``, or the branch for ``deploy:
    branch``) and the custom domain ``mta-sts.<domain>``, set before any DNS
    record points there (GitHub's advice against domain takeover);
-3. the content: what `build` writes, pushed with git and `gh` as the
-   credential helper (nothing when it is unchanged);
+3. the content: what `build` writes (way 2, ``pages.content: config``:
+   mta-sts.yml and the workflow that builds it with the action), pushed
+   with git and `gh` as the credential helper (nothing when it is unchanged);
 4. HTTPS: the certificate's state polled until ``--wait`` runs out, then
    ``https_enforced`` once it is issued.
 
@@ -91,7 +92,8 @@ class Setup:
         self._login: str | None = None
 
     def domain(self, config: DomainConfig, files: dict[str, bytes]) -> Outcome:
-        """Set up ``config``'s site with ``files`` (what `build` writes) as its content."""
+        """Set up ``config``'s site with ``files`` as its content: what `build`
+        writes, or (way 2) mta-sts.yml and the workflow that builds it."""
         assert config.repository is not None
         outcome = Outcome(config.domain, config.repository)
         try:
@@ -202,7 +204,7 @@ class Setup:
             self._run_git("commit", "--quiet", "-m", f"MTA-STS site of {config.domain} (mta-sts-pages build)", cwd=clone, env=identity)
             self._run_git("push", "--quiet", "--", url, f"HEAD:refs/heads/{branch}", cwd=clone, needs="contents: write and workflows: write")
         outcome.writes += 1
-        outcome.done.append(f"pushed the site `build` writes to {branch}")
+        outcome.done.append(f"pushed mta-sts.yml and its workflow to {branch}" if config.content == "config" else f"pushed the site `build` writes to {branch}")
 
     def _run_git(self, *args: str, cwd: Path, check: bool = True, needs: str | None = None, env: dict[str, str] | None = None) -> str:
         helper = f"!{shlex.quote(self.client.program)} auth git-credential"
@@ -217,6 +219,9 @@ class Setup:
             raise GitHubError(f"git {args[0]} did not finish within 300 s") from None
         if check and run.returncode != 0:
             hint = f" (the token needs {needs})" if needs and ("403" in run.stderr or "denied" in run.stderr) else ""
+            if "refusing to allow" in run.stderr and "workflow" in run.stderr:
+                hint = (" (the token needs workflows: write, or a classic token the workflow scope; "
+                        "a workflow's GITHUB_TOKEN can never push a workflow)")
             raise GitHubError(f"git {args[0]} failed{hint}: {said(run.stderr)}")
         return run.stdout
 

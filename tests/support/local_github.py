@@ -155,6 +155,10 @@ class LocalGitHub(Server):
         self.directory = directory
         self.git_root = directory / "git"
         self.git_root.mkdir(parents=True, exist_ok=True)
+        self.hooks = directory / "hooks"
+        self.hooks.mkdir(exist_ok=True)
+        (self.hooks / "pre-receive").write_text(_WORKFLOW_GUARD)
+        (self.hooks / "pre-receive").chmod(0o755)
         self.description = description()
         self.users: set[str] = set()
         self.orgs: dict[str, set[str]] = {}  # organisation -> members who may create its repositories
@@ -397,6 +401,31 @@ PERMISSIONS = {
 _LEVEL = {"read": 1, "write": 2}
 
 
+# GitHub refuses a push that adds or changes a file under .github/workflows/
+# to a token without workflows: write (a fine-grained token or app without
+# it, and every workflow's GITHUB_TOKEN), naming the first such file; git
+# shows the hook's line as "remote: ...".
+_WORKFLOW_GUARD = r"""#!/bin/sh
+[ "$MAY_PUSH_WORKFLOWS" = 1 ] && exit 0
+zero=0000000000000000000000000000000000000000
+while read -r old new ref; do
+  [ "$new" = "$zero" ] && continue
+  if [ "$old" = "$zero" ]; then
+    changed=$(git ls-tree -r --name-only "$new")
+  else
+    changed=$(git diff --name-only "$old" "$new")
+  fi
+  workflow=$(printf '%s
+' "$changed" | grep -m 1 '^\.github/workflows/')
+  if [ -n "$workflow" ]; then
+    echo "refusing to allow a GitHub App to create or update workflow \`$workflow\` without \`workflows\` permission" >&2
+    exit 1
+  fi
+done
+exit 0
+"""
+
+
 def _holds(token: Token, needed: tuple[str, str]) -> bool:
     if token.permissions is None or needed[0] == "metadata":
         return True
@@ -561,6 +590,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     raise ApiError(422, "Your current plan does not support GitHub Pages for this repository.")
                 if repo.site is not None:
                     raise ApiError(409, "GitHub Pages is already enabled.")
+                self._branch_exists(repo, body)
                 repo.site = Site(build_type=body.get("build_type", "legacy"))
                 return 201, github._site_json(repo), []
             case ("PUT", "/repos/{owner}/{repo}/pages"):
@@ -648,11 +678,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self._put_content(repo, params["path"], body, token)
         raise AssertionError(f"the local GitHub has no handler for {key}")
 
+    def _branch_exists(self, repo: Repository, body: dict) -> None:
+        """A site built from a branch (legacy) needs the branch, as GitHub refuses it otherwise."""
+        if body.get("build_type") == "workflow":
+            return
+        branch = (body.get("source") or {}).get("branch") or repo.default_branch
+        if self.github._git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode != 0:
+            raise ApiError(422, f"The {branch} branch must exist before GitHub Pages can be built.")
+
     def _update_site(self, repo: Repository, body: dict):
         site = repo.site
         if site is None:
             raise ApiError(404, "Not Found")
         if "build_type" in body:
+            self._branch_exists(repo, body)
             site.build_type = body["build_type"]
         if "cname" in body and body["cname"] != site.cname:
             site.cname = body["cname"]
@@ -824,6 +863,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "PATH_INFO": f"/{repo.owner.lower()}/{repo.name.lower()}.git{tail}", "REQUEST_METHOD": self.command,
             "QUERY_STRING": query, "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
             "REMOTE_USER": token.login, "REMOTE_ADDR": HOST, "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(self.github.directory),
+            # GitHub's own check on a push: see _WORKFLOW_GUARD.
+            "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": str(self.github.hooks),
+            "MAY_PUSH_WORKFLOWS": "1" if _holds(token, ("workflows", "write")) else "0",
         }
         for header, name in (("Content-Encoding", "HTTP_CONTENT_ENCODING"), ("Git-Protocol", "GIT_PROTOCOL")):
             if self.headers.get(header):
