@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from generator.errors import UsageError
 from generator.reports.parse import MalformedReport, Report, parse_json, utc_datetime
@@ -58,14 +57,14 @@ class Collection:
     outside_period: int = 0
 
 
-def file_items(files: Iterable[tuple[Path, bool]]) -> Iterator[Item]:
+def file_items(files: Iterable[tuple[str, bool]]) -> Iterator[Item]:
     for path, named in files:
         yield from read_file(path, named)
 
 
 def decode(payload: Payload) -> Report:
     """One payload's report; raise :class:`MalformedReport`."""
-    return parse_json(decompress(payload.data), payload.domain_hint)
+    return parse_json(payload.data if payload.inflated else decompress(payload.data), payload.domain_hint)
 
 
 def collect(items: Iterable[Item], period: Period = Period()) -> Collection:

@@ -17,7 +17,7 @@ from generator.reports.collect import Collection, Period, collect, file_items, p
 from generator.reports.ready import Criteria, Readiness, readiness
 from generator.reports.sources import InputError, Item, list_files
 
-FileList = list[tuple[Path, bool]]
+FileList = list[tuple[str, bool]]
 
 # cli.py spells the defaults out (it imports this package only when a
 # command needs it); tests/test_reports_ready.py holds them equal.
@@ -46,7 +46,7 @@ def period_of(since: str | None, until: str | None) -> Period:
 
 
 def read_reports(inputs: Inputs, period: Period, environ: Mapping[str, str],
-                 show_progress: Callable[[FileList], Iterable[tuple[Path, bool]]] = lambda files: files) -> Collection:
+                 show_progress: Callable[[FileList], Iterable[tuple[str, bool]]] = lambda files: files) -> Collection:
     """Every report of ``inputs`` in ``period``; IMAP is asked last, after the
     files, so that a file error is not hidden by a mailbox that fails."""
     items: Iterable[Item] = ()
