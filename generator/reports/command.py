@@ -13,9 +13,10 @@ from generator.check.options import Target
 from generator.check.targets import Targets
 from generator.config import Config, DomainConfig
 from generator.errors import MailboxError, UsageError
-from generator.reports.collect import Collection, Period, collect, file_items, parse_bound
+from generator.reports.collect import Collection, Period, collect, parse_bound
 from generator.reports.ready import Criteria, Readiness, readiness
 from generator.reports.sources import InputError, Item, list_files
+from generator.reports.workers import parsed_file_items
 
 FileList = list[tuple[str, bool]]
 
@@ -63,7 +64,7 @@ def read_reports(inputs: Inputs, period: Period, environ: Mapping[str, str],
         since = period.since.date() - dt.timedelta(days=1) if period.since and period.since.date() > dt.date.min else None
         items = _mailbox(target.label, imap_items(target, password, inputs.ca_file, since=since))
     files, errors = list_files(inputs.paths)
-    return collect(itertools.chain(errors, file_items(show_progress(files)), items), period)
+    return collect(itertools.chain(errors, parsed_file_items(files, show_progress(files)), items), period)
 
 
 def _mailbox(label: str, items: Iterable[Item]) -> Iterator[Item]:
