@@ -212,3 +212,20 @@ def test_an_installed_copy_reads_the_home_from_its_metadata(tmp_path, monkeypatc
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "something-else"\n')
     monkeypatch.setattr(identity, "_ROOT", tmp_path)
     assert identity.repository() == in_checkout
+
+
+@pytest.mark.parametrize("text", [
+    (ROOT / "pyproject.toml").read_text("utf-8"),
+    '[project]\nname = "mta-sts-pages"\nurls = {Repository = "https://github.com/a/b"}\n',
+    '[project]\nname = "mta-sts-pages"\n\n[project.urls]\n"Repository" = "https://github.com/a/b"\n',
+    "[project]\nname = 'mta-sts-pages'\n[tool.x]\nname = \"other\"\n",
+])
+def test_the_project_table_is_read_as_tomllib_reads_it(text):
+    """release._project_table reads pyproject.toml without tomllib when its
+    lines are plain, and falls back to tomllib otherwise: the same result."""
+    import tomllib
+
+    from generator.release import _project_table
+
+    wanted = tomllib.loads(text)["project"]
+    assert {key: wanted[key] for key in ("name", "urls") if key in wanted} == _project_table(text)
