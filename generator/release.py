@@ -120,9 +120,46 @@ def _stamp() -> dict:
 def _checkout_commit() -> str | None:
     if not (_ROOT / ".git").exists() or not (_ROOT / "pyproject.toml").is_file():
         return None
+    read = _head_from_files(_ROOT / ".git")
+    if read is not None:
+        return read
     try:
         run = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     commit = run.stdout.strip()
     return commit if run.returncode == 0 and _SHA.fullmatch(commit) else None
+
+
+def _head_from_files(dot_git: Path) -> str | None:
+    """The checkout's commit read from git's files (HEAD, the branch's ref
+    file or packed-refs), in a clone or a linked worktree: starting git took
+    a twentieth of `build`'s start. None for anything else (a reftable
+    repository, a broken link), which `git rev-parse` then answers."""
+    try:
+        if dot_git.is_file():  # a linked worktree: "gitdir: <its folder in the main repository>"
+            link = dot_git.read_text("utf-8").strip()
+            if not link.startswith("gitdir: "):
+                return None
+            git_dir = dot_git.parent / link.removeprefix("gitdir: ")
+        else:
+            git_dir = dot_git
+        common = git_dir / (git_dir / "commondir").read_text("utf-8").strip() if (git_dir / "commondir").is_file() else git_dir
+        head = (git_dir / "HEAD").read_text("utf-8").strip()
+        if _SHA.fullmatch(head):
+            return head  # detached
+        if not head.startswith("ref: refs/"):
+            return None
+        ref = head.removeprefix("ref: ")
+        for folder in (git_dir, common):
+            if (folder / ref).is_file():
+                commit = (folder / ref).read_text("utf-8").strip()
+                return commit if _SHA.fullmatch(commit) else None
+        packed = common / "packed-refs"
+        for line in packed.read_text("utf-8").splitlines() if packed.is_file() else ():
+            commit, _, name = line.partition(" ")
+            if name == ref and _SHA.fullmatch(commit):
+                return commit
+    except (OSError, UnicodeDecodeError):
+        pass
+    return None
