@@ -1,8 +1,9 @@
 """Benchmark: `reports DIR --json` beside parsedmarc over N gzipped TLS reports (default 20,000).
 
-The reports are the shared corpus of real TLS reports (/work/shared/tlsrpt-reports,
-or --corpus DIR: plain and gzipped JSON, and the report attachments of its
-e-mails), copied in turn until there are N, each copy with its own
+The reports are the corpus of 17 real TLS reports in tests/fixtures/tlsrpt
+(copied byte for byte from public repositories, SOURCES.tsv names each;
+or --corpus DIR): plain and gzipped JSON, and the report attachments of
+its e-mails, copied in turn until there are N, each copy with its own
 report-id, gzipped as senders attach them, spread over 100 subfolders.
 
 - ours: the real CLI in a fresh process (`reports DIR --json`), timed end to
@@ -41,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from generator.reports.sources import Payload, decompress, read_file  # noqa: E402
 
-CORPUS = Path("/work/shared/tlsrpt-reports")
+CORPUS = ROOT / "tests" / "fixtures" / "tlsrpt"
 REFERENCE = "parsedmarc==11.*"
 TARGET = 1.5
 
