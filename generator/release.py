@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
@@ -53,7 +52,7 @@ def repository() -> str:
     pyproject.toml, the one place it is set: read from the source checkout
     this copy runs from, else from the installed package's metadata."""
     pyproject = _ROOT / "pyproject.toml"
-    project = tomllib.loads(pyproject.read_text("utf-8")).get("project", {}) if pyproject.is_file() else {}
+    project = _project_table(pyproject.read_text("utf-8")) if pyproject.is_file() else {}
     if project.get("name") == DISTRIBUTION:
         urls = project.get("urls", {})
     else:
@@ -66,6 +65,39 @@ def repository() -> str:
     if "Repository" not in urls:
         raise RuntimeError(f"this copy of {DISTRIBUTION} has no Repository URL in its metadata; reinstall it")
     return urls["Repository"].removeprefix("https://github.com/").rstrip("/")
+
+
+_TABLE = re.compile(r"\[([A-Za-z0-9_.-]+)\]\s*(?:#.*)?")
+_PLAIN_STRING = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*"([^"\\]*)"\s*(?:#.*)?')
+
+
+def _project_table(text: str) -> dict:
+    """pyproject.toml's [project] name and [project.urls], read line by
+    line as this project writes them; tomllib when a line is written
+    otherwise. (tomllib compiles its regular expressions on import, which
+    made up a tenth of `build`'s start.)"""
+    project: dict = {}
+    table = None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        header = _TABLE.fullmatch(line)
+        if header:
+            table = header.group(1)
+            continue
+        if table not in ("project", "project.urls"):
+            continue
+        pair = _PLAIN_STRING.fullmatch(line)
+        if pair and table == "project.urls":
+            project.setdefault("urls", {})[pair.group(1)] = pair.group(2)
+        elif pair and pair.group(1) == "name":
+            project["name"] = pair.group(2)
+        elif table == "project.urls" or line.startswith(("name", "urls")):
+            import tomllib
+
+            return tomllib.loads(text).get("project", {})
+    return project
 
 
 @cache
@@ -88,9 +120,46 @@ def _stamp() -> dict:
 def _checkout_commit() -> str | None:
     if not (_ROOT / ".git").exists() or not (_ROOT / "pyproject.toml").is_file():
         return None
+    read = _head_from_files(_ROOT / ".git")
+    if read is not None:
+        return read
     try:
         run = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     commit = run.stdout.strip()
     return commit if run.returncode == 0 and _SHA.fullmatch(commit) else None
+
+
+def _head_from_files(dot_git: Path) -> str | None:
+    """The checkout's commit read from git's files (HEAD, the branch's ref
+    file or packed-refs), in a clone or a linked worktree: starting git took
+    a twentieth of `build`'s start. None for anything else (a reftable
+    repository, a broken link), which `git rev-parse` then answers."""
+    try:
+        if dot_git.is_file():  # a linked worktree: "gitdir: <its folder in the main repository>"
+            link = dot_git.read_text("utf-8").strip()
+            if not link.startswith("gitdir: "):
+                return None
+            git_dir = dot_git.parent / link.removeprefix("gitdir: ")
+        else:
+            git_dir = dot_git
+        common = git_dir / (git_dir / "commondir").read_text("utf-8").strip() if (git_dir / "commondir").is_file() else git_dir
+        head = (git_dir / "HEAD").read_text("utf-8").strip()
+        if _SHA.fullmatch(head):
+            return head  # detached
+        if not head.startswith("ref: refs/"):
+            return None
+        ref = head.removeprefix("ref: ")
+        for folder in (git_dir, common):
+            if (folder / ref).is_file():
+                commit = (folder / ref).read_text("utf-8").strip()
+                return commit if _SHA.fullmatch(commit) else None
+        packed = common / "packed-refs"
+        for line in packed.read_text("utf-8").splitlines() if packed.is_file() else ():
+            commit, _, name = line.partition(" ")
+            if name == ref and _SHA.fullmatch(commit):
+                return commit
+    except (OSError, UnicodeDecodeError):
+        pass
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -393,3 +394,18 @@ def test_a_workflow_dependabot_moved_is_still_ours_and_any_other_edit_is_not(tmp
     workflow.write_text(bumped.replace("cancel-in-progress: false", "cancel-in-progress: true"))
     result = run_cli("build", "-c", config, "-o", out)
     assert result.code == 2 and "mta-sts-pages.yml exists and was not written by mta-sts-pages (or was edited since)" in result.err
+
+
+@pytest.mark.parametrize("entries", [
+    {},
+    {"index.html": "ab" * 32},
+    {".github/workflows/pages.yml": ["uses-refs-blanked:" + "c" * 64, "d" * 64], ".well-known/mta-sts.txt": "e" * 64},
+    {"b\u00fc\"\\\n\x01/\u2028.txt": ["x"], "a": []},
+])
+def test_the_manifest_is_the_json_modules_indented_sorted_document(entries):
+    """writer._manifest writes the JSON by hand (the json module indents in
+    Python): byte for byte what json.dumps(indent=2, sort_keys=True) gives,
+    so a manifest an older build wrote is not rewritten for its layout."""
+    from generator.writer import _manifest
+
+    assert _manifest(entries) == (json.dumps({"generator": "mta-sts-pages", "files": entries}, indent=2, sort_keys=True) + "\n").encode()

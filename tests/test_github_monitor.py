@@ -451,6 +451,28 @@ def test_requests_do_not_grow_with_healthy_domains(tmp_path, monkeypatch, local_
     assert local_github.operations() == [LIST, LIST] + [COMMENT, EDIT] * 3
 
 
+def test_requests_for_a_thousand_domains_are_those_of_the_three_that_change(tmp_path, monkeypatch, local_github):
+    """1,000 domains: 597 healthy without an issue, 400 broken as their
+    open issues say, and 3 that change: one healed, one whose findings
+    changed, one newly broken. Five pages of the list (402 open issues, 100
+    a page), then only the three's writes: 10 requests, where a request a
+    domain would be 1,000, past a workflow token's 1,000 an hour."""
+    repo = _repository(monkeypatch, local_github, tmp_path)
+    domains = [f"d{n}.test" for n in range(1000)]
+    healed, changed, new = "d1.test", "d2.test", "d3.test"
+    broken = set(domains[10:410]) | {healed, changed}  # the 402 with open issues
+    _seed(local_github, repo, [(d, fingerprint(_broken(d).findings)) for d in domains if d in broken])
+    reports = [DomainReport(d, []) if d not in broken | {new} or d == healed
+               else _broken(d, codes.POLICY_REDIRECT if d == changed else codes.POLICY_NOT_FOUND) for d in domains]
+
+    synced = keep_issues([(r, None, "ops") for r in reports], GitHub(), "example-org/policies")
+
+    actions = {s.report.domain: s.action for s in synced if s.action not in ("unchanged", "healthy")}
+    assert actions == {healed: "closed", changed: "commented", new: "opened"}
+    assert sum(s.action == "unchanged" for s in synced) == 400
+    assert local_github.operations() == [LIST] * 5 + [COMMENT, EDIT] * 2 + [OPEN]
+
+
 @pytest.mark.timeout(60)
 def test_a_lost_answer_after_opening_neither_loses_nor_duplicates_the_issue(tmp_path, monkeypatch, local_github):
     """GitHub opens the issue, labelled, but its answer is lost (a 502): the

@@ -32,6 +32,7 @@ pages:
 REPO = "alice/mta-sts.a.test"
 READ_SITE = "GET /repos/{owner}/{repo}/pages"
 SET_SITE = "PUT /repos/{owner}/{repo}/pages"
+HEALTH = "GET /repos/{owner}/{repo}/pages/health"
 
 
 @pytest.fixture
@@ -373,3 +374,41 @@ def test_a_token_without_workflows_permission_is_told_so(tmp_path, github, monke
     assert "Traceback" not in result.output
     pushed = github._git(github.repos[REPO], "rev-parse", "--verify", "--quiet", "refs/heads/main", check=False)
     assert pushed.returncode != 0  # nothing reached the branch
+
+
+def test_status_asks_one_request_a_site(tmp_path, github, monkeypatch):
+    """`pages status` of 20 domains, each its own repository (one Pages site
+    a repository), with a token that may read the sites but not GitHub's
+    health check, as a workflow's: one GET .../pages a domain, and the
+    health check asked once, since its refusal holds for them all."""
+    domains = [f"d{n}.test" for n in range(20)]
+    for domain in domains:
+        github.repo(f"alice/mta-sts.{domain}", site=Site(cname=f"mta-sts.{domain}", certificate=["issued"], https_enforced=True,
+                                                        health={"dns_resolves": True}))
+    github.environ(monkeypatch, github.token("alice", {"pages": "read"}), tmp_path)
+    config = tmp_path / "mta-sts.yml"
+    config.write_text("defaults:\n  policy: {mode: testing, mx: [mx.example]}\n  pages: {owner: alice}\ndomains:\n"
+                      + "".join(f"  - domain: {domain}\n" for domain in domains))
+    before = len(github.calls)
+
+    result = run_cli("pages", "status", "-c", config)
+
+    assert result.code == 0, result.output
+    assert github.operations(before) == [READ_SITE, HEALTH] + [READ_SITE] * 19
+    assert result.out.count("health check: not readable with this token (it needs Administration: write)") == 20
+
+
+def test_status_with_an_admin_token_asks_each_sites_health_check(tmp_path, github):
+    assert setup(tmp_path, CONFIG, "--wait", "5").code == 0
+    before = len(github.calls)
+    assert run_cli("pages", "status", "-c", tmp_path / "mta-sts.yml").code == 0
+    assert github.operations(before) == [READ_SITE, HEALTH]
+
+
+def test_status_of_a_repository_the_token_cannot_see_is_not_a_missing_site(tmp_path, github, monkeypatch):
+    github.repo(REPO, private=True, site=Site(cname="mta-sts.a.test"))
+    github.environ(monkeypatch, github.token("mallory"), tmp_path)
+    (tmp_path / "mta-sts.yml").write_text(CONFIG)
+    result = run_cli("pages", "status", "-c", tmp_path / "mta-sts.yml")
+    assert result.code == 1
+    assert "no Pages site" not in result.out and f"a.test: {REPO}: " in result.out, result.out

@@ -212,3 +212,46 @@ def test_an_installed_copy_reads_the_home_from_its_metadata(tmp_path, monkeypatc
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "something-else"\n')
     monkeypatch.setattr(identity, "_ROOT", tmp_path)
     assert identity.repository() == in_checkout
+
+
+@pytest.mark.parametrize("text", [
+    (ROOT / "pyproject.toml").read_text("utf-8"),
+    '[project]\nname = "mta-sts-pages"\nurls = {Repository = "https://github.com/a/b"}\n',
+    '[project]\nname = "mta-sts-pages"\n\n[project.urls]\n"Repository" = "https://github.com/a/b"\n',
+    "[project]\nname = 'mta-sts-pages'\n[tool.x]\nname = \"other\"\n",
+])
+def test_the_project_table_is_read_as_tomllib_reads_it(text):
+    """release._project_table reads pyproject.toml without tomllib when its
+    lines are plain, and falls back to tomllib otherwise: the same result."""
+    import tomllib
+
+    from generator.release import _project_table
+
+    wanted = tomllib.loads(text)["project"]
+    assert {key: wanted[key] for key in ("name", "urls") if key in wanted} == _project_table(text)
+
+
+def test_the_checkouts_commit_is_read_from_gits_files_as_git_reads_it(tmp_path):
+    """release._head_from_files, against `git rev-parse HEAD`: a branch's
+    loose ref, the same packed, a detached HEAD and a linked worktree."""
+    from generator.release import _head_from_files
+
+    def git(*args: str, cwd: Path = tmp_path / "repo") -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    (tmp_path / "repo").mkdir()
+    git("init", "-q", "-b", "main")
+    for n in range(2):
+        (tmp_path / "repo" / "f").write_text(str(n))
+        git("add", "f")
+        git("commit", "-qm", str(n))
+    seen = [_head_from_files(tmp_path / "repo" / ".git") == git("rev-parse", "HEAD")]
+    git("pack-refs", "--all")
+    seen.append(_head_from_files(tmp_path / "repo" / ".git") == git("rev-parse", "HEAD"))
+    git("worktree", "add", "-q", "-b", "side", str(tmp_path / "linked"), "HEAD~1")
+    seen.append(_head_from_files(tmp_path / "linked" / ".git") == git("rev-parse", "HEAD", cwd=tmp_path / "linked"))
+    git("checkout", "-q", "--detach", "HEAD~1")
+    seen.append(_head_from_files(tmp_path / "repo" / ".git") == git("rev-parse", "HEAD"))
+    assert seen == [True] * 4
+    assert _head_from_files(tmp_path / "nothing") is None

@@ -349,6 +349,22 @@ def test_dmarc_reports_saved_beside_tls_reports_are_skipped(tmp_path):
     assert code == 1 and document["errors"] == [{"source": str(dmarc), "message": "not a TLS report: gzipped XML (a DMARC aggregate report?)"}]
 
 
+def test_a_broken_dmarc_report_is_skipped_and_a_broken_tls_report_is_an_error(tmp_path):
+    """gzip broken past its first bytes: XML there is still DMARC's, while
+    JSON there is a TLS report that cannot be read."""
+    def broken(text: bytes) -> bytes:
+        data = bytearray(gzip.compress(text, mtime=0))
+        data[-8] ^= 1  # the CRC-32 at the end: zlib fails once all is inflated
+        return bytes(data)
+
+    (tmp_path / "a.xml.gz").write_bytes(broken(DMARC_XML))
+    (tmp_path / "b.json.gz").write_bytes(broken(b'{"report-id": "x", "policies": []}'))
+    code, document = reports_json(tmp_path)
+    assert (code, document["skipped"]) == (1, 1)
+    assert [e["source"] for e in document["errors"]] == [str(tmp_path / "b.json.gz")]
+    assert document["errors"][0]["message"].startswith("broken gzip data")
+
+
 def test_a_linked_folder_inside_a_folder_is_read_once_and_a_loop_ends(tmp_path):
     """Archives are often folders of links to where mail is kept; a link back
     up the tree must not make the walk endless, nor count a report twice."""

@@ -9,7 +9,7 @@ from generator.config import Config, DomainConfig
 from generator.errors import UsageError
 from generator.findings import Severity
 from generator.github.api import GitHub, GitHubError
-from generator.github.pages import Setup, read_site, site_findings
+from generator.github.pages import HEALTH_REFUSED, Setup, read_site, site_findings
 from generator.records import to_bind
 from generator.site import config_files, site_files
 from generator.split import domain_config
@@ -59,9 +59,11 @@ def status(config: Config, domains: list[str], *, out: TextIO) -> int:
     error finding or a site the token cannot read."""
     client = GitHub(wait=MIN_RATE_LIMIT_WAIT)
     failed = False
+    health = True  # until the token is refused it: one refusal holds for every repository
     for domain in chosen(config, domains):
         try:
-            view = read_site(client, domain.repository)
+            view = read_site(client, domain.repository, health=health, unasked=HEALTH_REFUSED)
+            health = health and view.health_note != HEALTH_REFUSED
         except GitHubError as refused:
             print(f"{domain.domain}: {domain.repository}: {refused}", file=out)
             failed = True

@@ -284,21 +284,29 @@ class SiteView:
         return out
 
 
-def read_site(client: GitHub, repository: str, *, health: bool = True) -> SiteView:
-    """GitHub's view of the site; GitHubError when the token may not read it
-    (a repository it cannot see, too: GitHub answers 404 for both)."""
-    client.get(f"repos/{repository}", needs="metadata: read")
+def read_site(client: GitHub, repository: str, *, health: bool = True, unasked: str = "not asked") -> SiteView:
+    """GitHub's view of the site; GitHubError when the token may not read it.
+
+    One request for a site: GET .../pages. GitHub answers 404 both for no
+    site and for a repository the token cannot see, so only a 404 costs a
+    second, to tell the two apart. ``health``: also ask for GitHub's DNS
+    health check (a third request, for a site with a custom domain);
+    ``unasked``: the note shown when it is not asked.
+    """
     found = client.get(f"repos/{repository}/pages", ok=(404,), needs="pages: read")
     if found.status == 404 or not isinstance(found.body, dict):
+        client.get(f"repos/{repository}", needs="metadata: read")
         return SiteView(repository, None)
     if not health or not found.body.get("cname"):
-        return SiteView(repository, found.body, health_note=None if health else "not asked")
+        return SiteView(repository, found.body, health_note=None if health else unasked)
     checked = client.get(f"repos/{repository}/pages/health", ok=(202, 400, 403, 404, 422))
     if checked.status == 200 and isinstance(checked.body, dict) and isinstance(checked.body.get("domain"), dict):
         return SiteView(repository, found.body, checked.body["domain"])
-    note = {202: "GitHub is still running it; ask again in a minute",
-            403: "not readable with this token (it needs Administration: write)"}.get(checked.status, f"not available (HTTP {checked.status})")
+    note = {202: "GitHub is still running it; ask again in a minute", 403: HEALTH_REFUSED}.get(checked.status, f"not available (HTTP {checked.status})")
     return SiteView(repository, found.body, health_note=note)
+
+
+HEALTH_REFUSED = "not readable with this token (it needs Administration: write)"
 
 
 # Health-check fields that flag a problem when true (or false, for the second set).
@@ -368,8 +376,10 @@ def github_findings(config: DomainConfig) -> list[Finding]:
     if config.repository is None:
         return []
     try:
-        # A short deadline: the check from outside must not wait long on GitHub.
-        return site_findings(read_site(GitHub(wait=5), config.repository), config)
+        # A short deadline: the check from outside must not wait long on
+        # GitHub. One request a domain: no health check, whose DNS
+        # questions the check from outside asks itself (CNAME, CAA).
+        return site_findings(read_site(GitHub(wait=5), config.repository, health=False), config)
     except GitHubError:
         return []
 

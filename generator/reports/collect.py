@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from generator.errors import UsageError
 from generator.reports.parse import MalformedReport, Report, parse_json, utc_datetime
-from generator.reports.sources import InputError, Item, Payload, Skipped, decompress, read_file
+from generator.reports.sources import InputError, Item, Payload, Skipped, decompress
 
 
 @dataclass(frozen=True)
@@ -58,17 +57,20 @@ class Collection:
     outside_period: int = 0
 
 
-def file_items(files: Iterable[tuple[Path, bool]]) -> Iterator[Item]:
-    for path, named in files:
-        yield from read_file(path, named)
+@dataclass(frozen=True)
+class Parsed:
+    """A payload already parsed (by a worker process: generator/reports/workers.py)."""
+
+    origin: str
+    report: Report
 
 
 def decode(payload: Payload) -> Report:
     """One payload's report; raise :class:`MalformedReport`."""
-    return parse_json(decompress(payload.data), payload.domain_hint)
+    return parse_json(payload.data if payload.inflated else decompress(payload.data), payload.domain_hint)
 
 
-def collect(items: Iterable[Item], period: Period = Period()) -> Collection:
+def collect(items: Iterable[Item | Parsed], period: Period = Period()) -> Collection:
     """Parse every payload, keep the first report of each ``report-id`` (per
     organisation), and those whose date range overlaps ``period``; everything
     unreadable goes to ``errors`` and the rest carries on. A report-id met
@@ -82,11 +84,14 @@ def collect(items: Iterable[Item], period: Period = Period()) -> Collection:
         if isinstance(item, InputError):
             result.errors.append(item)
             continue
-        try:
-            report = decode(item)
-        except MalformedReport as exc:
-            result.errors.append(InputError(item.origin, str(exc)))
-            continue
+        if isinstance(item, Parsed):
+            report = item.report
+        else:
+            try:
+                report = decode(item)
+            except MalformedReport as exc:
+                result.errors.append(InputError(item.origin, str(exc)))
+                continue
         if report.key in result.read:
             result.duplicates += 1
             first, origin = result.read[report.key]

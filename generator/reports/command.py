@@ -13,11 +13,12 @@ from generator.check.options import Target
 from generator.check.targets import Targets
 from generator.config import Config, DomainConfig
 from generator.errors import MailboxError, UsageError
-from generator.reports.collect import Collection, Period, collect, file_items, parse_bound
+from generator.reports.collect import Collection, Period, collect, parse_bound
 from generator.reports.ready import Criteria, Readiness, readiness
 from generator.reports.sources import InputError, Item, list_files
+from generator.reports.workers import parsed_file_items
 
-FileList = list[tuple[Path, bool]]
+FileList = list[tuple[str, bool]]
 
 # cli.py spells the defaults out (it imports this package only when a
 # command needs it); tests/test_reports_ready.py holds them equal.
@@ -46,7 +47,7 @@ def period_of(since: str | None, until: str | None) -> Period:
 
 
 def read_reports(inputs: Inputs, period: Period, environ: Mapping[str, str],
-                 show_progress: Callable[[FileList], Iterable[tuple[Path, bool]]] = lambda files: files) -> Collection:
+                 show_progress: Callable[[FileList], Iterable[tuple[str, bool]]] = lambda files: files) -> Collection:
     """Every report of ``inputs`` in ``period``; IMAP is asked last, after the
     files, so that a file error is not hidden by a mailbox that fails."""
     items: Iterable[Item] = ()
@@ -63,7 +64,7 @@ def read_reports(inputs: Inputs, period: Period, environ: Mapping[str, str],
         since = period.since.date() - dt.timedelta(days=1) if period.since and period.since.date() > dt.date.min else None
         items = _mailbox(target.label, imap_items(target, password, inputs.ca_file, since=since))
     files, errors = list_files(inputs.paths)
-    return collect(itertools.chain(errors, file_items(show_progress(files)), items), period)
+    return collect(itertools.chain(errors, parsed_file_items(files, show_progress(files)), items), period)
 
 
 def _mailbox(label: str, items: Iterable[Item]) -> Iterator[Item]:

@@ -84,18 +84,30 @@ class Report:
         return self.organization, self.report_id
 
 
-def _text(value: object, where: str, *, required: bool = True) -> str | None:
+# Where a value is, for a message: ``where`` (a path such as "policies[0]",
+# or "" at the top) and the field's name, joined only when a message is
+# made, not for every value read.
+def _at(where: str, field: str) -> str:
+    return f"{where}.{field}" if where else field
+
+
+def _text(value: object, where: str, field: str, *, required: bool = True) -> str | None:
     if value is None and not required:
         return None
-    if isinstance(value, str) and (value.strip() or not required):
-        return value.strip() or None
+    if isinstance(value, str):
+        text = value.strip()
+        if text or not required:
+            return text or None
     got = "nothing" if value is None else f"{type(value).__name__} {value!r:.40}"
-    raise MalformedReport(f"{where}: expected text, got {got}")
+    raise MalformedReport(f"{_at(where, field)}: expected text, got {got}")
 
 
-def _count(value: object, where: str) -> int:
+def _count(value: object, where: str, field: str) -> int:
     """A session count: an int, or ASCII digits in a string as some senders
     write it (``str.isdigit`` also takes "²", which ``int`` refuses)."""
+    if type(value) is int and 0 <= value <= MAX_SESSIONS:  # noqa: E721 - bool is no count; the common case first
+        return value
+    where = _at(where, field)
     if isinstance(value, bool):
         raise MalformedReport(f"{where}: expected a session count, got {value!r}")
     if isinstance(value, int):
@@ -141,45 +153,48 @@ def parse_datetime(value: object, where: str) -> dt.datetime:
         raise MalformedReport(f"{where}: {value!r:.40} is out of range") from None
 
 
-def _strings(value: object, where: str) -> tuple[str, ...]:
+def _strings(value: object, where: str, field: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
         return (value,)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(v.rstrip("\r") for v in value)
-    raise MalformedReport(f"{where}: expected a list of strings")
+    if isinstance(value, list):
+        try:  # of what JSON decodes to, only text has rstrip
+            return tuple([v.rstrip("\r") for v in value])
+        except AttributeError:
+            pass
+    raise MalformedReport(f"{_at(where, field)}: expected a list of strings")
 
 
-def _mapping(value: object, where: str) -> dict:
+def _mapping(value: object, where: str, field: str = "") -> dict:
     if not isinstance(value, dict):
         got = "nothing" if value is None else type(value).__name__
-        raise MalformedReport(f"{where}: expected an object, got {got}")
+        raise MalformedReport(f"{_at(where, field) if field else where}: expected an object, got {got}")
     return value
 
 
 def _failure(raw: object, where: str) -> FailureDetail:
     raw = _mapping(raw, where)
     return FailureDetail(
-        result_type=_text(raw.get("result-type"), f"{where}.result-type").lower(),
-        sessions=_count(raw.get("failed-session-count"), f"{where}.failed-session-count"),
-        receiving_mx_hostname=_optional_host(raw.get("receiving-mx-hostname"), f"{where}.receiving-mx-hostname"),
-        sending_mta_ip=_text(raw.get("sending-mta-ip"), f"{where}.sending-mta-ip", required=False),
-        receiving_ip=_text(raw.get("receiving-ip"), f"{where}.receiving-ip", required=False),
-        failure_reason_code=_text(raw.get("failure-reason-code"), f"{where}.failure-reason-code", required=False),
+        result_type=_text(raw.get("result-type"), where, "result-type").lower(),
+        sessions=_count(raw.get("failed-session-count"), where, "failed-session-count"),
+        receiving_mx_hostname=_optional_host(raw.get("receiving-mx-hostname"), where, "receiving-mx-hostname"),
+        sending_mta_ip=_text(raw.get("sending-mta-ip"), where, "sending-mta-ip", required=False),
+        receiving_ip=_text(raw.get("receiving-ip"), where, "receiving-ip", required=False),
+        failure_reason_code=_text(raw.get("failure-reason-code"), where, "failure-reason-code", required=False),
     )
 
 
-def _optional_host(value: object, where: str) -> str | None:
-    host = _text(value, where, required=False)
+def _optional_host(value: object, where: str, field: str) -> str | None:
+    host = _text(value, where, field, required=False)
     return to_a_labels(host) if host else None
 
 
 def _policy(raw: object, where: str, domain_hint: str | None) -> PolicyResult:
     raw = _mapping(raw, where)
-    policy = _mapping(raw.get("policy"), f"{where}.policy")
-    summary = _mapping(raw.get("summary"), f"{where}.summary")
-    domain = _text(policy.get("policy-domain"), f"{where}.policy.policy-domain", required=False) or domain_hint
+    policy = _mapping(raw.get("policy"), where, "policy")
+    summary = _mapping(raw.get("summary"), where, "summary")
+    domain = _text(policy.get("policy-domain"), where, "policy.policy-domain", required=False) or domain_hint
     if not domain:
         raise MalformedReport(f"{where}.policy.policy-domain: missing, and neither the e-mail nor the file name names the domain")
     details = raw.get("failure-details")
@@ -188,20 +203,20 @@ def _policy(raw: object, where: str, domain_hint: str | None) -> PolicyResult:
     if not isinstance(details, list):
         raise MalformedReport(f"{where}.failure-details: expected a list, got {type(details).__name__}")
     return PolicyResult(
-        policy_type=_text(policy.get("policy-type"), f"{where}.policy.policy-type").lower(),
+        policy_type=_text(policy.get("policy-type"), where, "policy.policy-type").lower(),
         domain=to_a_labels(domain),
-        successful=_count(summary.get("total-successful-session-count"), f"{where}.summary.total-successful-session-count"),
-        failed=_count(summary.get("total-failure-session-count"), f"{where}.summary.total-failure-session-count"),
-        policy_strings=_strings(policy.get("policy-string"), f"{where}.policy.policy-string"),
-        mx_hosts=tuple(to_a_labels(h) for h in _strings(policy.get("mx-host"), f"{where}.policy.mx-host")),
-        failures=tuple(_failure(d, f"{where}.failure-details[{i}]") for i, d in enumerate(details)),
+        successful=_count(summary.get("total-successful-session-count"), where, "summary.total-successful-session-count"),
+        failed=_count(summary.get("total-failure-session-count"), where, "summary.total-failure-session-count"),
+        policy_strings=_strings(policy.get("policy-string"), where, "policy.policy-string"),
+        mx_hosts=tuple([to_a_labels(h) for h in _strings(policy.get("mx-host"), where, "policy.mx-host")]),
+        failures=tuple([_failure(d, f"{where}.failure-details[{i}]") for i, d in enumerate(details)]),
     )
 
 
 def parse_report(document: object, domain_hint: str | None = None) -> Report:
     """A decoded JSON document to a :class:`Report`; raise :class:`MalformedReport`."""
     raw = _mapping(document, "the report")
-    date_range = _mapping(raw.get("date-range"), "date-range")
+    date_range = _mapping(raw.get("date-range"), "", "date-range")
     start = parse_datetime(date_range.get("start-datetime"), "date-range.start-datetime")
     end = parse_datetime(date_range.get("end-datetime"), "date-range.end-datetime")
     if end < start:
@@ -211,12 +226,12 @@ def parse_report(document: object, domain_hint: str | None = None) -> Report:
         raise MalformedReport("policies: expected a non-empty list")
     contact = raw.get("contact-info")
     return Report(
-        report_id=_text(raw.get("report-id"), "report-id"),
-        organization=_text(raw.get("organization-name"), "organization-name", required=False) or "(no organization-name)",
+        report_id=_text(raw.get("report-id"), "", "report-id"),
+        organization=_text(raw.get("organization-name"), "", "organization-name", required=False) or "(no organization-name)",
         contact=contact.strip() or None if isinstance(contact, str) else None,
         start=start,
         end=end,
-        policies=tuple(_policy(p, f"policies[{i}]", domain_hint) for i, p in enumerate(policies)),
+        policies=tuple([_policy(p, f"policies[{i}]", domain_hint) for i, p in enumerate(policies)]),
     )
 
 

@@ -60,6 +60,7 @@ class Payload:
     origin: str
     data: bytes
     domain_hint: str | None = None
+    inflated: bool = False  # data is a gzip file's report, already inflated (and not to be inflated again)
 
 
 @dataclass(frozen=True)
@@ -88,26 +89,34 @@ def decompress(data: bytes) -> bytes:
         if len(data) > MAX_REPORT_BYTES:
             raise MalformedReport(f"larger than {MAX_REPORT_BYTES // (1024 * 1024)} MiB, more than any real report")
         return data
+    return _whole(*_inflate(data))
+
+
+def _inflate(data: bytes) -> tuple[bytes, bool]:
+    """Gzip ``data`` inflated to at most one byte more than :data:`MAX_REPORT_BYTES`, and whether that is the whole member."""
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
-        out = inflater.decompress(data, MAX_REPORT_BYTES + 1)
+        return inflater.decompress(data, MAX_REPORT_BYTES + 1), inflater.eof
     except zlib.error as exc:
         raise MalformedReport(f"broken gzip data ({exc})") from None
+
+
+def _whole(out: bytes, eof: bool) -> bytes:
     if len(out) > MAX_REPORT_BYTES:
         raise MalformedReport(f"the report unpacks to more than {MAX_REPORT_BYTES // (1024 * 1024)} MiB, more than any real report")
-    if not inflater.eof:
+    if not eof:
         raise MalformedReport("the gzip data is cut short")
     return out
 
 
-def list_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, bool]], list[InputError]]:
+def list_files(paths: Iterable[Path]) -> tuple[list[tuple[str, bool]], list[InputError]]:
     """Expand folders recursively (sorted) into ``(file, named)`` pairs.
 
     ``named`` is True for a file given on the command line: an unreadable one
     is an error, while unrecognised files met inside folders are skipped.
     A Maildir's ``tmp`` folder is left out: mail there is still being written.
     """
-    files: list[tuple[Path, bool]] = []
+    files: list[tuple[str, bool]] = []
     errors: list[InputError] = []
     seen: set[tuple[int, int]] = set()  # folders walked, by device and inode
 
@@ -135,50 +144,96 @@ def list_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, bool]], list[Inp
                 if {"cur", "new", "tmp"} <= set(dirs):
                     dirs.remove("tmp")
                 dirs.sort()
-                files += [(Path(root) / name, False) for name in sorted(names)]
+                # Names as strings: a Path per file cost more than reading it.
+                files += [(os.path.join(root, name), False) for name in sorted(names)]
         else:
-            files.append((path, True))
+            files.append((str(path), True))
     return files, errors
 
 
-def read_file(path: Path, named: bool) -> Iterator[Item]:
+def read_file(path: str, named: bool) -> Iterator[Item]:
     """The report payloads in one file, whatever its container."""
     try:
-        # Opening a pipe met in a folder would wait for a writer for ever;
-        # one named on the command line is a shell's <(zcat ...), and read.
-        if not named and not stat.S_ISREG(path.stat().st_mode):
-            yield Skipped(str(path), "not a regular file (a pipe, socket or device)")
-            return
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_INPUT_BYTES + 1)
+        data = _read(path, named)
     except OSError as exc:
-        yield InputError(str(path), f"cannot read it: {exc.strerror}")
+        yield InputError(path, f"cannot read it: {exc.strerror}")
+        return
+    if data is None:
+        yield Skipped(path, "not a regular file (a pipe, socket or device)")
         return
     if len(data) > MAX_INPUT_BYTES:
-        yield InputError(str(path), f"larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB")
+        yield InputError(path, f"larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB")
         return
     head = data.removeprefix(UTF8_BOM).lstrip()[:1]  # parse_json reads past a BOM too
-    if data.startswith(GZIP_MAGIC) and _gzipped_xml(data):
-        # DMARC aggregate reports (RFC 7489) often share the mailbox, and so the folder.
-        yield (InputError if named else Skipped)(str(path), "not a TLS report: gzipped XML (a DMARC aggregate report?)")
-    elif data.startswith(GZIP_MAGIC) or head in (b"{", b"["):
-        yield Payload(str(path), data, domain_from_name(path.name))
+    if data.startswith(GZIP_MAGIC):
+        yield _gzip_file(data, path, named)
+    elif head in (b"{", b"["):
+        yield Payload(path, data, domain_from_name(os.path.basename(path)))
     elif data.startswith(b"From "):
-        yield from mbox_payloads(data, str(path))
+        yield from mbox_payloads(data, path)
     elif _HEADER_LINE.match(data):
-        yield from message_payloads(data, str(path))
+        yield from message_payloads(data, path)
     elif named:
-        yield InputError(str(path), "not a TLS report: neither JSON, gzip, an e-mail nor an mbox")
+        yield InputError(path, "not a TLS report: neither JSON, gzip, an e-mail nor an mbox")
     else:
-        yield Skipped(str(path), "not JSON, gzip or mail")
+        yield Skipped(path, "not JSON, gzip or mail")
+
+
+def _gzip_file(data: bytes, path: str, named: bool) -> Item:
+    """A gzip file's report, inflated here and once: DMARC aggregate reports
+    (RFC 7489, gzipped XML) often share the mailbox, and so the folder."""
+    try:
+        inflated, whole = _inflate(data)
+    except MalformedReport as exc:
+        return (InputError if named else Skipped)(path, _DMARC) if _gzipped_xml(data) else InputError(path, str(exc))
+    if inflated.removeprefix(UTF8_BOM).lstrip()[:1] == b"<":
+        return (InputError if named else Skipped)(path, _DMARC)
+    try:
+        return Payload(path, _whole(inflated, whole), domain_from_name(os.path.basename(path)), inflated=True)
+    except MalformedReport as exc:
+        return InputError(path, str(exc))
+
+
+def _read(path: str, named: bool) -> bytes | None:
+    """The bytes of ``path``, at most one more than :data:`MAX_INPUT_BYTES`;
+    None for a file met in a folder that is not a regular file.
+
+    Opened without waiting: opening a pipe met in a folder would wait for a
+    writer for ever (one named on the command line is a shell's
+    <(zcat ...), and read).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | (0 if named else getattr(os, "O_NONBLOCK", 0)))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) and not named:
+            return None
+        # A regular file at its size and a byte more, which tells one that
+        # grew since (or a /proc file, of size 0): asking for the cap
+        # allocates the cap, 256 MiB a file.
+        want = min(info.st_size, MAX_INPUT_BYTES) + 1 if stat.S_ISREG(info.st_mode) else 1 << 16
+        chunks, total = [], 0
+        while total <= MAX_INPUT_BYTES:
+            chunk = os.read(fd, min(want, MAX_INPUT_BYTES + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            want = 1 << 20
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+_DMARC = "not a TLS report: gzipped XML (a DMARC aggregate report?)"
 
 
 def _gzipped_xml(data: bytes) -> bool:
-    """Whether gzip ``data`` begins with XML, from its first few bytes."""
+    """Whether gzip ``data`` begins with XML, from its first few bytes (of
+    a member broken further on)."""
     try:
         start = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(data, 64)
     except zlib.error:
-        return False  # broken gzip: decompress() says so for the report it claims to be
+        return False
     return start.removeprefix(UTF8_BOM).lstrip()[:1] == b"<"
 
 
