@@ -83,7 +83,7 @@ def test_bench_build_runs(tmp_path) -> None:
     result = run_script("bench_build.py", "--domains", "50", "--runs", "1", "--dir", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("build of 50 domains: best"), result.stdout
-    assert "build against cp -a of the same tree, median of 1 pairs:" in result.stdout
+    assert "build against cp -a, best against best of 1 interleaved pairs:" in result.stdout
     assert f" in {tmp_path}, 450 files" in result.stdout, result.stdout  # 9 a domain: a workflow brings dependabot.yml
     assert not list(tmp_path.iterdir()), "the benchmark cleans up after itself"
 

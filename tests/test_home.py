@@ -44,7 +44,7 @@ def test_every_reference_to_the_project_is_the_home():
     for path in TEXTS:
         text = path.read_text()
         assert "OWNER/REPO" not in text, path
-        for owner, name in re.findall(r"(?:uses:\s*|github\.com/|gh:|\"action\": \")([A-Za-z0-9-]+)/([A-Za-z0-9._-]+?)(?=[@/\s)`\"]|$)", text, re.MULTILINE):
+        for owner, name in re.findall(r"(?:uses:\s*|(?<![.\w])github\.com/|gh:|\"action\": \")([A-Za-z0-9-]+)/([A-Za-z0-9._-]+?)(?=[@/\s)`\"]|$)", text, re.MULTILINE):
             if owner not in ELSEWHERE and owner != "{{":
                 assert f"{owner}/{name}" == HOME, f"{path.relative_to(ROOT)}: {owner}/{name} is not {HOME}"
                 seen.add(path.name)
