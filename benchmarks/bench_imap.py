@@ -27,11 +27,12 @@ import gzip
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from child import run_json  # benchmarks/child.py: run as a script, this folder is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -87,18 +88,9 @@ def prime(server: DovecotServer) -> float:
 
 def run_once(url: str, ca: Path, *options: str) -> tuple[float, float, float, dict]:
     """Wall seconds, CPU seconds, peak RSS (MiB) and the JSON document of one run."""
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen([sys.executable, "-m", "generator", "reports", "--imap", url, "--ca-file", str(ca), "--json", *options],
-                                 cwd=ROOT, stdout=out, stderr=err, env={**os.environ, "MTA_STS_PAGES_IMAP_PASSWORD": PASSWORD})
-        _, status, usage = os.wait4(child.pid, 0)
-        elapsed = time.perf_counter() - start
-        if os.waitstatus_to_exitcode(status) != 0:
-            err.seek(0)
-            sys.exit(f"reports --imap failed: {err.read().decode(errors='replace')[-2000:]}")
-        out.seek(0)
-        document = json.loads(out.read())
-    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, document
+    run = run_json([sys.executable, "-m", "generator", "reports", "--imap", url, "--ca-file", str(ca), "--json", *options],
+                   env={**os.environ, "MTA_STS_PAGES_IMAP_PASSWORD": PASSWORD})
+    return run.wall, run.cpu, run.peak_mib, run.document
 
 
 def summary(what: str, runs: list[tuple[float, float, float, dict]]) -> str:

@@ -34,8 +34,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from child import run_json  # benchmarks/child.py: run as a script, this folder is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -100,16 +101,8 @@ def reference_python(venv: Path) -> Path:
 
 def timed(command: list[str]) -> tuple[float, float, dict]:
     """Wall and CPU seconds of a fresh process, and the JSON it printed."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        child = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
-        elapsed = time.perf_counter() - start
-        if os.waitstatus_to_exitcode(status) != 0:
-            err.seek(0)
-            sys.exit(f"{command[:3]} failed: {err.read().decode(errors='replace')[-2000:]}")
-        out.seek(0)
-        return elapsed, usage.ru_utime + usage.ru_stime, json.loads(out.read())
+    run = run_json(command)
+    return run.wall, run.cpu, run.document
 
 
 def our_totals(document: dict) -> dict:

@@ -24,11 +24,11 @@ import gzip
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from child import run_json  # benchmarks/child.py: run as a script, this folder is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "tlsrpt" / "parsedmarc__smtp_tls.json"
@@ -66,20 +66,9 @@ def write_config(path: Path, domains: int) -> None:
 def run_once(folder: Path, *options: str) -> tuple[float, float, float, float, dict]:
     """Wall, user and system seconds, peak RSS (MiB) and the JSON document of one run."""
     os.sync()
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen([sys.executable, "-m", "generator", "reports", str(folder), "--json", *options],
-                                 cwd=ROOT, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own figures, peak RSS included
-        elapsed = time.perf_counter() - start
-        code = os.waitstatus_to_exitcode(status)
-        # --ready exits 1 for a domain not ready; anything else is a failure.
-        if code not in ((0, 1) if options else (0,)):
-            err.seek(0)
-            sys.exit(f"reports exited with {code}: {err.read().decode(errors='replace')[-2000:]}")
-        out.seek(0)
-        document = json.loads(out.read())
-    return elapsed, usage.ru_utime, usage.ru_stime, usage.ru_maxrss / 1024, document
+    # --ready exits 1 for a domain not ready; anything else is a failure.
+    run = run_json([sys.executable, "-m", "generator", "reports", str(folder), "--json", *options], ok=(0, 1) if options else (0,))
+    return run.wall, run.user, run.system, run.peak_mib, run.document
 
 
 def main() -> None:
