@@ -21,6 +21,7 @@ from generator.check.domain import DomainReport
 from generator.check.options import CheckOptions
 from generator.check.runner import run_checks
 from generator.check.targets import Targets
+from generator.processes import forwarding, started
 
 Render = Callable[[DomainReport], Any]
 OnResult = Callable[[int, Any], None]
@@ -41,21 +42,9 @@ def check_all(targets: Targets, options: CheckOptions, workers: int, render: Ren
     # connections of the whole run, as it does without workers.
     options = replace(options, concurrency=max(1, math.ceil(options.concurrency / workers)))
     context = multiprocessing.get_context(_start_method())
-    links, processes = [], []
-    try:
-        for index in range(workers):
-            ours, theirs = context.Pipe(duplex=False)
-            process = context.Process(target=_worker, args=(targets.part(index, workers), options, render, theirs), daemon=True)
-            process.start()
-            theirs.close()
-            links.append(ours)
-            processes.append(process)
+    arguments = [(targets.part(index, workers), options, render) for index in range(workers)]
+    with started(context, _worker, arguments) as (links, processes):
         _merge(links, processes, on_result)
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-            process.join()
 
 
 def _start_method() -> str:
@@ -79,14 +68,11 @@ def _check_part(targets: Targets, options: CheckOptions, on_report: Callable[[in
 
 
 def _worker(targets: Targets, options: CheckOptions, render: Render, link: Connection) -> None:
-    try:
+    def work() -> None:
         _check_part(targets, options, lambda position, report: link.send(("result", position, render(report))))
-    except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent, which raises it
-        link.send(("failed", exc))
-    else:
         link.send(("done",))
-    finally:
-        link.close()
+
+    forwarding(link, work)
 
 
 def _merge(links: list[Connection], processes: list, on_result: OnResult) -> None:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection
 
+from generator.processes import forwarding, started
 from generator.reports.collect import Parsed, decode
 from generator.reports.parse import MalformedReport
 from generator.reports.sources import InputError, Item, Payload, read_file
@@ -35,15 +36,8 @@ def parsed_file_items(files: Sequence[tuple[str, bool]], shown: Iterable[tuple[s
     processes (this one included) read them; by default :func:`default_workers`."""
     parts = _parts(len(files), default_workers(len(files)) if workers is None else workers)
     context = multiprocessing.get_context("fork") if len(parts) > 1 else None
-    links, processes = [], []
-    try:
-        for start, end in parts[1:]:
-            ours, theirs = context.Pipe(duplex=False)
-            process = context.Process(target=_worker, args=(files[start:end], theirs), daemon=True)
-            process.start()
-            theirs.close()
-            links.append(ours)
-            processes.append(process)
+    arguments = [(files[start:end],) for start, end in parts[1:]]
+    with started(context, _worker, arguments) as (links, processes):
         remote = _received(links, processes)
         local_end = parts[0][1]
         for index, (path, named) in enumerate(shown):
@@ -51,11 +45,6 @@ def parsed_file_items(files: Sequence[tuple[str, bool]], shown: Iterable[tuple[s
                 yield from parsed(read_file(path, named))
             else:
                 yield from next(remote)
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-            process.join()
 
 
 def parsed(items: Iterable[Item]) -> Iterator[Item | Parsed]:
@@ -100,14 +89,12 @@ def _parts(count: int, workers: int) -> list[tuple[int, int]]:
 
 
 def _worker(files: Sequence[tuple[str, bool]], link: Connection) -> None:
-    try:
+    def work() -> None:
         results = [list(parsed(read_file(path, named))) for path, named in files]
         for start in range(0, len(results), BATCH):
             link.send(("files", results[start:start + BATCH]))
-    except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent, which raises it
-        link.send(("failed", exc))
-    finally:
-        link.close()
+
+    forwarding(link, work)
 
 
 def _received(links: list[Connection], processes: list) -> Iterator[list[Item | Parsed]]:
