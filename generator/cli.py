@@ -640,7 +640,7 @@ pages_app = typer.Typer(
 )
 app.add_typer(pages_app, name="pages")
 
-PagesDomains = Annotated[Optional[list[str]], typer.Argument(help="Domains of the config to handle. Default: every domain.", show_default=False)]
+PagesDomains = Annotated[Optional[list[str]], typer.Argument(metavar="[DOMAIN]...", help="Domains of the config to handle. Default: every domain.", show_default=False)]
 
 
 @pages_app.command("setup")
@@ -650,10 +650,10 @@ def pages_setup(
     wait: Annotated[float, typer.Option("--wait", metavar="S", help="Seconds to wait for each certificate (and at least 60 for rate limits); 0 looks once.")] = 0.0,
 ) -> None:
     """Create or reuse each domain's repository, push the site build writes (pages.content: config: mta-sts.yml and its workflow), set up Pages with the custom domain, enforce HTTPS once the certificate is issued."""
+    from generator.check.options import seconds
     from generator.github.command import setup
 
-    if wait < 0:
-        raise UsageError(f"--wait {wait}: give a number of seconds, 0 or more")
+    seconds(wait, "--wait", zero=True)
     raise typer.Exit(setup(_load(config, strict=False), domains or [], wait=wait, out=sys.stdout, err=sys.stderr))
 
 

@@ -185,6 +185,23 @@ def test_three_domains_get_three_sites(tmp_path, github):
         assert github.files(name)["CNAME"] == f"{host}\n".encode()
 
 
+def test_named_domains_alone_are_set_up_as_check_reads_names(tmp_path, github):
+    """DOMAIN... picks domains of the config, spelt as check takes them (a
+    U-label, any case, a trailing dot), each once; one not in it is a usage
+    error before any request."""
+    text = ("defaults:\n  policy: {mode: testing, mx: [mx.example.net]}\n  pages: {owner: alice}\n"
+            "domains:\n  - domain: a.test\n  - domain: bücher.test\n")
+
+    result = setup(tmp_path, text, "BÜCHER.test.", "xn--bcher-kva.test", "--wait", "5")
+
+    assert result.code == 0, result.output
+    assert sorted(github.repos) == ["alice/mta-sts.xn--bcher-kva.test"]
+    before = len(github.calls)
+    refused = run_cli("pages", "status", "nosuch.test", "-c", tmp_path / "mta-sts.yml")
+    assert refused.code == 2 and "nosuch.test is not in" in refused.err, refused.output
+    assert len(github.calls) == before
+
+
 def test_a_config_without_owner_is_a_usage_error(tmp_path, github):
     result = setup(tmp_path, CONFIG.replace("pages:\n  owner: alice\n", ""))
     assert result.code == 2

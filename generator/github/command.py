@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from generator.check.targets import Targets
 from generator.config import Config, DomainConfig
 from generator.errors import UsageError
 from generator.findings import Severity
@@ -13,19 +14,17 @@ from generator.github.pages import HEALTH_REFUSED, Setup, read_site, site_findin
 from generator.records import to_bind
 from generator.site import config_files, site_files
 from generator.split import domain_config
-from generator.terminal import printable
 
 # Rate limits are waited out for --wait, and at least this long.
 MIN_RATE_LIMIT_WAIT = 60.0
 
 
 def chosen(config: Config, domains: list[str]) -> list[DomainConfig]:
-    """The domains asked for (all by default), each with a repository."""
-    known = {d.domain: d for d in config.domains}
-    unknown = [name for name in domains if name.lower().rstrip(".") not in known]
-    if unknown:
-        raise UsageError(f"{', '.join(map(printable, unknown))}: not in {config.file} (it has {', '.join(known)})")
-    picked = [known[name.lower().rstrip(".")] for name in domains] or list(config.domains)
+    """The domains asked for (all by default, each once, named as `check`
+    reads them: any case, a trailing dot, U-labels), each with a repository."""
+    wanted = Targets(tuple(domains), None, config)
+    wanted.validate()
+    picked = [target.config for _, target in wanted.numbered()]
     lacking = [d.domain for d in picked if d.repository is None]
     if lacking:
         raise UsageError(f"{', '.join(lacking)}: set pages.owner (or pages.repository) in {config.file}: "
