@@ -313,6 +313,9 @@ def test_dry_run_prints_the_report_and_the_issue_actions_without_gh(tmp_path, mo
     assert (f"Without --dry-run:\n{DOMAIN}: 1 finding needs action; would open an issue labelled 'mta-sts: health' "
             f"titled 'MTA-STS: {DOMAIN} needs attention', or comment on the open one if its findings differ") in result.out
     assert "## MTA-STS check" in (tmp_path / "summary.md").read_text()
+    # --label overrides the config's monitor.label.
+    relabelled = run_cli("monitor", "--dry-run", "--label", "mail-security", "--nameserver", "127.0.0.1:1", "--timeout", "5", cwd=tmp_path)
+    assert "would open an issue labelled 'mail-security'" in relabelled.out, relabelled.output
 
 
 @pytest.mark.timeout(30)

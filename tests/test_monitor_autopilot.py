@@ -300,18 +300,21 @@ def _mail(doc: dict) -> bytes:
 
 
 @pytest.mark.timeout(90)
-def test_the_config_s_mailbox_on_dovecot_opens_the_pull_request(tmp_path, dns_server_factory, tls_server_factory, local_github,
+@pytest.mark.parametrize("given", ["config", "flag"])
+def test_the_config_s_mailbox_on_dovecot_opens_the_pull_request(given, tmp_path, dns_server_factory, tls_server_factory, local_github,
                                                                  test_ca, monkeypatch):
+    """The mailbox from monitor.reports.imap, or from --imap on the command line."""
     require_tool("dovecot")
     server = DovecotServer(tmp_path / "dovecot", "reports@auto.test", IMAP_PASSWORD, test_ca)
     for doc in CLEAN:
         server.add(_mail(doc))
     with server:
         url = f"imaps://reports%40auto.test@127.0.0.1:{server.port}/INBOX"
-        config = CONFIG + f"  promote: true\n  reports:\n    imap: {url}\n"
+        config = CONFIG + f"  promote: true\n  reports:\n    imap: {url}\n" if given == "config" else CONFIG
+        flags = () if given == "config" else ("--imap", url, "--promote")
         site = Site(config, tmp_path, dns_server_factory, tls_server_factory, local_github, test_ca.pem_path, monkeypatch)
         monkeypatch.setenv("MTA_STS_PAGES_IMAP_PASSWORD", IMAP_PASSWORD)
-        result, calls = site.monitor("--imap-ca-file", test_ca.pem_path, reports=False)
+        result, calls = site.monitor("--imap-ca-file", test_ca.pem_path, *flags, reports=False)
     assert f"{DOMAIN}: the TLS reports say ready; opened pull request #1 to enforce" in result.out
     [pull] = site.pulls()
     assert "| Google Inc., Microsoft Corporation | 2 | 22 | ready to enforce |" in pull.body

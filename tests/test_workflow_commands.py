@@ -23,6 +23,12 @@ HOSTILE = st.text(alphabet=st.sampled_from([":", ":", "#", "#", "[", "]", " ", "
                                             "\u3000", "\x1c", "a", "="]), max_size=40)
 
 
+@pytest.mark.parametrize("output", ["::error::x", "ok\n  ::add-mask::s", "a\rb ##[group]c", "\u3000::warning::w"])
+def test_the_test_sees_what_the_runner_would_obey(output: str) -> None:
+    """The detector every test here relies on finds real commands."""
+    assert workflow_commands(output) != []
+
+
 @pytest.mark.parametrize(
     ("line", "shown"),
     [
@@ -133,4 +139,6 @@ def test_validate_prints_no_workflow_command_from_a_fetched_policy_or_record(tmp
     for args in (["--policy", policy], ["--txt", f"v=STSv1; id={ERROR} {LEGACY}"], ["--tlsrpt", ERROR]):
         shown = run_cli("validate", *args)
         assert shown.code == 1 and "error" in shown.out, shown.output
+        # The hostile text is quoted (escaped), so the check below means something.
+        assert any(marker in shown.out for marker in ("error title=x", "stop-commands", "add-mask")), shown.out
         assert workflow_commands(shown.out) == [] and workflow_commands(shown.err) == []
