@@ -82,7 +82,7 @@ class LinesForTerminal:
         self.stream = stream
 
     def write(self, text: str) -> int:
-        return self.stream.write("\n".join(printable(line) for line in text.split("\n")))
+        return self.stream.write(lines_for_terminal(text.split("\n")))
 
     def flush(self) -> None:
         self.stream.flush()

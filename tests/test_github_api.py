@@ -129,6 +129,9 @@ def test_the_monitor_finds_its_repository(local_github, user, tmp_path, monkeypa
     monkeypatch.setenv("GH_REPO", "not a repository")
     with pytest.raises(GitHubError, match='GH_REPO="not a repository" is not OWNER/NAME'):
         repository(GitHub())
+    monkeypatch.setenv("GH_REPO", "example-org/..")  # the rule pages.repository follows
+    with pytest.raises(GitHubError, match='is not OWNER/NAME'):
+        repository(GitHub())
     # Outside a clone gh cannot fill in {owner}/{repo}. (Inside one it reads
     # the remote, which gh matches to GH_HOST without its port: not testable here.)
     monkeypatch.delenv("GH_REPO")

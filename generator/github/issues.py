@@ -9,11 +9,18 @@ many domains are healthy.
 from __future__ import annotations
 
 import os
-import re
 
+from generator.config import check_repository
 from generator.github.api import GitHub, GitHubError, quote, said
 
-_FULL_NAME = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
+
+def _full_name(value: str) -> bool:
+    """OWNER/NAME by the rule the config holds pages.repository to."""
+    try:
+        check_repository(value)
+    except ValueError:
+        return False
+    return True
 
 
 def repository(client: GitHub) -> str:
@@ -23,7 +30,7 @@ def repository(client: GitHub) -> str:
     for variable in ("GH_REPO", "GITHUB_REPOSITORY"):
         value = os.environ.get(variable, "").strip()
         if value:
-            if not _FULL_NAME.match(value):
+            if not _full_name(value):
                 raise GitHubError(f"{variable}={said(value)} is not OWNER/NAME")
             return value
     # gh fills {owner}/{repo} from the clone's git remote.
@@ -33,7 +40,7 @@ def repository(client: GitHub) -> str:
     except GitHubError as failed:
         raise GitHubError(f"{lost} ({failed})") from None
     name = found.get("full_name") if isinstance(found, dict) else None
-    if not isinstance(name, str) or not _FULL_NAME.match(name):
+    if not isinstance(name, str) or not _full_name(name):
         raise GitHubError(lost)
     return name
 
