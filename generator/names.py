@@ -160,14 +160,20 @@ def to_a_labels(name: str) -> str:
     ideographic full stop); a name IDNA refuses is only lowercased, since
     it matches no configured domain either way."""
     name = name.strip().rstrip(".").lower()
+    return ascii_form(name) or name
+
+
+def ascii_form(name: str) -> str | None:
+    """``name`` lower-cased, its U-labels as A-labels (UTS 46); None when
+    IDNA refuses it."""
     if name.isascii():
-        return name
-    import idna
+        return name.lower()
+    import idna  # only for an internationalized name: every check loads this module
 
     try:
         return idna.encode(name, uts46=True).decode("ascii")
     except idna.IDNAError:
-        return name
+        return None
 
 
 def to_unicode(name: str) -> str:

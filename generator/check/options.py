@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 
 from generator.errors import UsageError
-from generator.names import MAX_NAME
+from generator.names import MAX_NAME, ascii_form
 
 if TYPE_CHECKING:  # the CLI parses these flags before it knows whether a config is needed
     from generator.config import DomainConfig
@@ -97,15 +97,7 @@ def _host(text: str, value: str) -> str:
     if is_ip(text):
         return text
     name = text.removesuffix(".")
-    if name.isascii():
-        ascii_name = name.lower()
-    else:
-        import idna  # only for an internationalized name: every check loads this module
-
-        try:
-            ascii_name = idna.encode(name, uts46=True).decode("ascii")
-        except idna.IDNAError:
-            ascii_name = ""
+    ascii_name = ascii_form(name) or ""
     labels = ascii_name.split(".")
     if not ascii_name or len(ascii_name) > MAX_NAME or not all(_HOST_LABEL.match(label) for label in labels) or labels[-1].isdigit():
         raise UsageError(f"--connect-to {value!r}: {text!r} is neither an IP address ([...] around IPv6) "
