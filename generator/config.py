@@ -367,12 +367,30 @@ def json_schema_text() -> str:
     return json.dumps(json_schema(), indent=2) + "\n"
 
 
+# The sections a domain entry overrides key by key; any other (tlsrpt) it replaces whole.
+MERGED_SECTIONS = ("policy", "pages", "monitor", "dns")
+
+
+def merged_entry(entry: dict, defaults: dict) -> dict:
+    """A domain entry of a multi-domain config with the defaults merged in,
+    as a one-domain config would hold it (a section neither has is absent)."""
+    merged: dict = {"domain": entry["domain"]}
+    for section in ("policy", "tlsrpt", "pages", "monitor", "dns"):
+        own, shared = entry.get(section), defaults.get(section)
+        if section in MERGED_SECTIONS and isinstance(own, dict) and isinstance(shared, dict):
+            merged[section] = {**shared, **own}
+        elif own is not None or shared is not None:
+            merged[section] = own if own is not None else shared
+    return merged
+
+
 def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainConfig | None:
     """Merge one domain's sections over the defaults and check what spans keys."""
     domain = entry["domain"]
-    policy = {**defaults.get("policy", {}), **entry.get("policy", {})}
-    pages = {**defaults.get("pages", {}), **entry.get("pages", {})}
-    tlsrpt = entry.get("tlsrpt", defaults.get("tlsrpt"))
+    merged = merged_entry(entry, defaults)
+    policy = merged.get("policy", {})
+    pages = merged.get("pages", {})
+    tlsrpt = merged.get("tlsrpt")
 
     def line(*keys: str) -> int | None:
         for key in keys:
@@ -417,7 +435,7 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
                          f"{repository} is not under pages.owner {owner}: the mta-sts CNAME points at {owner}.github.io, "
                          "so the site must be in a repository of that owner", line=line("pages.repository"))
             return None
-    monitor = {**defaults.get("monitor", {}), **entry.get("monitor", {})} if "monitor" in defaults or "monitor" in entry else None
+    monitor = dict(merged["monitor"]) if "monitor" in merged else None
     if monitor is not None and "reports" in monitor:
         given = MonitorReports(monitor["reports"].get("imap"), tuple(monitor["reports"].get("paths", ())))
         monitor["reports"] = given if given.imap or given.paths else None
@@ -444,7 +462,7 @@ def _resolve(entry: dict, defaults: dict, path: str, source: Source) -> DomainCo
         content=pages.get("content", "site"),
         monitor=Monitor(**monitor) if monitor is not None else None,
         dns=resolve_dns(entry, defaults, path, domain, source),
-        ttl={**(defaults.get("dns") or {}), **(entry.get("dns") or {})}.get("ttl"),
+        ttl=(merged.get("dns") or {}).get("ttl"),
     )
 
 

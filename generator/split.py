@@ -9,10 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from generator.config import Config, DomainConfig
-
-# Sections a domain overrides key by key; any other (tlsrpt) it replaces whole.
-_MERGED = ("policy", "pages", "monitor", "dns")
+from generator.config import Config, DomainConfig, merged_entry
 
 
 def domain_config(config: Config, domain: DomainConfig) -> bytes:
@@ -25,14 +22,7 @@ def domain_config(config: Config, domain: DomainConfig) -> bytes:
     # load() keeps the entries' order and refuses duplicates, so the n-th
     # domain is the n-th entry.
     entry = data["domains"][config.domains.index(domain)]
-    defaults = data.get("defaults") or {}
-    merged: dict = {"domain": entry["domain"]}
-    for section in ("policy", "tlsrpt", "pages", "monitor", "dns"):
-        own, shared = entry.get(section), defaults.get(section)
-        if section in _MERGED and isinstance(own, dict) and isinstance(shared, dict):
-            merged[section] = {**shared, **own}
-        elif own is not None or shared is not None:
-            merged[section] = own if own is not None else shared
+    merged = merged_entry(entry, data.get("defaults") or {})
     head = (f"# The config of {domain.domain}, cut by mta-sts-pages pages setup from {Path(config.file).name}\n"
             "# (its defaults merged in): edit it there and run pages setup again.\n")
     return (head + yaml.safe_dump(merged, sort_keys=False, allow_unicode=True)).encode()
