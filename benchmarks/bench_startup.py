@@ -15,12 +15,24 @@ less). The commands, run in an empty temporary directory:
 - `build -c examples/google-workspace.yml -o DIR` (the bundled example);
 - `check` with nothing to check (no DOMAIN, no config: a usage error).
 
+Two more rows say what a figure is made of, since a bare start and an import
+do not slow down alike from one machine to another (8.7 ms and 7.5x for
+`build` on 2026-11-30; 16-19 ms and 9x on 2026-12-06, for the same code):
+
+- the libraries alone: Typer, PyYAML and Jinja2 imported, with the start and
+  end the CLI has (generator/entry.py) and nothing run. No command that needs
+  all three can start faster; each command's own share is its time above
+  this row.
+- `--against REV`: the same commands from the project's code at git
+  revision REV, each paired with today's in the same round, so a change of
+  start-up is told apart from a change of machine.
+
 Byte-code is cached as for an installed package (PYTHONDONTWRITEBYTECODE is
 dropped and the cache kept in a temporary PYTHONPYCACHEPREFIX, warmed by an
 untimed round), so the source tree is left as it was; `build` keeps its
 templates' compiled code there too (generator/render.py). Run:
 
-    python benchmarks/bench_startup.py [--runs 40]
+    python benchmarks/bench_startup.py [--runs 40] [--against REV]
 """
 
 from __future__ import annotations
@@ -35,19 +47,31 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "google-workspace.yml"
 TARGET = 8.0
 UNTARGETED = {"build --help"}
+# What every command that reads a config and renders a template must import,
+# started and ended as the CLI is (see generator/entry.py).
+LIBRARIES = (
+    "from generator.entry import _end_without_teardown, _fewer_collections_at_start\n"
+    "_fewer_collections_at_start()\n"
+    "outcome = _end_without_teardown()\n"
+    "import typer, yaml, jinja2\n"
+    "outcome.append(0)\n"
+)
 
 
-def commands(site: Path) -> dict[str, list[str]]:
+LIBRARY_ROW = "libraries alone"
+
+
+def commands(root: Path, site: Path) -> dict[str, list[str]]:
     cli = [sys.executable, "-m", "generator"]
+    example = str(root / "examples" / "google-workspace.yml")
     return {
         "--version": [*cli, "--version"],
         "build --help": [*cli, "build", "--help"],
         "validate --txt": [*cli, "validate", "--txt", "v=STSv1; id=1"],
-        "records": [*cli, "records", "-c", str(EXAMPLE)],
-        "build": [*cli, "build", "-c", str(EXAMPLE), "-o", str(site)],
+        "records": [*cli, "records", "-c", example],
+        "build": [*cli, "build", "-c", example, "-o", str(site)],
         "check (nothing to check)": [*cli, "check"],
     }
 
@@ -60,9 +84,20 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
     return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
 
 
+def checkout(rev: str, into: Path) -> Path:
+    """The project's files at git revision ``rev``, unpacked into ``into``."""
+    into.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=False)
+    if archive.returncode != 0:
+        sys.exit(f"bench_startup: cannot read revision {rev!r}: {archive.stderr.decode(errors='replace').strip()}")
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--against", metavar="REV", help="also run the commands from git revision REV, paired")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "work"
@@ -70,32 +105,49 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env.update(PYTHONPATH=str(ROOT), PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
         bare_cmd = [sys.executable, "-c", "pass"]
-        cmds = commands(Path(tmp) / "site")
-        for cmd in [bare_cmd, *cmds.values()]:  # warm the byte-code cache
+        cmds = commands(ROOT, Path(tmp) / "site")
+        rows = {**cmds, LIBRARY_ROW: [sys.executable, "-c", LIBRARIES]}
+        old_cmds: dict[str, list[str]] = {}
+        old_env = env
+        if args.against:
+            old_root = checkout(args.against, Path(tmp) / "against")
+            old_cmds = commands(old_root, Path(tmp) / "site-against")
+            old_env = {**env, "PYTHONPATH": str(old_root)}
+        for cmd in [bare_cmd, *rows.values()]:  # warm the byte-code cache
             run(cmd, work, env)
-        wall: dict[str, list[float]] = {name: [] for name in cmds}
-        cpu: dict[str, list[float]] = {name: [] for name in cmds}
+        for cmd in old_cmds.values():
+            run(cmd, work, old_env)
+        wall: dict[str, list[float]] = {name: [] for name in rows}
+        cpu: dict[str, list[float]] = {name: [] for name in rows}
+        against: dict[str, list[float]] = {name: [] for name in old_cmds}
         bare_wall, bare_cpu = [], []
         for _ in range(args.runs):
-            for name, cmd in cmds.items():
+            for name, cmd in rows.items():
                 b_wall, b_cpu = run(bare_cmd, work, env)
                 c_wall, c_cpu = run(cmd, work, env)
                 bare_wall.append(b_wall)
                 bare_cpu.append(b_cpu)
                 wall[name].append(c_wall / b_wall)
                 cpu[name].append(c_cpu / max(b_cpu, 1e-4))
+                if name in old_cmds:
+                    against[name].append(c_wall / run(old_cmds[name], work, old_env)[0])
     print(f"bare python -c pass: median {statistics.median(bare_wall) * 1000:.1f} ms wall, "
           f"{statistics.median(bare_cpu) * 1000:.1f} ms CPU; load average {os.getloadavg()[0]:.2f}")
+    floor = statistics.median(wall[LIBRARY_ROW])
     worst = 0.0
-    for name in cmds:
+    for name in rows:
         ratio = statistics.median(wall[name])
-        if name not in UNTARGETED:
+        if name in cmds and name not in UNTARGETED:
             worst = max(worst, ratio)
         note = "  (not a target)" if name in UNTARGETED else ""
+        if name == LIBRARY_ROW:
+            note = "  (Typer, PyYAML, Jinja2 imported; nothing run)"
+        elif name in against:
+            note += f"  {statistics.median(against[name]):.2f}x the time of {args.against}'s"
         print(f"  {name:26} {ratio:5.2f}x wall  {statistics.median(cpu[name]):5.2f}x CPU{note}")
     verdict = "met" if worst <= TARGET else "NOT met"
     print(f"start-up, median of {args.runs} paired runs: worst command {worst:.2f}x a bare interpreter "
-          f"(target {TARGET:g}x: {verdict})")
+          f"(target {TARGET:g}x: {verdict}; the libraries alone {floor:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -90,12 +90,21 @@ def test_bench_build_runs(tmp_path) -> None:
 
 @pytest.mark.timeout(120)
 def test_bench_startup_runs() -> None:
-    result = run_script("bench_startup.py", "--runs", "2")
+    result = run_script("bench_startup.py", "--runs", "2", "--against", "HEAD")
     assert result.returncode == 0, result.stdout + result.stderr
     summary = result.stdout.splitlines()[-1]
     assert summary.startswith("start-up, median of 2 paired runs: worst command"), result.stdout
+    assert "; the libraries alone " in summary, result.stdout
     for command in ("validate --txt", "records", "build", "check (nothing to check)"):
-        assert f"  {command} " in result.stdout, result.stdout
+        line = next(line for line in result.stdout.splitlines() if line.startswith(f"  {command} "))
+        assert line.endswith("the time of HEAD's"), result.stdout
+    assert "  libraries alone " in result.stdout, result.stdout
+
+
+def test_bench_startup_names_a_revision_it_cannot_read() -> None:
+    result = run_script("bench_startup.py", "--runs", "1", "--against", "no-such-revision")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "cannot read revision 'no-such-revision'" in result.stderr, result.stderr
 
 
 @pytest.mark.timeout(120)
