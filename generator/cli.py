@@ -284,13 +284,18 @@ SessionsOption = Annotated[int, typer.Option("--min-sessions", min=0, metavar="N
 DomainOption = Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="Only this policy domain (repeatable); with --ready, a domain of the config.")]
 
 
-def _read_reports(sources, imap, imap_password_env, ca_file, since, until):
-    from generator.reports.command import Inputs, period_of, read_reports
+def _read_reports(sources, imap, imap_password_env, ca_file, since, until, window_days=None):
+    """With ``window_days`` (`promote`, the monitor: commands that judge only
+    the readiness window), only the reports that reach into that window are
+    read: a mailbox is searched from its first day (IMAP SEARCH SINCE)."""
+    from generator.reports.command import Inputs, period_of, read_reports, window_of
 
     inputs = Inputs(tuple(sources or ()), imap, imap_password_env, ca_file)
     if not inputs.given:
         return None, None
     period = period_of(since, until)
+    if window_days is not None:
+        period = window_of(period, window_days)
 
     def progress(files):
         if len(files) < 100 or not sys.stderr.isatty():
@@ -382,7 +387,7 @@ def promote(
         raise UsageError(f"{config} has {len(loaded.domains)} domains; name the one(s) to promote with --domain")
     targets = select_domains(loaded, domain or [])
     plan = promotion.plan(current, targets)
-    period, collection = _read_reports(sources, imap, imap_password_env, ca_file, None, until)
+    period, collection = _read_reports(sources, imap, imap_password_env, ca_file, None, until, window_days)
     if collection is None:
         if not force:
             raise UsageError("give the TLS reports (files, folders or --imap) so that promote can check they say enforce is safe, or --force")
@@ -567,7 +572,7 @@ def _monitor_reports(expected, sources, imap, password_env, ca_file, criteria):
             raise UsageError(f"monitor.reports.imap names {len(mailboxes)} mailboxes across the domains; the monitor reads one: "
                              "give the same URL to every domain, or --imap")
         imap = mailboxes[0] if mailboxes else None
-    _, collection = _read_reports(sources, imap, password_env, ca_file, None, None)
+    _, collection = _read_reports(sources, imap, password_env, ca_file, None, None, criteria.days)
     if collection is None:
         return None
     for error in collection.errors:

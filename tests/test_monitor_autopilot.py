@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import time
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -287,15 +288,15 @@ def test_failures_in_enforce_become_a_finding_in_the_issue(tmp_path, dns_server_
 IMAP_PASSWORD = "autopilot secret"
 
 
-def _mail(doc: dict) -> bytes:
+def _mail(doc: dict, attachment: bytes | None = None) -> bytes:
     message = EmailMessage()
     message["From"] = "noreply-smtp-tls-reporting@example.net"
     message["Subject"] = f"Report Domain: {DOMAIN} Submitter: {doc['organization-name']} Report-ID: <{doc['report-id']}>"
     message["Message-ID"] = f"<{doc['report-id']}@example.net>"
     message["TLS-Report-Domain"] = DOMAIN
     message.set_content("This is an aggregate TLS report.")
-    message.add_attachment(gzip.compress(json.dumps(doc).encode()), maintype="application", subtype="tlsrpt+gzip",
-                           filename=f"{doc['organization-name']}!{DOMAIN}!1!2.json.gz")
+    message.add_attachment(gzip.compress(json.dumps(doc).encode()) if attachment is None else attachment, maintype="application",
+                           subtype="tlsrpt+gzip", filename=f"{doc['organization-name']}!{DOMAIN}!1!2.json.gz")
     return bytes(message)
 
 
@@ -320,6 +321,34 @@ def test_the_config_s_mailbox_on_dovecot_opens_the_pull_request(given, tmp_path,
     assert "| Google Inc., Microsoft Corporation | 2 | 22 | ready to enforce |" in pull.body
     before = site.github.files(REPOSITORY, "main")["mta-sts.yml"].decode()
     assert site.github.files(REPOSITORY, BRANCH)["mta-sts.yml"].decode() == before.replace("mode: testing", "mode: enforce")
+
+
+@pytest.mark.timeout(90)
+def test_the_monitor_and_promote_fetch_only_the_window_s_mail(tmp_path, dns_server_factory, tls_server_factory, local_github,
+                                                              test_ca, monkeypatch):
+    """Both judge the readiness window alone, so they search the mailbox from
+    the window's first day (IMAP SEARCH SINCE, a day early for time zones):
+    a broken report delivered 60 days ago is not fetched, and cannot hold the
+    verdict back as an unreadable input. `reports` reads the whole folder and
+    shows it is there and broken."""
+    require_tool("dovecot")
+    server = DovecotServer(tmp_path / "dovecot", "reports@auto.test", IMAP_PASSWORD, test_ca)
+    for doc in CLEAN:
+        server.add(_mail(doc))
+    old = report("google", TODAY - dt.timedelta(days=61), ok=3, domain=DOMAIN)
+    server.add(_mail(old, attachment=b"not gzip"), received=time.time() - 60 * 86400)
+    with server:
+        url = f"imaps://reports%40auto.test@127.0.0.1:{server.port}/INBOX"
+        site = Site(CONFIG, tmp_path, dns_server_factory, tls_server_factory, local_github, test_ca.pem_path, monkeypatch)
+        monkeypatch.setenv("MTA_STS_PAGES_IMAP_PASSWORD", IMAP_PASSWORD)
+        imap = ("--imap", url, "--imap-ca-file", test_ca.pem_path)
+        whole = run_cli("reports", "--imap", url, "--ca-file", test_ca.pem_path, "--json")
+        assert json.loads(whole.out)["reports"] == len(CLEAN) and len(json.loads(whole.out)["errors"]) == 1, whole.output
+        result, _ = site.monitor(*imap, "--promote", reports=False)
+        assert f"{DOMAIN}: the TLS reports say ready; opened pull request #1 to enforce" in result.out, result.output
+        promoted = run_cli("promote", "-c", site.work / "mta-sts.yml", "--imap", url, "--ca-file", test_ca.pem_path)
+        assert promoted.code == 0 and "unreadable" not in promoted.output, promoted.output
+    assert "mode: enforce" in (site.work / "mta-sts.yml").read_text()
 
 
 def test_promote_without_reports_or_config_is_a_usage_error(tmp_path):

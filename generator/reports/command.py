@@ -14,7 +14,7 @@ from generator.check.targets import Targets
 from generator.config import Config, DomainConfig
 from generator.errors import MailboxError, UsageError
 from generator.reports.collect import Collection, Period, collect, parse_bound
-from generator.reports.ready import Criteria, Readiness, readiness
+from generator.reports.ready import Criteria, Readiness, readiness, window
 from generator.reports.sources import InputError, Item, list_files
 from generator.reports.workers import parsed_file_items
 
@@ -44,6 +44,13 @@ def period_of(since: str | None, until: str | None) -> Period:
     if period.since and period.until and period.until <= period.since:
         raise UsageError("--until is before --since")
     return period
+
+
+def window_of(period: Period, days: int) -> Period:
+    """From the start of the readiness window of ``days`` before ``period``'s
+    end (now when open): what a verdict can count. The end stays as given,
+    so a verdict taken a moment later loses no report."""
+    return Period(window(period.until or dt.datetime.now(dt.UTC), days).since, period.until)
 
 
 def read_reports(inputs: Inputs, period: Period, environ: Mapping[str, str],
