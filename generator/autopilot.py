@@ -39,8 +39,11 @@ _MARKER = re.compile(r"<!-- mta-sts-pages promote: domain=(\S+) evidence=([0-9a-
 CLOSED_BY_MONITOR = "<!-- mta-sts-pages promote: closed by the monitor -->"
 
 
+BRANCH_PREFIX = "mta-sts-pages/enforce-"
+
+
 def branch(domain: str) -> str:
-    return f"mta-sts-pages/enforce-{domain}"
+    return f"{BRANCH_PREFIX}{domain}"
 
 
 def marker(domain: str, evidence: str) -> str:
@@ -128,10 +131,37 @@ def _plan(text: str, config_path: str, domain: str) -> promote.Promotion:
     return promote.plan(promote.Current(Path(config_path), text, root, config), [target])
 
 
-def keep_pull(evidence: Evidence, config_path: str, client: GitHub, repo: str) -> PullSync:
+class _Base:
+    """The default branch, its commit and its config: read once a run, when
+    the first ready domain needs them, and shared by the others."""
+
+    def __init__(self, client: GitHub, repo: str, config_path: str) -> None:
+        self._client, self._repo, self._path = client, repo, config_path
+        self._read: tuple[str, str | None, pulls.File | None] | None = None
+
+    def get(self) -> tuple[str, str | None, pulls.File | None]:
+        if self._read is None:
+            name = pulls.default_branch(self._client, self._repo)
+            sha = pulls.branch_sha(self._client, self._repo, name)
+            self._read = (name, sha, pulls.read_file(self._client, self._repo, self._path, name) if sha else None)
+        return self._read
+
+
+def keep_pulls(found: list[Evidence], config_path: str, client: GitHub, repo: str) -> list[PullSync]:
+    """Each domain's enforce pull request in step with its evidence. The open
+    pull requests are listed once (paginated) and the default branch read at
+    most once, so a domain that is not ready and has none costs no request."""
+    if not found:
+        return []
+    listed = pulls.open_pulls(client, repo, BRANCH_PREFIX)
+    base = _Base(client, repo, config_path)
+    return [_keep_pull(evidence, config_path, client, repo, listed.get(branch(evidence.domain), []), base) for evidence in found]
+
+
+def _keep_pull(evidence: Evidence, config_path: str, client: GitHub, repo: str, open_now: list[pulls.Pull], base_of: _Base) -> PullSync:
     """Bring the domain's enforce pull request in step with ``evidence``."""
     head = branch(evidence.domain)
-    existing = next(iter(pulls.pulls_from(client, repo, head)), None)
+    existing = next(iter(open_now), None)
     if evidence.mode != "testing":
         if existing is None:
             return PullSync(evidence.domain, "not-testing", None, f"in {evidence.mode}, not testing")
@@ -146,9 +176,7 @@ def keep_pull(evidence: Evidence, config_path: str, client: GitHub, repo: str) -
         closed = pulls.pulls_from(client, repo, head, "closed")
         if closed and not closed[-1].merged and not closed[-1].body.startswith(CLOSED_BY_MONITOR):
             return PullSync(evidence.domain, "declined", closed[-1].number)
-    base = pulls.default_branch(client, repo)
-    base_sha = pulls.branch_sha(client, repo, base)
-    current = pulls.read_file(client, repo, config_path, base) if base_sha else None
+    base, base_sha, current = base_of.get()
     if current is None:
         return PullSync(evidence.domain, "refused", None, f"{config_path} is not on the default branch {base}")
     try:

@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from generator.autopilot import PullSync, keep_pull
+from generator.autopilot import PullSync, keep_pulls
 from generator.check import codes
 from generator.check.domain import DomainReport
 from generator.check.markdown import domain_section
@@ -212,7 +212,7 @@ def monitor(targets: list[Target], options: CheckOptions, client: GitHub, *, lab
     labelled = [(checks[t.domain], t.config, label or settings[t.domain].label) for t in targets]
     repo = issues.repository(client)
     synced: list[Sync | PullSync] = list(keep_issues(labelled, client, repo, sections))
-    synced += [keep_pull(found[domain], config_path, client, repo) for domain in promoted]
+    synced += keep_pulls([found[domain] for domain in promoted], config_path, client, repo)
     return synced
 
 

@@ -351,6 +351,50 @@ def test_the_monitor_and_promote_fetch_only_the_window_s_mail(tmp_path, dns_serv
     assert "mode: enforce" in (site.work / "mta-sts.yml").read_text()
 
 
+def test_a_thousand_promoted_domains_cost_one_list_and_what_changes(tmp_path, dns_server_factory, tls_server_factory, local_github,
+                                                                    test_ca, monkeypatch):
+    """1,000 domains in testing with promote on: one newly ready, one whose
+    open pull request is no longer ready, 998 not ready and without one. The
+    open pull requests (150 others' among them) are listed once, two pages;
+    then only the two domains' requests, the default branch read once: 12
+    requests, where a list a domain would pass a workflow token's 1,000 an
+    hour on its own."""
+    from generator.autopilot import keep_pulls
+    from generator.github.api import GitHub
+    from generator.reports.collect import Period
+    from generator.reports.command import Inputs, read_reports
+    from generator.reports.evidence import gather
+    from tests.support.local_github import Issue
+
+    domains = [f"d{n}.test" for n in range(1000)]
+    config = ('defaults:\n  tlsrpt: {rua: ["mailto:tls@example.net"]}\n  pages: {owner: example-org}\ndomains:\n'
+              + "".join(f"  - domain: {d}\n    policy: {{mode: testing, mx: [mx1.{d}]}}\n" for d in domains))
+    site = Site(CONFIG, tmp_path, dns_server_factory, tls_server_factory, local_github, test_ca.pem_path, monkeypatch)
+    site.commit("mta-sts.yml", config.encode())
+    ready, stale = "d500.test", "d7.test"
+    heads = [f"feature-{n}" for n in range(150)] + [f"mta-sts-pages/enforce-{stale}"]
+    for number, head in enumerate(heads, start=1):
+        site.repo.issues[number] = Issue(number, head, "someone's work", "octocat", [], pull={"head": head, "base": "main"})
+    write_reports(site.reports, [report("google", DAYS[0], ok=12, domain=ready), report("microsoft", DAYS[1], ok=10, domain=ready)])
+    collection = read_reports(Inputs((site.reports,)), Period(), {})
+    found = gather(loads(config).domains, collection, dt.datetime.now(dt.UTC))
+    before = len(local_github.calls)
+
+    synced = keep_pulls(list(found.values()), "mta-sts.yml", GitHub(), REPOSITORY)
+
+    assert {s.domain: s.action for s in synced if s.action != "not-ready"} == {stale: "closed", ready: "opened"}
+    assert sum(s.action == "not-ready" for s in synced) == 998
+    assert local_github.operations(before) == [
+        LIST_PULLS, LIST_PULLS,  # the open ones, 100 a page
+        "POST /repos/{owner}/{repo}/issues/{issue_number}/comments", "PATCH /repos/{owner}/{repo}/pulls/{pull_number}",  # stale
+        LIST_PULLS,  # ready: was one closed by a person?
+        "GET /repos/{owner}/{repo}", "GET /repos/{owner}/{repo}/git/ref/{ref}", "GET /repos/{owner}/{repo}/contents/{path}",
+        "GET /repos/{owner}/{repo}/git/ref/{ref}", "POST /repos/{owner}/{repo}/git/refs", "PUT /repos/{owner}/{repo}/contents/{path}",
+        "POST /repos/{owner}/{repo}/pulls",
+    ]
+    assert all(site.repo.issues[n].state == "open" for n in range(1, 151))
+
+
 def test_promote_without_reports_or_config_is_a_usage_error(tmp_path):
     config = tmp_path / "mta-sts.yml"
     config.write_text(CONFIG + "  promote: true\n")

@@ -83,6 +83,24 @@ def write_file(client: GitHub, repo: str, path: str, branch: str, text: str, rep
                    {"message": message, "content": content, "sha": replaces, "branch": branch}, needs="contents: write")
 
 
+def open_pulls(client: GitHub, repo: str, prefix: str) -> dict[str, list[Pull]]:
+    """The open pull requests from ``repo``'s own branches named ``prefix``...,
+    by branch, oldest first: one paginated list for every branch, where
+    :func:`pulls_from` is a list a branch."""
+    found: dict[str, list[Pull]] = {}
+    for item in client.paginate(f"repos/{repo}/pulls", {"state": "open", "direction": "asc"}, needs="pull-requests: read"):
+        head = item.get("head") if isinstance(item, dict) else None
+        ref = head.get("ref") if isinstance(head, dict) else None
+        source = head.get("repo") if isinstance(head, dict) else None
+        # A fork's branch of the same name is somebody else's pull request.
+        if (not isinstance(ref, str) or not ref.startswith(prefix) or not isinstance(source, dict)
+                or str(source.get("full_name", "")).lower() != repo.lower()):
+            continue
+        if isinstance(item.get("number"), int) and not isinstance(item["number"], bool):
+            found.setdefault(ref, []).append(Pull(item["number"], item.get("body") or "", item.get("merged_at") is not None))
+    return {ref: sorted(found_, key=lambda p: p.number) for ref, found_ in found.items()}
+
+
 def pulls_from(client: GitHub, repo: str, branch: str, state: str = "open") -> list[Pull]:
     """The pull requests (``state`` open or closed) from ``branch`` of ``repo`` itself, oldest first."""
     owner = repo.split("/")[0]
