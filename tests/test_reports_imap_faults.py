@@ -71,7 +71,9 @@ def test_a_bad_reply_makes_the_mailbox_one_unreadable_input(env, test_ca, tmp_pa
 def test_promote_against_a_server_answering_bad_changes_nothing(env, test_ca, tmp_path):
     config = tmp_path / "mta-sts.yml"
     config.write_text("domain: example.com\npolicy:\n  mode: testing\n  mx: [mx.example.com]\n")
-    with StubImapServer(test_ca, [StubMessage(1, report_mail(1))], Misbehaviour(bad="UID FETCH")) as stub:
+    # Delivered today: promote fetches only the mail of its readiness window.
+    today = StubMessage(1, report_mail(1), day=dt.datetime.now(dt.UTC).date())
+    with StubImapServer(test_ca, [today], Misbehaviour(bad="UID FETCH")) as stub:
         result = run_cli("promote", "-c", config, "--imap", f"imaps://reports%40example.com@127.0.0.1:{stub.port}/INBOX",
                          "--ca-file", test_ca.pem_path)
     assert result.code == 1 and "Traceback" not in result.output, result.output
