@@ -285,24 +285,24 @@ DomainOption = Annotated[Optional[list[str]], typer.Option("--domain", "-d", hel
 
 
 def _read_reports(sources, imap, imap_password_env, ca_file, since, until, window_days=None):
-    """With ``window_days`` (`promote`, the monitor: commands that judge only
-    the readiness window), only the reports that reach into that window are
-    read: a mailbox is searched from its first day (IMAP SEARCH SINCE)."""
-    from generator.reports.command import Inputs, period_of, read_reports, window_of
+    """With ``window_days`` (`promote`, the monitor, `reports --ready`:
+    verdicts over the readiness window), a mailbox is searched from the
+    window's first day (IMAP SEARCH SINCE): older mail cannot hold a report
+    of the window."""
+    from generator.reports.command import Inputs, period_of, read_reports, window_start
 
     inputs = Inputs(tuple(sources or ()), imap, imap_password_env, ca_file)
     if not inputs.given:
         return None, None
     period = period_of(since, until)
-    if window_days is not None:
-        period = window_of(period, window_days)
+    mailbox_from = window_start(period, window_days) if window_days is not None else None
 
     def progress(files):
         if len(files) < 100 or not sys.stderr.isatty():
             return files
         return _progress_bar(files)
 
-    return period, read_reports(inputs, period, os.environ, progress)
+    return period, read_reports(inputs, period, os.environ, progress, mailbox_from)
 
 
 def _progress_bar(files):
@@ -342,7 +342,10 @@ def reports(
     judged = select_domains(loaded, domain or []) if loaded is not None else None
     wanted = domain_names(domain) if domain else []
     shown = set(wanted) if domain else None
-    period, collection = _read_reports(sources, imap, imap_password_env, ca_file, since, until)
+    # --ready judges the window: without --since asking for older reports, a
+    # mailbox is searched from its first day, as promote and the monitor do.
+    period, collection = _read_reports(sources, imap, imap_password_env, ca_file, since, until,
+                                       window_days if ready and since is None else None)
     found = None
     if judged is not None:
         criteria = Criteria(window_days, min_organisations, min_sessions)

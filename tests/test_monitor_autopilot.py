@@ -324,13 +324,13 @@ def test_the_config_s_mailbox_on_dovecot_opens_the_pull_request(given, tmp_path,
 
 
 @pytest.mark.timeout(90)
-def test_the_monitor_and_promote_fetch_only_the_window_s_mail(tmp_path, dns_server_factory, tls_server_factory, local_github,
+def test_the_monitor_promote_and_ready_fetch_only_the_window_s_mail(tmp_path, dns_server_factory, tls_server_factory, local_github,
                                                               test_ca, monkeypatch):
-    """Both judge the readiness window alone, so they search the mailbox from
-    the window's first day (IMAP SEARCH SINCE, a day early for time zones):
-    a broken report delivered 60 days ago is not fetched, and cannot hold the
-    verdict back as an unreadable input. `reports` reads the whole folder and
-    shows it is there and broken."""
+    """Both, and `reports --ready`, judge the readiness window alone, so they
+    search the mailbox from the window's first day (IMAP SEARCH SINCE, a day
+    early for time zones): a broken report delivered 60 days ago is not
+    fetched, and cannot hold the verdict back as an unreadable input.
+    `reports` reads the whole folder and shows it is there and broken."""
     require_tool("dovecot")
     server = DovecotServer(tmp_path / "dovecot", "reports@auto.test", IMAP_PASSWORD, test_ca)
     for doc in CLEAN:
@@ -344,6 +344,8 @@ def test_the_monitor_and_promote_fetch_only_the_window_s_mail(tmp_path, dns_serv
         imap = ("--imap", url, "--imap-ca-file", test_ca.pem_path)
         whole = run_cli("reports", "--imap", url, "--ca-file", test_ca.pem_path, "--json")
         assert json.loads(whole.out)["reports"] == len(CLEAN) and len(json.loads(whole.out)["errors"]) == 1, whole.output
+        judged = run_cli("reports", "--imap", url, "--ca-file", test_ca.pem_path, "--ready", "-c", site.work / "mta-sts.yml", "--json")
+        assert judged.code == 0 and json.loads(judged.out)["errors"] == [], judged.output
         result, _ = site.monitor(*imap, "--promote", reports=False)
         assert f"{DOMAIN}: the TLS reports say ready; opened pull request #1 to enforce" in result.out, result.output
         promoted = run_cli("promote", "-c", site.work / "mta-sts.yml", "--imap", url, "--ca-file", test_ca.pem_path)

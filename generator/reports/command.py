@@ -46,17 +46,20 @@ def period_of(since: str | None, until: str | None) -> Period:
     return period
 
 
-def window_of(period: Period, days: int) -> Period:
-    """From the start of the readiness window of ``days`` before ``period``'s
-    end (now when open): what a verdict can count. The end stays as given,
-    so a verdict taken a moment later loses no report."""
-    return Period(window(period.until or dt.datetime.now(dt.UTC), days).since, period.until)
+def window_start(period: Period, days: int) -> dt.datetime:
+    """The first moment of the readiness window of ``days`` before
+    ``period``'s end (now when open)."""
+    return window(period.until or dt.datetime.now(dt.UTC), days).since
 
 
 def read_reports(inputs: Inputs, period: Period, environ: Mapping[str, str],
-                 show_progress: Callable[[FileList], Iterable[tuple[str, bool]]] = lambda files: files) -> Collection:
+                 show_progress: Callable[[FileList], Iterable[tuple[str, bool]]] = lambda files: files,
+                 mailbox_from: dt.datetime | None = None) -> Collection:
     """Every report of ``inputs`` in ``period``; IMAP is asked last, after the
-    files, so that a file error is not hidden by a mailbox that fails."""
+    files, so that a file error is not hidden by a mailbox that fails.
+    ``mailbox_from``: search the mailbox from then, not from the period's
+    start (a verdict over a window counts nothing older; files, which have no
+    delivery day, are all read either way)."""
     items: Iterable[Item] = ()
     if inputs.imap_url is not None:
         from generator.reports.imap import check_password, imap_items, parse_imap_url
@@ -68,7 +71,8 @@ def read_reports(inputs: Inputs, period: Period, environ: Mapping[str, str],
         check_password(target, password, inputs.password_env)
         # The mailbox is searched by delivery day, a day early for time
         # zones; collect() then keeps exactly the reports of the period.
-        since = period.since.date() - dt.timedelta(days=1) if period.since and period.since.date() > dt.date.min else None
+        first = mailbox_from or period.since
+        since = first.date() - dt.timedelta(days=1) if first and first.date() > dt.date.min else None
         items = _mailbox(target.label, imap_items(target, password, inputs.ca_file, since=since))
     files, errors = list_files(inputs.paths)
     return collect(itertools.chain(errors, parsed_file_items(files, show_progress(files)), items), period)
