@@ -131,7 +131,7 @@ def _plan(text: str, config_path: str, domain: str) -> promote.Promotion:
     return promote.plan(promote.Current(Path(config_path), text, root, config), [target])
 
 
-class _Base:
+class _DefaultBranch:
     """The default branch, its commit and its config: read once a run, when
     the first ready domain needs them, and shared by the others."""
 
@@ -154,11 +154,11 @@ def keep_pulls(found: list[Evidence], config_path: str, client: GitHub, repo: st
     if not found:
         return []
     listed = pulls.open_pulls(client, repo, BRANCH_PREFIX)
-    base = _Base(client, repo, config_path)
+    base = _DefaultBranch(client, repo, config_path)
     return [_keep_pull(evidence, config_path, client, repo, listed.get(branch(evidence.domain), []), base) for evidence in found]
 
 
-def _keep_pull(evidence: Evidence, config_path: str, client: GitHub, repo: str, open_now: list[pulls.Pull], base_of: _Base) -> PullSync:
+def _keep_pull(evidence: Evidence, config_path: str, client: GitHub, repo: str, open_now: list[pulls.Pull], base_of: _DefaultBranch) -> PullSync:
     """Bring the domain's enforce pull request in step with ``evidence``."""
     head = branch(evidence.domain)
     existing = next(iter(open_now), None)
@@ -173,8 +173,12 @@ def _keep_pull(evidence: Evidence, config_path: str, client: GitHub, repo: str, 
         reasons = [f"- `{r.code}`: {md.text(r.message)}" for r in evidence.verdict.reasons]
         return _close(client, repo, evidence, existing, "the TLS reports no longer say ready", reasons)
     if existing is None:
-        closed = pulls.pulls_from(client, repo, head, "closed")
-        if closed and not closed[-1].merged and not closed[-1].body.startswith(CLOSED_BY_MONITOR):
+        # All of the branch's, in the one request the closed ones need: an
+        # open one the list missed (it moved between pages) is still found.
+        earlier = pulls.pulls_from(client, repo, head, "all")
+        existing = next((p for p in earlier if p.open), None)
+        closed = [p for p in earlier if not p.open]
+        if existing is None and closed and not closed[-1].merged and not closed[-1].body.startswith(CLOSED_BY_MONITOR):
             return PullSync(evidence.domain, "declined", closed[-1].number)
     base, base_sha, current = base_of.get()
     if current is None:

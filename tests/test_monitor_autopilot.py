@@ -7,7 +7,10 @@ for the test's own dates in a folder or in a real Dovecot.
 - ready reports: one pull request whose only change is the mode line;
 - the same run again: still one, nothing written;
 - the evidence changes: its body follows; no longer ready: commented, closed;
-- a domain in enforce whose reports show failures: a finding in its issue.
+- a domain in enforce whose reports show failures: a finding in its issue;
+- a mailbox is searched from the readiness window's first day;
+- 1,000 promoted domains: one list of the open pull requests, then only
+  what changes.
 """
 
 from __future__ import annotations
@@ -357,7 +360,7 @@ def test_a_thousand_promoted_domains_cost_one_list_and_what_changes(tmp_path, dn
                                                                     test_ca, monkeypatch):
     """1,000 domains in testing with promote on: one newly ready, one whose
     open pull request is no longer ready, 998 not ready and without one. The
-    open pull requests (150 others' among them) are listed once, two pages;
+    open pull requests (150 others', a fork's among them) are listed once, two pages;
     then only the two domains' requests, the default branch read once: 12
     requests, where a list a domain would pass a workflow token's 1,000 an
     hour on its own."""
@@ -373,10 +376,14 @@ def test_a_thousand_promoted_domains_cost_one_list_and_what_changes(tmp_path, dn
               + "".join(f"  - domain: {d}\n    policy: {{mode: testing, mx: [mx1.{d}]}}\n" for d in domains))
     site = Site(CONFIG, tmp_path, dns_server_factory, tls_server_factory, local_github, test_ca.pem_path, monkeypatch)
     site.commit("mta-sts.yml", config.encode())
-    ready, stale = "d500.test", "d7.test"
-    heads = [f"feature-{n}" for n in range(150)] + [f"mta-sts-pages/enforce-{stale}"]
+    ready, stale, forked = "d500.test", "d7.test", "d9.test"
+    heads = [f"feature-{n}" for n in range(149)] + [f"mta-sts-pages/enforce-{stale}"]
     for number, head in enumerate(heads, start=1):
         site.repo.issues[number] = Issue(number, head, "someone's work", "octocat", [], pull={"head": head, "base": "main"})
+    # A fork's branch of the monitor's name: somebody else's, neither closed nor kept.
+    fork = local_github.repo("octocat/mta-sts-auto")
+    site.repo.issues[151] = Issue(151, "mine", "a fork's", "octocat", [], pull={"head": f"mta-sts-pages/enforce-{forked}", "base": "main",
+                                                                             "fork": fork})
     write_reports(site.reports, [report("google", DAYS[0], ok=12, domain=ready), report("microsoft", DAYS[1], ok=10, domain=ready)])
     collection = read_reports(Inputs((site.reports,)), Period(), {})
     found = gather(loads(config).domains, collection, dt.datetime.now(dt.UTC))
@@ -394,7 +401,7 @@ def test_a_thousand_promoted_domains_cost_one_list_and_what_changes(tmp_path, dn
         "GET /repos/{owner}/{repo}/git/ref/{ref}", "POST /repos/{owner}/{repo}/git/refs", "PUT /repos/{owner}/{repo}/contents/{path}",
         "POST /repos/{owner}/{repo}/pulls",
     ]
-    assert all(site.repo.issues[n].state == "open" for n in range(1, 151))
+    assert all(site.repo.issues[n].state == "open" and not site.repo.issues[n].comments for n in (*range(1, 150), 151))
 
 
 def test_promote_without_reports_or_config_is_a_usage_error(tmp_path):

@@ -25,6 +25,7 @@ class Pull:
     number: int
     body: str
     merged: bool
+    open: bool = True
 
 
 def default_branch(client: GitHub, repo: str) -> str:
@@ -89,26 +90,28 @@ def open_pulls(client: GitHub, repo: str, prefix: str) -> dict[str, list[Pull]]:
     :func:`pulls_from` is a list a branch."""
     found: dict[str, list[Pull]] = {}
     for item in client.paginate(f"repos/{repo}/pulls", {"state": "open", "direction": "asc"}, needs="pull-requests: read"):
-        head = item.get("head") if isinstance(item, dict) else None
-        ref = head.get("ref") if isinstance(head, dict) else None
-        source = head.get("repo") if isinstance(head, dict) else None
-        # A fork's branch of the same name is somebody else's pull request.
-        if (not isinstance(ref, str) or not ref.startswith(prefix) or not isinstance(source, dict)
-                or str(source.get("full_name", "")).lower() != repo.lower()):
+        if not isinstance(item, dict) or not isinstance(item.get("number"), int) or isinstance(item["number"], bool):
             continue
-        if isinstance(item.get("number"), int) and not isinstance(item["number"], bool):
+        head, base = item.get("head"), item.get("base")
+        ref = head.get("ref") if isinstance(head, dict) else None
+        # A fork's branch of the same name is somebody else's pull request.
+        # Told by the repositories' ids, which a rename leaves alone.
+        source = head.get("repo") if isinstance(head, dict) else None
+        target = base.get("repo") if isinstance(base, dict) else None
+        if (isinstance(ref, str) and ref.startswith(prefix) and isinstance(source, dict) and isinstance(target, dict)
+                and source.get("id") is not None and source.get("id") == target.get("id")):
             found.setdefault(ref, []).append(Pull(item["number"], item.get("body") or "", item.get("merged_at") is not None))
-    return {ref: sorted(found_, key=lambda p: p.number) for ref, found_ in found.items()}
+    return {ref: sorted(pulls, key=lambda p: p.number) for ref, pulls in found.items()}
 
 
 def pulls_from(client: GitHub, repo: str, branch: str, state: str = "open") -> list[Pull]:
-    """The pull requests (``state`` open or closed) from ``branch`` of ``repo`` itself, oldest first."""
+    """The pull requests (``state`` open, closed or all) from ``branch`` of ``repo`` itself, oldest first."""
     owner = repo.split("/")[0]
     found = []
     for item in client.paginate(f"repos/{repo}/pulls", {"state": state, "head": f"{owner}:{branch}", "direction": "asc"},
                                 needs="pull-requests: read"):
         if isinstance(item, dict) and isinstance(item.get("number"), int) and not isinstance(item["number"], bool):
-            found.append(Pull(item["number"], item.get("body") or "", item.get("merged_at") is not None))
+            found.append(Pull(item["number"], item.get("body") or "", item.get("merged_at") is not None, item.get("state") == "open"))
     return sorted(found, key=lambda p: p.number)
 
 

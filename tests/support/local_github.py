@@ -122,7 +122,7 @@ class Issue:
     labels: list[str]
     state: str = "open"
     comments: list[str] = field(default_factory=list)
-    pull: dict | None = None  # head, base, merged: a pull request shares the issues' numbers
+    pull: dict | None = None  # head, base, merged, fork: a pull request shares the issues' numbers
 
 
 @dataclass
@@ -759,8 +759,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         value = self.github._issue_json(repo, issue)
         del value["pull_request"]
         pull = issue.pull or {}
-        side = {name: {"ref": pull[name], "label": f"{repo.owner}:{pull[name]}", "sha": self._sha(repo, f"heads/{pull[name]}") or "",
-                       "user": self.github._user(repo.owner), "repo": self.github._repo_json(repo)} for name in ("head", "base")}
+        sides = {"head": pull.get("fork") or repo, "base": repo}  # "fork": the Repository a fork's pull request comes from
+        side = {name: {"ref": pull[name], "label": f"{of.owner}:{pull[name]}", "sha": self._sha(of, f"heads/{pull[name]}") or "",
+                       "user": self.github._user(of.owner), "repo": self.github._repo_json(of)} for name, of in sides.items()}
         return value | side | {"merged": False, "draft": False, "html_url": value["html_url"]}
 
     def _list_pulls(self, repo: Repository, query: dict[str, list[str]]):
@@ -768,7 +769,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         head = (query.get("head") or [None])[0]
         found = [self._pull_json(repo, issue) for issue in sorted(repo.issues.values(), key=lambda i: -i.number)
                  if issue.pull is not None and state in ("all", issue.state)
-                 and (head is None or head.lower() in (f"{repo.owner}:{issue.pull['head']}".lower(), issue.pull["head"].lower()))]
+                 and (head is None or head.lower() == f"{(issue.pull.get('fork') or repo).owner}:{issue.pull['head']}".lower()
+                      or (head.lower() == issue.pull["head"].lower() and not issue.pull.get("fork")))]
         return self._page(f"/repos/{repo.full_name}/pulls", query, found)
 
     def _open_pull(self, repo: Repository, body: dict, token: Token):
