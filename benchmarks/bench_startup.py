@@ -25,7 +25,10 @@ do not slow down alike from one machine to another (8.7 ms and 7.5x for
   this row.
 - `--against REV`: the same commands from the project's code at git
   revision REV, each paired with today's in the same round, so a change of
-  start-up is told apart from a change of machine.
+  start-up is told apart from a change of machine. REV runs from an
+  unpacked `git archive`, not a checkout: a revision whose `build` reads
+  its checkout's commit (generator/release.py) skips that there, which
+  favours REV slightly.
 
 Byte-code is cached as for an installed package (PYTHONDONTWRITEBYTECODE is
 dropped and the cache kept in a temporary PYTHONPYCACHEPREFIX, warmed by an
@@ -58,8 +61,6 @@ LIBRARIES = (
     "import typer, yaml, jinja2\n"
     "outcome.append(0)\n"
 )
-
-
 LIBRARY_ROW = "libraries alone"
 
 
@@ -78,10 +79,15 @@ def commands(root: Path, site: Path) -> dict[str, list[str]]:
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
     """Wall and CPU (user + system) seconds of one run of ``cmd``."""
+    wall, cpu, _ = run_with_status(cmd, cwd, env)
+    return wall, cpu
+
+
+def run_with_status(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:
     start = time.perf_counter()
     child = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, _, usage = os.wait4(child.pid, 0)
-    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
+    _, status, usage = os.wait4(child.pid, 0)
+    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status)
 
 
 def checkout(rev: str, into: Path) -> Path:
@@ -113,24 +119,30 @@ def main() -> None:
             old_root = checkout(args.against, Path(tmp) / "against")
             old_cmds = commands(old_root, Path(tmp) / "site-against")
             old_env = {**env, "PYTHONPATH": str(old_root)}
-        for cmd in [bare_cmd, *rows.values()]:  # warm the byte-code cache
-            run(cmd, work, env)
-        for cmd in old_cmds.values():
-            run(cmd, work, old_env)
+        codes = {name: run_with_status(cmd, work, env)[2] for name, cmd in rows.items()}  # also warms the byte-code cache
+        for name, cmd in old_cmds.items():
+            # A command that fails early on one side would compare nothing.
+            if (old_code := run_with_status(cmd, work, old_env)[2]) != codes[name]:
+                sys.exit(f"bench_startup: {name} exits {codes[name]} here and {old_code} at {args.against}")
         wall: dict[str, list[float]] = {name: [] for name in rows}
         cpu: dict[str, list[float]] = {name: [] for name in rows}
         against: dict[str, list[float]] = {name: [] for name in old_cmds}
         bare_wall, bare_cpu = [], []
-        for _ in range(args.runs):
-            for name, cmd in rows.items():
+        order = list(rows)
+        for round_ in range(args.runs):
+            for name in order:
                 b_wall, b_cpu = run(bare_cmd, work, env)
-                c_wall, c_cpu = run(cmd, work, env)
+                # Every other round the older code goes first, so neither side
+                # always runs just after the other.
+                old_wall = run(old_cmds[name], work, old_env)[0] if name in old_cmds and round_ % 2 else None
+                c_wall, c_cpu = run(rows[name], work, env)
+                if name in old_cmds:
+                    against[name].append(c_wall / (old_wall or run(old_cmds[name], work, old_env)[0]))
                 bare_wall.append(b_wall)
                 bare_cpu.append(b_cpu)
                 wall[name].append(c_wall / b_wall)
                 cpu[name].append(c_cpu / max(b_cpu, 1e-4))
-                if name in old_cmds:
-                    against[name].append(c_wall / run(old_cmds[name], work, old_env)[0])
+            order.reverse()  # each command in turn early and late in its round
     print(f"bare python -c pass: median {statistics.median(bare_wall) * 1000:.1f} ms wall, "
           f"{statistics.median(bare_cpu) * 1000:.1f} ms CPU; load average {os.getloadavg()[0]:.2f}")
     floor = statistics.median(wall[LIBRARY_ROW])
