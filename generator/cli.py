@@ -277,7 +277,7 @@ ImapOption = Annotated[Optional[str], typer.Option("--imap", metavar="URL", help
 ImapPasswordOption = Annotated[str, typer.Option("--imap-password-env", metavar="NAME", help=IMAP_PASSWORD_HELP)]
 ImapCaOption = Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="Trust only the CA certificates in this file for --imap, not the system's.", dir_okay=False)]
 SinceOption = Annotated[Optional[str], typer.Option("--since", metavar="DATE", help="Only reports whose date range ends after DATE (2026-11-01, or a date-time).")]
-UntilOption = Annotated[Optional[str], typer.Option("--until", metavar="DATE", help="Only reports whose date range starts before the end of DATE; also the end of the --ready window (default: now).")]
+UntilOption = Annotated[Optional[str], typer.Option("--until", metavar="DATE", help="Only reports whose date range starts before the end of DATE; also the end of the readiness window (default: now).")]
 WindowOption = Annotated[int, typer.Option("--window-days", min=1, metavar="DAYS", help="Readiness: how many days before --until the reports must cover.")]
 OrganisationsOption = Annotated[int, typer.Option("--min-organisations", min=1, metavar="N", help="Readiness: how many organisations must have reported.")]
 SessionsOption = Annotated[int, typer.Option("--min-sessions", min=0, metavar="N", help="Readiness: how many sessions must have been checked against the sts policy.")]

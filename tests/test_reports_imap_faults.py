@@ -82,6 +82,28 @@ def test_promote_against_a_server_answering_bad_changes_nothing(env, test_ca, tm
 
 
 @pytest.mark.timeout(60)
+def test_promote_until_searches_from_the_day_before_its_window(env, test_ca, tmp_path):
+    """`promote --until 2026-11-10` judges the 14 days from 2026-10-28 to the
+    end of the 10th, so it searches the mailbox from 2026-10-27, a day early
+    for time zones: mail delivered that day is read, a broken report
+    delivered the day before is not fetched and is no unreadable input."""
+    config = tmp_path / "mta-sts.yml"
+    config.write_text("domain: foo-bar.io\npolicy:\n  mode: testing\n  mx: [mx.foo-bar.io]\n")  # the report's domain
+    broken = report_mail(1).split(b"\r\n\r\n--b\r\nContent-Type")[0] + (
+        b'\r\n\r\n--b\r\nContent-Type: application/tlsrpt+gzip\r\nContent-Transfer-Encoding: base64\r\n\r\nbm90IGd6aXA=\r\n--b--\r\n')
+    messages = [StubMessage(1, broken, day=dt.date(2026, 10, 26)), StubMessage(2, report_mail(2, successful=30), day=dt.date(2026, 10, 27))]
+    with StubImapServer(test_ca, messages) as stub:
+        url = f"imaps://reports%40example.com@127.0.0.1:{stub.port}/INBOX"
+        whole = run(stub, test_ca, "--json")
+        result = run_cli("promote", "-c", config, "--imap", url, "--ca-file", test_ca.pem_path, "--until", "2026-11-10")
+    assert len(json.loads(whole.out)["errors"]) == 1, whole.output  # the broken one is there, and broken
+    assert result.code == 1 and "Traceback" not in result.output, result.output
+    assert "2026-10-28 to 2026-11-11: 1 report from 1 organisation, 30 sessions" in result.out, result.output
+    assert "unreadable" not in result.output, result.output
+    assert not stub.errors
+
+
+@pytest.mark.timeout(60)
 def test_a_mailbox_of_150000_messages_is_searched_in_ranges_and_since_fetches_only_its_days(env, test_ca):
     # 150,000 UIDs of 7 digits make one SEARCH reply of 1.2 MB, over imaplib's 1 MB line limit.
     old, new = dt.date(2025, 1, 1), dt.date(2026, 11, 2)
