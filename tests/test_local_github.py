@@ -167,7 +167,15 @@ def test_graphql_is_a_violation(local_github, tmp_path):
     """`gh issue list` asks GraphQL; the local GitHub refuses and records it."""
     local_github.repo("alice/site")
     env = {**os.environ, **local_github.env(local_github.token("alice"), tmp_path), "GH_REPO": f"{local_github.host_name}/alice/site"}
-    run = subprocess.run(["gh", "issue", "list"], env=env, capture_output=True, text=True, timeout=30)
-    assert run.returncode != 0
-    assert any("/api/graphql is neither GitHub's REST API" in v for v in local_github.violations), local_github.violations
+    failures = []
+    # Once in a CI run, gh exited without its GraphQL request reaching the
+    # server (not reproduced in 100 runs since): such an exit is retried, and
+    # the test fails if none of three gets there.
+    for _ in range(3):
+        run = subprocess.run(["gh", "issue", "list"], env=env, capture_output=True, text=True, timeout=30)
+        assert run.returncode != 0
+        if local_github.violations:
+            break
+        failures.append(run.stderr)
+    assert any("/api/graphql is neither GitHub's REST API" in v for v in local_github.violations), (local_github.violations, failures)
     local_github.violations.clear()  # seen: the fixture's teardown would fail on it
