@@ -5,6 +5,7 @@ as `load` merges them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -12,17 +13,24 @@ import yaml
 from generator.config import Config, DomainConfig, merged_entry
 
 
-def domain_config(config: Config, domain: DomainConfig) -> bytes:
-    """The config file itself for a one-domain config (comments kept); for a
-    multi-domain config, the domain's entry over the defaults."""
+def domain_configs(config: Config) -> Callable[[DomainConfig], bytes]:
+    """Each domain's own config: the config file itself for a one-domain
+    config (comments kept); for a multi-domain config, the domain's entry
+    over the defaults. The file is read and parsed once for all its domains."""
     text = Path(config.file).read_bytes()
     if not config.multi:
-        return text
+        return lambda domain: text
     data = yaml.safe_load(text)
+    defaults = data.get("defaults") or {}
     # load() keeps the entries' order and refuses duplicates, so the n-th
     # domain is the n-th entry.
-    entry = data["domains"][config.domains.index(domain)]
-    merged = merged_entry(entry, data.get("defaults") or {})
-    head = (f"# The config of {domain.domain}, cut by mta-sts-pages pages setup from {Path(config.file).name}\n"
-            "# (its defaults merged in): edit it there and run pages setup again.\n")
-    return (head + yaml.safe_dump(merged, sort_keys=False, allow_unicode=True)).encode()
+    entries = {domain.domain: entry for domain, entry in zip(config.domains, data["domains"])}
+    source = Path(config.file).name
+
+    def cut(domain: DomainConfig) -> bytes:
+        head = (f"# The config of {domain.domain}, cut by mta-sts-pages pages setup from {source}\n"
+                "# (its defaults merged in): edit it there and run pages setup again.\n")
+        merged = merged_entry(entries[domain.domain], defaults)
+        return (head + yaml.safe_dump(merged, sort_keys=False, allow_unicode=True)).encode()
+
+    return cut

@@ -13,7 +13,7 @@ from generator.github.api import GitHub, GitHubError
 from generator.github.pages import HEALTH_REFUSED, Setup, read_site, site_findings
 from generator.records import to_bind
 from generator.site import config_files, site_files
-from generator.split import domain_config
+from generator.split import domain_configs
 
 # Rate limits are waited out for --wait, and at least this long.
 MIN_RATE_LIMIT_WAIT = 60.0
@@ -38,8 +38,9 @@ def setup(config: Config, domains: list[str], *, wait: float, out: TextIO, err: 
     picked = chosen(config, domains)
     runner = Setup(GitHub(wait=max(wait, MIN_RATE_LIMIT_WAIT)), wait=wait, progress=lambda line: print(line, file=err, flush=True))
     failed = False
+    own_config = domain_configs(config) if any(domain.content == "config" for domain in picked) else None
     for domain in picked:
-        files = config_files(domain, domain_config(config, domain)) if domain.content == "config" else site_files(domain)
+        files = config_files(domain, own_config(domain)) if own_config and domain.content == "config" else site_files(domain)
         outcome = runner.domain(domain, files)
         failed |= outcome.problem is not None
         for line in outcome.lines():
