@@ -21,7 +21,9 @@ body changes when what it rests on does, not every morning.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from generator import markdown as md
@@ -131,20 +133,8 @@ def _plan(text: str, config_path: str, domain: str) -> promote.Promotion:
     return promote.plan(promote.Current(Path(config_path), text, root, config), [target])
 
 
-class _DefaultBranch:
-    """The default branch, its commit and its config: read once a run, when
-    the first ready domain needs them, and shared by the others."""
-
-    def __init__(self, client: GitHub, repo: str, config_path: str) -> None:
-        self._client, self._repo, self._path = client, repo, config_path
-        self._read: tuple[str, str | None, pulls.File | None] | None = None
-
-    def get(self) -> tuple[str, str | None, pulls.File | None]:
-        if self._read is None:
-            name = pulls.default_branch(self._client, self._repo)
-            sha = pulls.branch_sha(self._client, self._repo, name)
-            self._read = (name, sha, pulls.read_file(self._client, self._repo, self._path, name) if sha else None)
-        return self._read
+# The default branch's name, its commit (None: no such branch) and the config there (None: none).
+DefaultBranch = tuple[str, str | None, pulls.File | None]
 
 
 def keep_pulls(found: list[Evidence], config_path: str, client: GitHub, repo: str) -> list[PullSync]:
@@ -154,11 +144,18 @@ def keep_pulls(found: list[Evidence], config_path: str, client: GitHub, repo: st
     if not found:
         return []
     listed = pulls.open_pulls(client, repo, BRANCH_PREFIX)
-    base = _DefaultBranch(client, repo, config_path)
-    return [_keep_pull(evidence, config_path, client, repo, listed.get(branch(evidence.domain), []), base) for evidence in found]
+
+    @cache
+    def default_branch() -> DefaultBranch:
+        """Read when the first ready domain needs it, and shared by the others."""
+        name = pulls.default_branch(client, repo)
+        sha = pulls.branch_sha(client, repo, name)
+        return name, sha, pulls.read_file(client, repo, config_path, name) if sha else None
+
+    return [_keep_pull(evidence, config_path, client, repo, listed.get(branch(evidence.domain), []), default_branch) for evidence in found]
 
 
-def _keep_pull(evidence: Evidence, config_path: str, client: GitHub, repo: str, open_now: list[pulls.Pull], base_of: _DefaultBranch) -> PullSync:
+def _keep_pull(evidence: Evidence, config_path: str, client: GitHub, repo: str, open_now: list[pulls.Pull], base_of: Callable[[], DefaultBranch]) -> PullSync:
     """Bring the domain's enforce pull request in step with ``evidence``."""
     head = branch(evidence.domain)
     existing = next(iter(open_now), None)
@@ -175,12 +172,12 @@ def _keep_pull(evidence: Evidence, config_path: str, client: GitHub, repo: str, 
     if existing is None:
         # All of the branch's, in the one request the closed ones need: an
         # open one the list missed (it moved between pages) is still found.
-        earlier = pulls.pulls_from(client, repo, head, "all")
+        earlier = pulls.pulls_from(client, repo, head)
         existing = next((p for p in earlier if p.open), None)
         closed = [p for p in earlier if not p.open]
         if existing is None and closed and not closed[-1].merged and not closed[-1].body.startswith(CLOSED_BY_MONITOR):
             return PullSync(evidence.domain, "declined", closed[-1].number)
-    base, base_sha, current = base_of.get()
+    base, base_sha, current = base_of()
     if current is None:
         return PullSync(evidence.domain, "refused", None, f"{config_path} is not on the default branch {base}")
     try:

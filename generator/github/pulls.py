@@ -84,13 +84,21 @@ def write_file(client: GitHub, repo: str, path: str, branch: str, text: str, rep
                    {"message": message, "content": content, "sha": replaces, "branch": branch}, needs="contents: write")
 
 
+def _pull(item: object) -> Pull | None:
+    """A pull request of GitHub's list, None for an item without a number."""
+    if not isinstance(item, dict) or not isinstance(item.get("number"), int) or isinstance(item["number"], bool):
+        return None
+    return Pull(item["number"], item.get("body") or "", item.get("merged_at") is not None, item.get("state") == "open")
+
+
 def open_pulls(client: GitHub, repo: str, prefix: str) -> dict[str, list[Pull]]:
     """The open pull requests from ``repo``'s own branches named ``prefix``...,
     by branch, oldest first: one paginated list for every branch, where
     :func:`pulls_from` is a list a branch."""
     found: dict[str, list[Pull]] = {}
     for item in client.paginate(f"repos/{repo}/pulls", {"state": "open", "direction": "asc"}, needs="pull-requests: read"):
-        if not isinstance(item, dict) or not isinstance(item.get("number"), int) or isinstance(item["number"], bool):
+        pull = _pull(item)
+        if pull is None:
             continue
         head, base = item.get("head"), item.get("base")
         ref = head.get("ref") if isinstance(head, dict) else None
@@ -100,18 +108,15 @@ def open_pulls(client: GitHub, repo: str, prefix: str) -> dict[str, list[Pull]]:
         target = base.get("repo") if isinstance(base, dict) else None
         if (isinstance(ref, str) and ref.startswith(prefix) and isinstance(source, dict) and isinstance(target, dict)
                 and source.get("id") is not None and source.get("id") == target.get("id")):
-            found.setdefault(ref, []).append(Pull(item["number"], item.get("body") or "", item.get("merged_at") is not None))
+            found.setdefault(ref, []).append(pull)
     return {ref: sorted(pulls, key=lambda p: p.number) for ref, pulls in found.items()}
 
 
-def pulls_from(client: GitHub, repo: str, branch: str, state: str = "open") -> list[Pull]:
-    """The pull requests (``state`` open, closed or all) from ``branch`` of ``repo`` itself, oldest first."""
+def pulls_from(client: GitHub, repo: str, branch: str) -> list[Pull]:
+    """Every pull request, open or closed, from ``branch`` of ``repo`` itself, oldest first."""
     owner = repo.split("/")[0]
-    found = []
-    for item in client.paginate(f"repos/{repo}/pulls", {"state": state, "head": f"{owner}:{branch}", "direction": "asc"},
-                                needs="pull-requests: read"):
-        if isinstance(item, dict) and isinstance(item.get("number"), int) and not isinstance(item["number"], bool):
-            found.append(Pull(item["number"], item.get("body") or "", item.get("merged_at") is not None, item.get("state") == "open"))
+    found = [pull for item in client.paginate(f"repos/{repo}/pulls", {"state": "all", "head": f"{owner}:{branch}", "direction": "asc"},
+                                              needs="pull-requests: read") if (pull := _pull(item)) is not None]
     return sorted(found, key=lambda p: p.number)
 
 
