@@ -376,14 +376,15 @@ def test_way_2_needs_a_workflow_deploy(tmp_path, github):
     assert github.calls == []
 
 
-def test_a_token_without_workflows_permission_is_told_so(tmp_path, github, monkeypatch):
+@pytest.mark.parametrize("config", [CONFIG, WAY_2], ids=["way-1", "way-2"])
+def test_a_token_without_workflows_permission_is_told_so(tmp_path, github, monkeypatch, config):
     """GitHub refuses a push that adds a workflow to a token without
     workflows: write (a fine-grained token without it, a workflow's
     GITHUB_TOKEN); both ways push one."""
     github.repo(REPO)
     github.environ(monkeypatch, github.token("alice", {"contents": "write", "pages": "write"}), tmp_path)
 
-    result = setup(tmp_path, WAY_2)
+    result = setup(tmp_path, config)
 
     assert result.code == 1, result.output
     assert "refusing to allow a GitHub App to create or update workflow `.github/workflows/" in result.out
@@ -429,3 +430,4 @@ def test_status_of_a_repository_the_token_cannot_see_is_not_a_missing_site(tmp_p
     result = run_cli("pages", "status", "-c", tmp_path / "mta-sts.yml")
     assert result.code == 1
     assert "no Pages site" not in result.out and f"a.test: {REPO}: " in result.out, result.out
+    assert "not found (HTTP 404): it does not exist, or the token cannot see it" in result.out, result.out

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import re
 import mailbox
 import os
 import shutil
@@ -314,7 +313,7 @@ def test_markdown_for_a_job_summary_shows_what_a_sender_wrote_as_text(tmp_path):
     (tmp_path / "html.json").write_text(json.dumps(doc))
     shown = run_cli("reports", tmp_path, "--format", "markdown")
     # Inside a code span (the advice's command) GitHub shows HTML as text.
-    outside_code = re.sub(r"`[^`]*`", "", shown.out)
+    outside_code = shown.out.replace("`mta-sts-pages check <b>example.com</b> --smtp`", "")
     assert "<" not in outside_code and ">" not in outside_code, shown.out
     assert "`mta-sts-pages check <b>example.com</b> --smtp`" in shown.out
     assert "&lt;!-- hide the rest" in shown.out and "### &lt;b&gt;example.com&lt;/b&gt;" in shown.out
