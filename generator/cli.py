@@ -273,14 +273,16 @@ ReportSources = Annotated[Optional[list[Path]], typer.Argument(metavar="[SOURCE]
 IMAP_HELP = "Also read an IMAP mailbox over TLS, read-only: imaps://user@host[:port]/Folder."
 IMAP_PASSWORD_HELP = "The environment variable holding the IMAP password."
 REPORTS_PANEL = "TLS reports"
+ORGANISATIONS_HELP = "Readiness: how many organisations must have reported."
+SESSIONS_HELP = "Readiness: how many sessions must have been checked against the sts policy."
 ImapOption = Annotated[Optional[str], typer.Option("--imap", metavar="URL", help=IMAP_HELP)]
 ImapPasswordOption = Annotated[str, typer.Option("--imap-password-env", metavar="NAME", help=IMAP_PASSWORD_HELP)]
 ImapCaOption = Annotated[Optional[Path], typer.Option("--ca-file", metavar="PEM", help="Trust only the CA certificates in this file for --imap, not the system's.", dir_okay=False)]
 SinceOption = Annotated[Optional[str], typer.Option("--since", metavar="DATE", help="Only reports whose date range ends after DATE (2026-11-01, or a date-time).")]
 UntilOption = Annotated[Optional[str], typer.Option("--until", metavar="DATE", help="Only reports whose date range starts before the end of DATE; also the end of the readiness window (default: now).")]
 WindowOption = Annotated[int, typer.Option("--window-days", min=1, metavar="DAYS", help="Readiness: how many days before --until the reports must cover.")]
-OrganisationsOption = Annotated[int, typer.Option("--min-organisations", min=1, metavar="N", help="Readiness: how many organisations must have reported.")]
-SessionsOption = Annotated[int, typer.Option("--min-sessions", min=0, metavar="N", help="Readiness: how many sessions must have been checked against the sts policy.")]
+OrganisationsOption = Annotated[int, typer.Option("--min-organisations", min=1, metavar="N", help=ORGANISATIONS_HELP)]
+SessionsOption = Annotated[int, typer.Option("--min-sessions", min=0, metavar="N", help=SESSIONS_HELP)]
 DomainOption = Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="Only this policy domain (repeatable); with --ready, a domain of the config.")]
 
 
@@ -508,8 +510,8 @@ def monitor(
     promote: Annotated[bool, typer.Option("--promote", rich_help_panel=REPORTS_PANEL, help="Keep one pull request open that moves each domain in testing whose reports say ready to enforce (default: each domain's monitor.promote).")] = False,
     pages_repository: Annotated[Optional[str], typer.Option("--pages-repository", metavar="OWNER/NAME", help="With --policy: the repository of the domain's Pages site, whose GitHub view (certificate, custom domain, HTTPS) joins the report when a token can read it. With --config, pages.repository gives it.")] = None,
     window_days: Annotated[int, typer.Option("--window-days", min=1, metavar="DAYS", rich_help_panel=REPORTS_PANEL, help="Readiness: how many days up to now the reports must cover.")] = 14,
-    min_organisations: Annotated[int, typer.Option("--min-organisations", min=1, metavar="N", rich_help_panel=REPORTS_PANEL, help="Readiness: how many organisations must have reported.")] = 2,
-    min_sessions: Annotated[int, typer.Option("--min-sessions", min=0, metavar="N", rich_help_panel=REPORTS_PANEL, help="Readiness: how many sessions must have been checked against the sts policy.")] = 20,
+    min_organisations: Annotated[int, typer.Option("--min-organisations", min=1, metavar="N", rich_help_panel=REPORTS_PANEL, help=ORGANISATIONS_HELP)] = 2,
+    min_sessions: Annotated[int, typer.Option("--min-sessions", min=0, metavar="N", rich_help_panel=REPORTS_PANEL, help=SESSIONS_HELP)] = 20,
 ) -> None:
     """Check the live domains and keep one GitHub issue per domain in step (uses gh); with TLS reports, show them and open the enforce pull request."""
     from generator import markdown as md
