@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from generator.errors import UsageError
@@ -77,21 +77,14 @@ def collect(items: Iterable[Item | Parsed], period: Period = Period()) -> Collec
     again with other contents is an error too: one of the two is forged or
     broken, and only the first is counted."""
     result = Collection()
-    for item in items:
+    for item in parsed(items):
         if isinstance(item, Skipped):
             result.skipped += 1
             continue
         if isinstance(item, InputError):
             result.errors.append(item)
             continue
-        if isinstance(item, Parsed):
-            report = item.report
-        else:
-            try:
-                report = decode(item)
-            except MalformedReport as exc:
-                result.errors.append(InputError(item.origin, str(exc)))
-                continue
+        report = item.report
         if report.key in result.read:
             result.duplicates += 1
             first, origin = result.read[report.key]
@@ -105,3 +98,15 @@ def collect(items: Iterable[Item | Parsed], period: Period = Period()) -> Collec
         else:
             result.outside_period += 1
     return result
+
+
+def parsed(items: Iterable[Item | Parsed]) -> Iterator[Item | Parsed]:
+    """Each payload as its report, or the error that says why it is none."""
+    for item in items:
+        if isinstance(item, Payload):
+            try:
+                yield Parsed(item.origin, decode(item))
+            except MalformedReport as exc:
+                yield InputError(item.origin, str(exc))
+        else:
+            yield item

@@ -17,9 +17,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection
 
 from generator.processes import forwarding, started
-from generator.reports.collect import Parsed, decode
-from generator.reports.parse import MalformedReport
-from generator.reports.sources import InputError, Item, Payload, read_file
+from generator.reports.collect import Parsed, parsed
+from generator.reports.sources import Item, read_file
 
 # Below this many files a part, starting a process costs more than it saves.
 MIN_FILES_PER_WORKER = 1000
@@ -45,18 +44,6 @@ def parsed_file_items(files: Sequence[tuple[str, bool]], shown: Iterable[tuple[s
                 yield from parsed(read_file(path, named))
             else:
                 yield from next(remote)
-
-
-def parsed(items: Iterable[Item]) -> Iterator[Item | Parsed]:
-    """Each payload as its report, or the error that says why it is none."""
-    for item in items:
-        if isinstance(item, Payload):
-            try:
-                yield Parsed(item.origin, decode(item))
-            except MalformedReport as exc:
-                yield InputError(item.origin, str(exc))
-        else:
-            yield item
 
 
 def default_workers(files: int) -> int:
